@@ -1,0 +1,129 @@
+// Arenas: the 4 MiB blocks of memory taken from the operating system, and the global section map that
+// finds an arena from any address inside it in O(1) (the kernel's SPARSEMEM_EXTREME mem_section table).
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace SlabGen;
+
+/// <summary>
+/// One arena: a max-order block from the OS, aligned to its size, and the descriptors of its pages.
+/// Allocated natively; the page frames follow the header in the same allocation.
+/// </summary>
+[StructLayout(LayoutKind.Sequential, Size = 64)]
+internal unsafe struct Arena
+{
+    public const int Pages = 1 << PageAllocator.MaxOrder;
+    public const int Shift = PageAllocator.PageShift + PageAllocator.MaxOrder;
+    public const nuint Bytes = (nuint)1 << Shift;
+
+    /// <summary>The first byte of the arena's memory.</summary>
+    public byte* Base;
+
+    /// <summary>The id of the owning <see cref="PageAllocator"/> (see <see cref="PageAllocator.Id"/>).</summary>
+    public int OwnerId;
+
+    public PageFrame* Frames => (PageFrame*)((byte*)Unsafe.AsPointer(ref this) + sizeof(Arena));
+
+    /// <summary>Takes a new arena from the OS; null when the OS refuses.</summary>
+    public static Arena* Create(int ownerId)
+    {
+        byte* memory;
+        try
+        {
+            memory = (byte*)NativeMemory.AlignedAlloc(Bytes, Bytes);
+        }
+        catch (OutOfMemoryException)
+        {
+            return null;
+        }
+
+        var arena = (Arena*)NativeMemory.AlignedAlloc((nuint)(sizeof(Arena) + Pages * sizeof(PageFrame)), 64);
+        arena->Base = memory;
+        arena->OwnerId = ownerId;
+        PageFrame* frames = arena->Frames;
+        NativeMemory.Clear(frames, (nuint)(Pages * sizeof(PageFrame)));
+        for (int i = 0; i < Pages; i++)
+        {
+            frames[i].Virtual = memory + ((nuint)i << PageAllocator.PageShift);
+        }
+
+        if (!SectionMap.Register(arena))
+        {
+            NativeMemory.AlignedFree(memory);
+            NativeMemory.AlignedFree(arena);
+            return null;
+        }
+
+        return arena;
+    }
+
+    /// <summary>Gives the arena back to the OS. The caller has removed it from every list.</summary>
+    public static void Destroy(Arena* arena)
+    {
+        SectionMap.Unregister(arena);
+        NativeMemory.AlignedFree(arena->Base);
+        NativeMemory.AlignedFree(arena);
+    }
+}
+
+/// <summary>
+/// Maps an address to the arena that contains it, for every allocator in the process: a two-level radix
+/// table over the 4 MiB sections of a 48-bit address space. Lookups take no lock; registration is rare
+/// and serialised. Leaves are never freed (64 KiB each, one per 32 GiB of address space in use).
+/// </summary>
+internal static unsafe class SectionMap
+{
+    private const int AddressBits = 48;
+    private const int SectionBits = AddressBits - Arena.Shift;
+    private const int LeafBits = 13;
+    private const int RootBits = SectionBits - LeafBits;
+    private const nuint LeafMask = (1 << LeafBits) - 1;
+
+    private static readonly Arena*** s_root = (Arena***)NativeMemory.AllocZeroed((nuint)1 << RootBits, (nuint)sizeof(nint));
+    private static readonly Lock s_lock = new();
+
+    /// <summary>The arena containing <paramref name="address"/>, or null.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Arena* Find(void* address)
+    {
+        nuint section = (nuint)address >> Arena.Shift;
+        if (section >> SectionBits != 0)
+        {
+            return null;
+        }
+
+        Arena** leaf = s_root[section >> LeafBits];
+        return leaf == null ? null : leaf[section & LeafMask];
+    }
+
+    public static bool Register(Arena* arena)
+    {
+        nuint section = (nuint)arena->Base >> Arena.Shift;
+        if (section >> SectionBits != 0)
+        {
+            return false; // beyond a 48-bit address space: not mappable, the caller treats it as OS failure
+        }
+
+        lock (s_lock)
+        {
+            Arena*** slot = &s_root[section >> LeafBits];
+            if (*slot == null)
+            {
+                Volatile.Write(ref *(nint*)slot, (nint)NativeMemory.AllocZeroed((nuint)1 << LeafBits, (nuint)sizeof(nint)));
+            }
+
+            Volatile.Write(ref *(nint*)&(*slot)[section & LeafMask], (nint)arena);
+        }
+
+        return true;
+    }
+
+    public static void Unregister(Arena* arena)
+    {
+        nuint section = (nuint)arena->Base >> Arena.Shift;
+        lock (s_lock)
+        {
+            Volatile.Write(ref *(nint*)&s_root[section >> LeafBits][section & LeafMask], 0);
+        }
+    }
+}

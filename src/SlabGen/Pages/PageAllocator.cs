@@ -1,0 +1,199 @@
+// The buddy page allocator (mm/page_alloc.c): the public surface and the fast paths.
+// Order-0 allocations and frees go through the calling thread's page list without a lock; everything
+// else, and a miss, goes to the named slow paths, which take the zone lock (PageAllocator.Zone.cs).
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace SlabGen;
+
+/// <summary>
+/// A buddy allocator of 4 KiB pages, as the Linux kernel's: free lists for orders 0..10, blocks of 2^order
+/// contiguous pages aligned to their size, split on allocation and coalesced with their buddy on free.
+/// Memory comes from the OS in 4 MiB arenas, each page described by a <see cref="PageFrame"/>.
+/// </summary>
+/// <remarks>
+/// Thread-safe. The kernel-named calls return <see langword="null"/> when memory is exhausted; misuse
+/// (a foreign pointer, a double free, a wrong order) throws and changes nothing.
+/// </remarks>
+public sealed unsafe partial class PageAllocator : IDisposable
+{
+    /// <summary>The size of a page in bytes.</summary>
+    public const int PageSize = 4096;
+
+    /// <summary>The largest order: a block of order 10 is 1024 pages, 4 MiB, one arena.</summary>
+    public const int MaxOrder = 10;
+
+    internal const int PageShift = 12;
+
+    private const GfpFlags KernelAndAtomic = GfpFlags.Kernel | GfpFlags.Atomic;
+
+    private static readonly PageAllocator s_shared = new();
+
+    /// <summary>The slot of this allocator in the per-thread list tables; -1 once disposed.</summary>
+    private int _id;
+
+    /// <summary>The embedded default allocator: no configuration, never disposed.</summary>
+    public static PageAllocator Shared => s_shared;
+
+    /// <summary>Creates an allocator that takes memory from the OS on demand.</summary>
+    /// <param name="options">Limits and tuning; <see langword="null"/> for the defaults.</param>
+    public PageAllocator(PageAllocatorOptions? options = null)
+    {
+        options ??= new PageAllocatorOptions();
+        if (options.MaxBytes < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.MaxBytes, "MaxBytes must not be negative.");
+        }
+
+        if (options.PerThreadPages is < 0 or > PerThreadPageList.MaxHigh)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.PerThreadPages,
+                $"PerThreadPages must be between 0 and {PerThreadPageList.MaxHigh}.");
+        }
+
+        MaxBytes = options.MaxBytes;
+        _maxArenas = options.MaxBytes is long max ? max / (long)Arena.Bytes : long.MaxValue;
+        PerThreadPages = options.PerThreadPages;
+        _id = AllocatorIds.Take();
+    }
+
+    /// <summary>The cap on memory taken from the OS, or <see langword="null"/> for none.</summary>
+    public long? MaxBytes { get; }
+
+    /// <summary>How many freed order-0 pages each thread may keep (0: none).</summary>
+    public int PerThreadPages { get; }
+
+    internal int Id => _id;
+
+    /// <summary>
+    /// Allocates a block of 2^<paramref name="order"/> contiguous pages whose address is a multiple of its size.
+    /// </summary>
+    /// <param name="order">0..<see cref="MaxOrder"/>.</param>
+    /// <param name="flags">
+    /// <see cref="GfpFlags.Kernel"/> may take a new arena from the OS; <see cref="GfpFlags.Atomic"/> only uses
+    /// free blocks already held. <see cref="GfpFlags.Zero"/> zero-fills the block.
+    /// </param>
+    /// <returns>The block, or <see langword="null"/> when no memory is available under these flags.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">The order is outside 0..10.</exception>
+    /// <exception cref="ArgumentException">Kernel and Atomic are both set.</exception>
+    /// <exception cref="ObjectDisposedException">The allocator was disposed.</exception>
+    public void* AllocPages(int order, GfpFlags flags = GfpFlags.Kernel)
+    {
+        if (order == 0 && (flags & KernelAndAtomic) != KernelAndAtomic)
+        {
+            PerThreadPageList? list = PerThreadPageList.Find(_id, this);
+            if (list is not null && list.Count != 0)
+            {
+                PageFrame* page = list.Pop();
+                page->State = PageFlags.Head;
+                if ((flags & GfpFlags.Zero) != 0)
+                {
+                    NativeMemory.Clear(page->Virtual, PageSize);
+                }
+
+                return page->Virtual;
+            }
+        }
+
+        return AllocPagesSlow(order, flags);
+    }
+
+    /// <summary>Frees a block that <see cref="AllocPages"/> returned, coalescing it with its free buddies.</summary>
+    /// <param name="address">The block's address, exactly as returned.</param>
+    /// <param name="order">The order it was allocated with.</param>
+    /// <exception cref="ArgumentOutOfRangeException">The order is outside 0..10.</exception>
+    /// <exception cref="ArgumentException">
+    /// The address is not from this allocator, not the start of an allocated block, already free (double free),
+    /// or was allocated with another order. Nothing is changed.
+    /// </exception>
+    public void FreePages(void* address, int order)
+    {
+        PageFrame* page = BlockToFree(address, order);
+        if (order == 0)
+        {
+            PerThreadPageList? list = PerThreadPageList.Find(_id, this);
+            if (list is not null && list.Count < list.High)
+            {
+                page->State = PageFlags.PerThread;
+                list.Push(page);
+                return;
+            }
+        }
+
+        FreePagesSlow(page, order);
+    }
+
+    /// <summary>
+    /// The descriptor of the page containing <paramref name="address"/> (the kernel's <c>virt_to_page</c>), in O(1).
+    /// </summary>
+    /// <exception cref="ArgumentException">The address is not inside an arena of this allocator.</exception>
+    public ref PageFrame PageOf(void* address)
+    {
+        Arena* arena = SectionMap.Find(address);
+        if (arena == null || arena->OwnerId != _id)
+        {
+            ThrowForeign(address);
+        }
+
+        return ref arena->Frames[((nuint)address >> PageShift) & (Arena.Pages - 1)];
+    }
+
+    /// <summary>Returns the calling thread's cached order-0 pages to the buddy lists, where they can coalesce.</summary>
+    public void DrainPerThreadPages()
+    {
+        PerThreadPageList? list = PerThreadPageList.Find(_id, this);
+        if (list is not null && list.Count != 0)
+        {
+            ReturnPerThreadPages(list, list.Count);
+        }
+    }
+
+    /// <summary>Validates a free and returns the block's head frame, or throws without changing anything.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private PageFrame* BlockToFree(void* address, int order)
+    {
+        if ((uint)order > MaxOrder)
+        {
+            ThrowBadOrder(order);
+        }
+
+        Arena* arena = SectionMap.Find(address);
+        if (arena == null || arena->OwnerId != _id)
+        {
+            ThrowForeign(address);
+        }
+
+        PageFrame* page = arena->Frames + (((nuint)address >> PageShift) & (Arena.Pages - 1));
+        if (page->Virtual != address || page->State != PageFlags.Head || page->BlockOrder != order)
+        {
+            ThrowBadFree(page, address, order);
+        }
+
+        return page;
+    }
+
+    [DoesNotReturn]
+    private static void ThrowBadOrder(int order) =>
+        throw new ArgumentOutOfRangeException(nameof(order), order, $"Order must be between 0 and {MaxOrder}.");
+
+    [DoesNotReturn]
+    private void ThrowForeign(void* address)
+    {
+        ObjectDisposedException.ThrowIf(_id < 0, this);
+        throw new ArgumentException($"Foreign pointer: 0x{(nuint)address:x} is not in any arena of this page allocator.", nameof(address));
+    }
+
+    [DoesNotReturn]
+    private static void ThrowBadFree(PageFrame* page, void* address, int order)
+    {
+        string problem = page->State switch
+        {
+            _ when page->Virtual != address => $"0x{(nuint)address:x} is not page-aligned",
+            PageFlags.Tail => $"interior pointer: 0x{(nuint)address:x} is inside the block at 0x{(nuint)page->HeadPage->Virtual:x}",
+            PageFlags.Head => $"wrong order: the block at 0x{(nuint)address:x} was allocated with order {page->BlockOrder}, freed with order {order}",
+            _ => $"double free: the block at 0x{(nuint)address:x} is not allocated",
+        };
+        throw new ArgumentException($"Bad FreePages: {problem}.", nameof(address));
+    }
+}

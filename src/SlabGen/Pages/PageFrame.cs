@@ -1,0 +1,84 @@
+// The page frame descriptor: one per 4 KiB page of every arena, the kernel's struct page.
+//
+// States a page moves through (Flags, and which other fields mean something in each):
+//
+//   None       a page inside a free buddy block, but not its first page; no other field is valid.
+//   Buddy      the first page of a free block on a buddy free list. Order = the block's order;
+//              Next/Prev link the free list of that order (the kernel's page->buddy_list).
+//   PerThread  an order-0 page parked on a thread's per-thread list (the kernel's per-cpu pages);
+//              not on a free list, not coalescable, not handed out.
+//   Head       the first page of an allocated block. Order = the block's order.
+//   Tail       any other page of an allocated block (order > 0). HeadPage = the block's first page
+//              (the kernel's compound_head), so an interior pointer is recognised in O(1).
+//
+// Transitions: Buddy -> Head (allocation, after expand has split off the unused halves as Buddy blocks);
+// Head -> PerThread -> Head (order-0 pages through a thread's list); Head/PerThread -> Buddy or None
+// (free, merging with the buddy at index ^ (1 << order) while that buddy is a free block of the same order).
+// Only a holder of the zone lock sets or clears Buddy, so "is my buddy free?" read under the lock is exact.
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace SlabGen;
+
+/// <summary>The state of a page, as recorded in its <see cref="PageFrame"/>.</summary>
+[Flags]
+public enum PageFlags : ushort
+{
+    /// <summary>A page inside a free block that is not the block's first page.</summary>
+    None = 0,
+
+    /// <summary>The first page of a free block on a buddy free list (<c>PageBuddy</c>).</summary>
+    Buddy = 1 << 0,
+
+    /// <summary>An order-0 page cached on a thread's per-thread list (the kernel's per-cpu pages).</summary>
+    PerThread = 1 << 1,
+
+    /// <summary>The first page of an allocated block of any order (<c>PageHead</c>).</summary>
+    Head = 1 << 2,
+
+    /// <summary>A page of an allocated block other than its first (<c>PageTail</c>).</summary>
+    Tail = 1 << 3,
+}
+
+/// <summary>
+/// The descriptor of one 4 KiB page (the kernel's <c>struct page</c>): its state, the order of the block
+/// it heads, and the fields the layers above keep per page. One cache line per page, so the descriptors of
+/// two blocks never share a line between threads.
+/// </summary>
+[StructLayout(LayoutKind.Explicit, Size = 64)]
+public unsafe struct PageFrame
+{
+    /// <summary>Free-list link (Buddy).</summary>
+    [FieldOffset(0)] internal PageFrame* Next;
+
+    /// <summary>Free-list link (Buddy).</summary>
+    [FieldOffset(8)] internal PageFrame* Prev;
+
+    /// <summary>The address of the page this frame describes; fixed for the arena's lifetime.</summary>
+    [FieldOffset(16)] internal byte* Virtual;
+
+    /// <summary>The first page of the allocated block (Tail only).</summary>
+    [FieldOffset(24)] internal PageFrame* HeadPage;
+
+    [FieldOffset(32)] internal PageFlags State;
+
+    [FieldOffset(34)] internal byte BlockOrder;
+
+    /// <summary>The page's state.</summary>
+    public readonly PageFlags Flags => State;
+
+    /// <summary>
+    /// The order of the block this page heads (Buddy, Head and PerThread pages); 0 otherwise.
+    /// A block of order n is 2^n contiguous pages.
+    /// </summary>
+    public readonly int Order => BlockOrder;
+
+    /// <summary>The address of the page this frame describes.</summary>
+    public readonly void* Address => Virtual;
+
+    /// <summary>The page frame number: the page's address divided by <see cref="PageAllocator.PageSize"/>.</summary>
+    public readonly nuint Pfn => (nuint)Virtual >> PageAllocator.PageShift;
+
+    /// <summary>The frame of the first page of the allocated block this page belongs to (itself for a Head).</summary>
+    internal PageFrame* Compound => State == PageFlags.Tail ? HeadPage : (PageFrame*)Unsafe.AsPointer(ref this);
+}
