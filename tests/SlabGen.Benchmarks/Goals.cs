@@ -1,0 +1,52 @@
+using System.Globalization;
+using BenchmarkDotNet.Reports;
+
+namespace SlabGen.Benchmarks;
+
+/// <summary>
+/// The speed goals of the issues, as ratios between two cases of one benchmark class measured in the same run:
+/// "Target is at least Factor times faster than Peer" (for every parameter set).
+/// </summary>
+internal static class Goals
+{
+    private static readonly (string Class, string Target, string Peer, double Factor)[] All =
+    [
+        (nameof(PageBenchmarks), "AllocPages+FreePages", "NativeMemory.AlignedAlloc+AlignedFree", 4.0),
+    ];
+
+    /// <summary>Prints each goal with its measured ratio; returns how many were missed.</summary>
+    public static int Check(IEnumerable<Summary> summaries, TextWriter output)
+    {
+        int missed = 0;
+        var seen = new HashSet<string>();
+        output.WriteLine();
+        output.WriteLine("| goal | parameters | target | peer | speed-up | result |");
+        output.WriteLine("|---|---|---:|---:|---:|---|");
+        foreach (Summary summary in summaries)
+        {
+            foreach ((string @class, string target, string peer, double factor) in All)
+            {
+                var cases = summary.Reports
+                    .Where(r => r.BenchmarkCase.Descriptor.Type.Name == @class && r.ResultStatistics is not null)
+                    .GroupBy(r => r.BenchmarkCase.Parameters.DisplayInfo);
+                foreach (var group in cases)
+                {
+                    BenchmarkReport? mine = group.FirstOrDefault(r => r.BenchmarkCase.Descriptor.WorkloadMethodDisplayInfo == target);
+                    BenchmarkReport? theirs = group.FirstOrDefault(r => r.BenchmarkCase.Descriptor.WorkloadMethodDisplayInfo == peer);
+                    if (mine is null || theirs is null || !seen.Add($"{@class}/{target}/{peer}/{group.Key}"))
+                    {
+                        continue;
+                    }
+
+                    double speedUp = theirs.ResultStatistics!.Mean / mine.ResultStatistics!.Mean;
+                    bool met = speedUp >= factor;
+                    missed += met ? 0 : 1;
+                    output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"| {target} ≥ {factor}× {peer} | {group.Key} | {mine.ResultStatistics.Mean:F1} ns | {theirs.ResultStatistics.Mean:F1} ns | {speedUp:F1}× | {(met ? "met" : "MISSED")} |"));
+                }
+            }
+        }
+
+        return missed;
+    }
+}

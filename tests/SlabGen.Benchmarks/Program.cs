@@ -1,0 +1,35 @@
+// The benchmark suite. `--quick` runs every case in-process with a few short iterations (seconds, for smoke
+// runs and CI); without it, BenchmarkDotNet's full out-of-process measurement. Any other arguments go to
+// BenchmarkDotNet (for example --filter *Page*). After the run the goals table prints the measured ratios;
+// a full run exits non-zero when a goal is missed.
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Reports;
+using BenchmarkDotNet.Running;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
+using Perfolizer.Horology;
+using SlabGen.Benchmarks;
+
+bool quick = args.Contains("--quick");
+string[] rest = args.Where(a => a != "--quick").ToArray();
+if (!rest.Contains("--filter"))
+{
+    rest = [.. rest, "--filter", "*"];
+}
+
+IConfig config = quick
+    ? DefaultConfig.Instance.AddJob(Job.Default
+        .WithToolchain(InProcessEmitToolchain.Instance)
+        .WithLaunchCount(1)
+        .WithWarmupCount(1)
+        .WithIterationCount(3)
+        .WithIterationTime(TimeInterval.FromMilliseconds(25))
+        .WithId("Quick"))
+    : DefaultConfig.Instance;
+
+IEnumerable<Summary> summaries = BenchmarkSwitcher.FromAssembly(typeof(PageBenchmarks).Assembly).Run(rest, config);
+int missed = Goals.Check(summaries, Console.Out);
+Console.WriteLine(quick
+    ? $"Quick mode: {missed} goal(s) below target; quick figures are indicative only, the full run decides."
+    : $"{missed} goal(s) missed.");
+return quick ? 0 : Math.Min(missed, 1);
