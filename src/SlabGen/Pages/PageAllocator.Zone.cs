@@ -12,10 +12,10 @@ public sealed unsafe partial class PageAllocator
 {
     private readonly Lock _zoneLock = new();
 
-    /// <summary>The first free block of each order (a PageFrame*), linked through Next/Prev.</summary>
-    private readonly nint[] _freeLists = new nint[MaxOrder + 1];
-    private readonly long[] _freeCounts = new long[MaxOrder + 1];
+    /// <summary>The free blocks of each order.</summary>
+    private readonly PageFrameList[] _freeArea = new PageFrameList[MaxOrder + 1];
     private readonly List<nint> _arenas = [];
+    private readonly List<PerThreadPageList> _threadLists = [];
 
     private readonly long _maxArenas;
 
@@ -47,13 +47,13 @@ public sealed unsafe partial class PageAllocator
     {
         lock (_zoneLock)
         {
-            return new BuddyInfo((long[])_freeCounts.Clone());
+            return new BuddyInfo(Array.ConvertAll(_freeArea, list => list.Count));
         }
     }
 
     /// <summary>
-    /// Gives every fully free arena back to the OS, after draining the calling thread's page list.
-    /// Pages cached by other threads keep their arenas until those threads free or exit.
+    /// Gives every fully free arena back to the OS, after draining the calling thread's lists and those of
+    /// exited threads. Blocks cached by other live threads keep their arenas until those threads free or exit.
     /// </summary>
     /// <returns>The bytes given back.</returns>
     public long Trim()
@@ -110,11 +110,11 @@ public sealed unsafe partial class PageAllocator
             }
 
             _arenas.Clear();
-            Array.Clear(_freeLists);
-            Array.Clear(_freeCounts);
+            _threadLists.Clear();
+            Array.Clear(_freeArea);
         }
 
-        AllocatorIds.Return(id);
+        OwnerIds.Return(id);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -163,17 +163,24 @@ public sealed unsafe partial class PageAllocator
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void FreePagesSlow(PageFrame* page, int order)
     {
-        if (order == 0 && PerThreadPages > 0)
+        if ((uint)order <= PerThreadPageList.CostlyOrder && PerThreadPages > 0)
         {
             PerThreadPageList list = PerThreadPageList.GetOrCreate(this);
-            if (list.Count == list.High)
+            if (list.Caches(order))
             {
-                ReturnPerThreadPages(list, list.Batch);
-            }
+                if (!list.TryPush(page, order))
+                {
+                    lock (_zoneLock)
+                    {
+                        ReturnPerThreadPages(list, drainAll: false);
+                    }
 
-            page->State = PageFlags.PerThread;
-            list.Push(page);
-            return;
+                    list.TryPush(page, order);
+                }
+
+                page->State = PageFlags.PerThread;
+                return;
+            }
         }
 
         lock (_zoneLock)
@@ -184,33 +191,54 @@ public sealed unsafe partial class PageAllocator
                 ThrowBadFree(page, page->Virtual, order);
             }
 
-            for (nuint i = 1; i < (nuint)1 << order; i++)
-            {
-                page[i].State = PageFlags.None;
-                page[i].HeadPage = null;
-            }
-
+            ClearTails(page, order);
             FreeOneBlock(page, order);
         }
     }
 
-    /// <summary>Moves the <paramref name="count"/> coldest pages of a thread's list back to the buddy lists.</summary>
-    internal void ReturnPerThreadPages(PerThreadPageList list, int count)
+    /// <summary>Registers a thread's new list, and returns the lists of threads that have exited.</summary>
+    internal void Register(PerThreadPageList list)
     {
         lock (_zoneLock)
         {
-            if (_id < 0)
-            {
-                return; // the arenas are gone with the allocator
-            }
+            ObjectDisposedException.ThrowIf(_id < 0, this);
+            ReapExitedThreadLists();
+            _threadLists.Add(list);
+        }
+    }
 
-            for (int i = 0; i < count; i++)
+    /// <summary>Returns every block of the lists of threads that have exited, and forgets those lists. Under the zone lock.</summary>
+    private void ReapExitedThreadLists()
+    {
+        for (int i = _threadLists.Count - 1; i >= 0; i--)
+        {
+            if (!_threadLists[i].Thread.IsAlive)
             {
-                FreeOneBlock(list[i], 0);
+                ReturnPerThreadPages(_threadLists[i], drainAll: true);
+                _threadLists.RemoveAt(i);
             }
         }
+    }
 
-        list.RemoveOldest(count);
+    /// <summary>
+    /// Moves blocks from a thread's lists back to the buddy lists: all of them, or the coldest half of each
+    /// order (rounded up), which always leaves room for one more block of any cached order. Under the zone lock.
+    /// </summary>
+    private void ReturnPerThreadPages(PerThreadPageList list, bool drainAll)
+    {
+        for (int order = 0; order <= PerThreadPageList.CostlyOrder; order++)
+        {
+            int count = list.Count(order);
+            int returned = drainAll ? count : (count + 1) / 2;
+            for (int i = 0; i < returned; i++)
+            {
+                PageFrame* page = list[order, i];
+                ClearTails(page, order);
+                FreeOneBlock(page, order);
+            }
+
+            list.RemoveOldest(order, returned);
+        }
     }
 
     /// <summary>Takes the smallest free block of at least <paramref name="order"/> and splits it down.</summary>
@@ -218,7 +246,7 @@ public sealed unsafe partial class PageAllocator
     {
         for (int current = order; current <= MaxOrder; current++)
         {
-            var page = (PageFrame*)_freeLists[current];
+            PageFrame* page = _freeArea[current].First;
             if (page != null)
             {
                 DelFromFreeList(page, current);
@@ -268,40 +296,16 @@ public sealed unsafe partial class PageAllocator
 
     private void AddToFreeList(PageFrame* page, int order)
     {
-        var first = (PageFrame*)_freeLists[order];
         page->State = PageFlags.Buddy;
         page->BlockOrder = (byte)order;
-        page->Prev = null;
-        page->Next = first;
-        if (first != null)
-        {
-            first->Prev = page;
-        }
-
-        _freeLists[order] = (nint)page;
-        _freeCounts[order]++;
+        _freeArea[order].Add(page);
     }
 
     private void DelFromFreeList(PageFrame* page, int order)
     {
-        if (page->Prev != null)
-        {
-            page->Prev->Next = page->Next;
-        }
-        else
-        {
-            _freeLists[order] = (nint)page->Next;
-        }
-
-        if (page->Next != null)
-        {
-            page->Next->Prev = page->Prev;
-        }
-
-        page->Next = page->Prev = null;
+        _freeArea[order].Remove(page);
         page->State = PageFlags.None;
         page->BlockOrder = 0;
-        _freeCounts[order]--;
     }
 
     /// <summary>Marks a block just taken off the free lists as allocated: head, tails, contents.</summary>
@@ -318,6 +322,16 @@ public sealed unsafe partial class PageAllocator
         if ((flags & GfpFlags.Zero) != 0)
         {
             NativeMemory.Clear(page->Virtual, (nuint)PageSize << order);
+        }
+    }
+
+    /// <summary>Marks the pages after a block's first as parts of a free block again.</summary>
+    private static void ClearTails(PageFrame* page, int order)
+    {
+        for (nuint i = 1; i < (nuint)1 << order; i++)
+        {
+            page[i].State = PageFlags.None;
+            page[i].HeadPage = null;
         }
     }
 

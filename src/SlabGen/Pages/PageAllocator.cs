@@ -1,5 +1,5 @@
 // The buddy page allocator (mm/page_alloc.c): the public surface and the fast paths.
-// Order-0 allocations and frees go through the calling thread's page list without a lock; everything
+// Allocations and frees of orders 0..3 go through the calling thread's page list without a lock; everything
 // else, and a miss, goes to the named slow paths, which take the zone lock (PageAllocator.Zone.cs).
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
@@ -55,7 +55,7 @@ public sealed unsafe partial class PageAllocator : IDisposable
         MaxBytes = options.MaxBytes;
         _maxArenas = options.MaxBytes is long max ? max / (long)Arena.Bytes : long.MaxValue;
         PerThreadPages = options.PerThreadPages;
-        _id = AllocatorIds.Take();
+        _id = OwnerIds.Take();
     }
 
     /// <summary>The cap on memory taken from the OS, or <see langword="null"/> for none.</summary>
@@ -80,16 +80,16 @@ public sealed unsafe partial class PageAllocator : IDisposable
     /// <exception cref="ObjectDisposedException">The allocator was disposed.</exception>
     public void* AllocPages(int order, GfpFlags flags = GfpFlags.Kernel)
     {
-        if (order == 0 && (flags & KernelAndAtomic) != KernelAndAtomic)
+        if ((uint)order <= PerThreadPageList.CostlyOrder && (flags & KernelAndAtomic) != KernelAndAtomic)
         {
             PerThreadPageList? list = PerThreadPageList.Find(_id, this);
-            if (list is not null && list.Count != 0)
+            PageFrame* page = list is null ? null : list.TryPop(order);
+            if (page != null)
             {
-                PageFrame* page = list.Pop();
                 page->State = PageFlags.Head;
                 if ((flags & GfpFlags.Zero) != 0)
                 {
-                    NativeMemory.Clear(page->Virtual, PageSize);
+                    NativeMemory.Clear(page->Virtual, (nuint)PageSize << order);
                 }
 
                 return page->Virtual;
@@ -110,13 +110,12 @@ public sealed unsafe partial class PageAllocator : IDisposable
     public void FreePages(void* address, int order)
     {
         PageFrame* page = BlockToFree(address, order);
-        if (order == 0)
+        if ((uint)order <= PerThreadPageList.CostlyOrder)
         {
             PerThreadPageList? list = PerThreadPageList.Find(_id, this);
-            if (list is not null && list.Count < list.High)
+            if (list is not null && list.TryPush(page, order))
             {
                 page->State = PageFlags.PerThread;
-                list.Push(page);
                 return;
             }
         }
@@ -139,13 +138,50 @@ public sealed unsafe partial class PageAllocator : IDisposable
         return ref arena->Frames[((nuint)address >> PageShift) & (Arena.Pages - 1)];
     }
 
-    /// <summary>Returns the calling thread's cached order-0 pages to the buddy lists, where they can coalesce.</summary>
+    /// <summary>
+    /// The descriptor of the first page of the allocated block containing <paramref name="address"/> (the kernel's
+    /// <c>virt_to_head_page</c>): for an object in a multi-page slab, the frame that holds the slab's fields.
+    /// </summary>
+    /// <exception cref="ArgumentException">The address is not inside an arena of this allocator.</exception>
+    public ref PageFrame HeadPageOf(void* address)
+    {
+        ref PageFrame page = ref PageOf(address);
+        return ref *page.Compound;
+    }
+
+    /// <summary>
+    /// The frame of the first page of the allocated block containing <paramref name="address"/>, in any
+    /// allocator of the process; null when the address is in no arena. Tail pages lead to their head.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static PageFrame* HeadFrameOf(void* address)
+    {
+        Arena* arena = SectionMap.Find(address);
+        if (arena == null)
+        {
+            return null;
+        }
+
+        PageFrame* page = arena->Frames + (((nuint)address >> PageShift) & (Arena.Pages - 1));
+        return page->State == PageFlags.Tail ? page->HeadPage : page;
+    }
+
+    /// <summary>
+    /// Returns the calling thread's cached small blocks, and those of threads that have exited, to the buddy
+    /// lists, where they can coalesce (the kernel's <c>drain_local_pages</c>).
+    /// </summary>
     public void DrainPerThreadPages()
     {
         PerThreadPageList? list = PerThreadPageList.Find(_id, this);
-        if (list is not null && list.Count != 0)
+        lock (_zoneLock)
         {
-            ReturnPerThreadPages(list, list.Count);
+            ObjectDisposedException.ThrowIf(_id < 0, this);
+            if (list is not null)
+            {
+                ReturnPerThreadPages(list, drainAll: true);
+            }
+
+            ReapExitedThreadLists();
         }
     }
 

@@ -5,14 +5,17 @@
 //   None       a page inside a free buddy block, but not its first page; no other field is valid.
 //   Buddy      the first page of a free block on a buddy free list. Order = the block's order;
 //              Next/Prev link the free list of that order (the kernel's page->buddy_list).
-//   PerThread  an order-0 page parked on a thread's per-thread list (the kernel's per-cpu pages);
-//              not on a free list, not coalescable, not handed out.
+//   PerThread  the first page of a block of order 0..3 parked on a thread's list (the kernel's per-cpu
+//              pages): not on a free list, not coalescable, not handed out. Order = the block's order;
+//              its other pages stay Tail, so a round trip through the list rewrites one frame only.
 //   Head       the first page of an allocated block. Order = the block's order.
+//   Head|Slab  the first page of a block that is a slab of a KmemCache. Next/Prev link the cache's
+//              empty, partial or full list; SlabCacheId, SlabInUse, SlabColour and SlabFreelist are valid.
 //   Tail       any other page of an allocated block (order > 0). HeadPage = the block's first page
 //              (the kernel's compound_head), so an interior pointer is recognised in O(1).
 //
 // Transitions: Buddy -> Head (allocation, after expand has split off the unused halves as Buddy blocks);
-// Head -> PerThread -> Head (order-0 pages through a thread's list); Head/PerThread -> Buddy or None
+// Head -> PerThread -> Head (small blocks through a thread's list); Head/PerThread -> Buddy or None
 // (free, merging with the buddy at index ^ (1 << order) while that buddy is a free block of the same order).
 // Only a holder of the zone lock sets or clears Buddy, so "is my buddy free?" read under the lock is exact.
 using System.Runtime.CompilerServices;
@@ -30,7 +33,7 @@ public enum PageFlags : ushort
     /// <summary>The first page of a free block on a buddy free list (<c>PageBuddy</c>).</summary>
     Buddy = 1 << 0,
 
-    /// <summary>An order-0 page cached on a thread's per-thread list (the kernel's per-cpu pages).</summary>
+    /// <summary>The first page of a small free block cached on a thread's list (the kernel's per-cpu pages).</summary>
     PerThread = 1 << 1,
 
     /// <summary>The first page of an allocated block of any order (<c>PageHead</c>).</summary>
@@ -38,6 +41,9 @@ public enum PageFlags : ushort
 
     /// <summary>A page of an allocated block other than its first (<c>PageTail</c>).</summary>
     Tail = 1 << 3,
+
+    /// <summary>With <see cref="Head"/>: the block is a slab of a <see cref="KmemCache"/> (<c>PageSlab</c>).</summary>
+    Slab = 1 << 4,
 }
 
 /// <summary>
@@ -48,10 +54,10 @@ public enum PageFlags : ushort
 [StructLayout(LayoutKind.Explicit, Size = 64)]
 public unsafe struct PageFrame
 {
-    /// <summary>Free-list link (Buddy).</summary>
+    /// <summary>List link: the buddy free list (Buddy) or the cache's slab list (Slab).</summary>
     [FieldOffset(0)] internal PageFrame* Next;
 
-    /// <summary>Free-list link (Buddy).</summary>
+    /// <summary>List link: the buddy free list (Buddy) or the cache's slab list (Slab).</summary>
     [FieldOffset(8)] internal PageFrame* Prev;
 
     /// <summary>The address of the page this frame describes; fixed for the arena's lifetime.</summary>
@@ -63,6 +69,18 @@ public unsafe struct PageFrame
     [FieldOffset(32)] internal PageFlags State;
 
     [FieldOffset(34)] internal byte BlockOrder;
+
+    /// <summary>The owning cache's id (Slab).</summary>
+    [FieldOffset(36)] internal int SlabCacheId;
+
+    /// <summary>Objects of the slab not on its freelist (Slab).</summary>
+    [FieldOffset(40)] internal int SlabInUse;
+
+    /// <summary>Byte offset of the slab's first object from the slab's start: its colour (Slab).</summary>
+    [FieldOffset(44)] internal int SlabColour;
+
+    /// <summary>The slab's first free object; each free object holds the next at the cache's free-pointer offset (Slab).</summary>
+    [FieldOffset(48)] internal byte* SlabFreelist;
 
     /// <summary>The page's state.</summary>
     public readonly PageFlags Flags => State;
@@ -78,6 +96,15 @@ public unsafe struct PageFrame
 
     /// <summary>The page frame number: the page's address divided by <see cref="PageAllocator.PageSize"/>.</summary>
     public readonly nuint Pfn => (nuint)Virtual >> PageAllocator.PageShift;
+
+    /// <summary>For the first page of a slab: how many of its objects are allocated (or cached per thread); 0 otherwise.</summary>
+    public readonly int SlabObjectsInUse => (State & PageFlags.Slab) != 0 ? SlabInUse : 0;
+
+    /// <summary>For the first page of a slab: the offset of its first object, the slab's colour; 0 otherwise.</summary>
+    public readonly int SlabColourOffset => (State & PageFlags.Slab) != 0 ? SlabColour : 0;
+
+    /// <summary>For the first page of a slab: the cache it belongs to; <see langword="null"/> otherwise.</summary>
+    public readonly KmemCache? SlabCache => (State & PageFlags.Slab) != 0 ? CacheRegistry.Find(SlabCacheId) : null;
 
     /// <summary>The frame of the first page of the allocated block this page belongs to (itself for a Head).</summary>
     internal PageFrame* Compound => State == PageFlags.Tail ? HeadPage : (PageFrame*)Unsafe.AsPointer(ref this);

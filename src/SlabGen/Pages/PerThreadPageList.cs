@@ -1,64 +1,56 @@
-// Per-thread lists of order-0 pages: the kernel's per-cpu pages (struct per_cpu_pages), per thread here.
-// A free pushes onto the calling thread's list and an allocation pops from it, without a lock. When the
-// list is full, its coldest Batch pages go back to the buddy lists under the zone lock. When the thread
-// exits, its list becomes unreachable and its finalizer returns every page: none is lost.
+// Per-thread lists of small blocks: the kernel's per-cpu pages (struct per_cpu_pages), per thread here.
+// A free of a block of order <= CostlyOrder pushes onto the calling thread's stack for that order, and an
+// allocation pops from it, without a lock. The thread holds at most High pages in all; when a push would
+// pass that, the coldest half of every stack goes back to the buddy lists under the zone lock. Lists are
+// registered with their allocator together with their thread; the list of a thread that has exited is
+// returned whole the next time the allocator drains, trims or registers a list: none is lost.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace SlabGen;
 
-internal sealed unsafe class PerThreadPageList
+internal sealed unsafe class PerThreadPageList : ThreadLocalState
 {
     public const int DefaultHigh = 64;
     public const int MaxHigh = 1024;
 
-    /// <summary>The calling thread's lists, indexed by <see cref="PageAllocator.Id"/>.</summary>
-    [ThreadStatic]
-    private static PerThreadPageList?[]? t_lists;
+    /// <summary>The largest order kept per thread (the kernel's PAGE_ALLOC_COSTLY_ORDER).</summary>
+    public const int CostlyOrder = 3;
 
-    /// <summary>PageFrame* of the cached pages; index 0 is the coldest.</summary>
+    /// <summary>PageFrame* of the cached blocks: a stack of High slots per order, index 0 the coldest.</summary>
     private readonly nint[] _frames;
 
+    private OrderCounts _counts;
+
     private PerThreadPageList(PageAllocator owner)
+        : base(owner)
     {
-        Owner = owner;
         High = owner.PerThreadPages;
-        Batch = Math.Max(1, High / 2);
-        _frames = new nint[High];
+        _frames = new nint[(CostlyOrder + 1) * High];
+        Thread = Thread.CurrentThread;
     }
 
-    ~PerThreadPageList()
-    {
-        if (Count != 0)
-        {
-            Owner.ReturnPerThreadPages(this, Count);
-        }
-    }
+    /// <summary>The thread whose list this is.</summary>
+    public Thread Thread { get; }
 
-    public PageAllocator Owner { get; }
-
-    /// <summary>The most pages the list holds (the kernel's pcp->high).</summary>
+    /// <summary>The most pages the thread holds, all orders together (the kernel's pcp->high).</summary>
     public int High { get; }
 
-    /// <summary>How many pages go back to the buddy lists when the list is full (pcp->batch).</summary>
-    public int Batch { get; }
+    /// <summary>The pages held, all orders together.</summary>
+    public int Pages { get; private set; }
 
-    public int Count { get; private set; }
+    /// <summary>How many blocks of <paramref name="order"/> are held.</summary>
+    public int Count(int order) => _counts[order];
 
-    public PageFrame* this[int index] => (PageFrame*)_frames[index];
+    /// <summary>The <paramref name="index"/>-th coldest block of <paramref name="order"/>.</summary>
+    public PageFrame* this[int order, int index] => (PageFrame*)_frames[(order * High) + index];
 
     /// <summary>The calling thread's list for <paramref name="owner"/>, or null when it has none yet.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static PerThreadPageList? Find(int id, PageAllocator owner)
     {
-        PerThreadPageList?[]? lists = t_lists;
-        if (lists is null || (uint)id >= (uint)lists.Length)
-        {
-            return null;
-        }
-
-        PerThreadPageList? list = lists[id];
-        return list is not null && list.Owner == owner ? list : null;
+        ThreadLocalState? state = ThreadLocals.Find(id);
+        return state is not null && state.Owner == owner ? Unsafe.As<PerThreadPageList>(state) : null;
     }
 
     /// <summary>The calling thread's list for <paramref name="owner"/>, made on first use.</summary>
@@ -72,63 +64,59 @@ internal sealed unsafe class PerThreadPageList
             return list;
         }
 
-        PerThreadPageList?[]? lists = t_lists;
-        if (lists is null || id >= lists.Length)
-        {
-            Array.Resize(ref lists, Math.Max(id + 1, (lists?.Length ?? 2) * 2));
-            t_lists = lists;
-        }
-
-        // A list left in this slot by a disposed allocator is dropped; its finalizer sees the owner is gone.
+        // A list left in this slot by a disposed allocator is simply dropped.
         list = new PerThreadPageList(owner);
-        lists[id] = list;
+        owner.Register(list);
+        ThreadLocals.Set(id, list);
         return list;
     }
 
+    /// <summary>Whether blocks of <paramref name="order"/> are kept on the lists: small enough that half the list holds one.</summary>
+    public bool Caches(int order) => order <= CostlyOrder && (2 << order) <= High;
+
+    /// <summary>The hottest block of <paramref name="order"/> (0..CostlyOrder), or null when there is none.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public PageFrame* Pop()
+    public PageFrame* TryPop(int order)
     {
-        int count = Count - 1;
-        Count = count;
-        return (PageFrame*)Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_frames), count);
+        int count = _counts[order] - 1;
+        if (count < 0)
+        {
+            return null;
+        }
+
+        _counts[order] = count;
+        Pages -= 1 << order;
+        return (PageFrame*)Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_frames), (order * High) + count);
     }
 
+    /// <summary>Keeps a block of <paramref name="order"/> (0..CostlyOrder); false when the list is full.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Push(PageFrame* page)
+    public bool TryPush(PageFrame* page, int order)
     {
-        int count = Count;
-        Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_frames), count) = (nint)page;
-        Count = count + 1;
-    }
-
-    /// <summary>Drops the <paramref name="count"/> coldest entries, which the caller has already freed.</summary>
-    public void RemoveOldest(int count)
-    {
-        Array.Copy(_frames, count, _frames, 0, Count - count);
-        Count -= count;
-    }
-}
-
-/// <summary>Small, reused ids for allocators: the index of their per-thread lists.</summary>
-internal static class AllocatorIds
-{
-    private static readonly Lock s_lock = new();
-    private static readonly Stack<int> s_free = new();
-    private static int s_next;
-
-    public static int Take()
-    {
-        lock (s_lock)
+        int pages = Pages + (1 << order);
+        if (pages > High)
         {
-            return s_free.Count != 0 ? s_free.Pop() : s_next++;
+            return false;
         }
+
+        int count = _counts[order];
+        Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_frames), (order * High) + count) = (nint)page;
+        _counts[order] = count + 1;
+        Pages = pages;
+        return true;
     }
 
-    public static void Return(int id)
+    /// <summary>Drops the <paramref name="count"/> coldest blocks of <paramref name="order"/>, which the caller has freed.</summary>
+    public void RemoveOldest(int order, int count)
     {
-        lock (s_lock)
-        {
-            s_free.Push(id);
-        }
+        Array.Copy(_frames, (order * High) + count, _frames, order * High, _counts[order] - count);
+        _counts[order] -= count;
+        Pages -= count << order;
+    }
+
+    [InlineArray(CostlyOrder + 1)]
+    private struct OrderCounts
+    {
+        private int _count;
     }
 }

@@ -158,6 +158,7 @@ public sealed unsafe class PageAllocatorTests
     [Theory]
     [InlineData(0, 0)]
     [InlineData(0, 64)]
+    [InlineData(3, 64)]
     [InlineData(4, 0)]
     public void Zero_fills_memory_that_was_dirty(int order, int perThreadPages)
     {
@@ -277,6 +278,7 @@ public sealed unsafe class PageAllocatorTests
     [InlineData(0, 0)]
     [InlineData(0, 64)]
     [InlineData(3, 0)]
+    [InlineData(3, 64)]
     public void A_double_free_is_refused(int order, int perThreadPages)
     {
         using PageAllocator pages = NewAllocator(perThreadPages: perThreadPages);

@@ -1,0 +1,238 @@
+// A slab cache (mm/slub.c, mm/slab.c): objects of one size carved from slabs of 2^order pages.
+// This file: the public surface and the fast paths. An allocation pops the calling thread's array cache and
+// a free pushes onto it, without a lock (ThreadCache.cs); misses go to the named slow paths
+// (KmemCache.Slabs.cs), debug caches always do (KmemCache.Debug.cs).
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace SlabGen;
+
+/// <summary>
+/// A cache of equal-sized objects, as the kernel's <c>kmem_cache</c>: slabs of contiguous pages from a
+/// <see cref="PageAllocator"/>, an optional constructor run when a slab is populated (objects are cached in
+/// their constructed state), colouring, per-thread caches and the kernel's debug modes.
+/// </summary>
+/// <remarks>
+/// Thread-safe; an object may be freed on any thread. <see cref="Alloc"/> returns <see langword="null"/> when
+/// memory is exhausted; misuse throws. A caller frees an object back in its constructed state.
+/// </remarks>
+public sealed unsafe partial class KmemCache : IDisposable
+{
+    internal const SlabFlags DebugFlags = SlabFlags.Poison | SlabFlags.RedZone | SlabFlags.StoreUser | SlabFlags.ConsistencyChecks;
+
+    private readonly PageAllocator _pages;
+    private readonly delegate*<void*, void> _ctor;
+    private readonly SlabLayout _layout;
+    private readonly bool _debug;
+
+    /// <summary>The id of this cache in the per-thread tables and page frames; -1 once destroyed.</summary>
+    private int _id;
+
+    private KmemCache(string name, SlabLayout layout, SlabFlags flags, delegate*<void*, void> ctor, PageAllocator pages)
+    {
+        Name = name;
+        Flags = flags;
+        _layout = layout;
+        _ctor = ctor;
+        _pages = pages;
+        _debug = (flags & DebugFlags) != 0;
+        (Limit, BatchCount) = ThreadCache.Tunables(layout.Stride);
+        _allocationSites = (flags & SlabFlags.StoreUser) != 0 ? new Dictionary<nint, string>() : null;
+        _id = OwnerIds.Take();
+        CacheRegistry.Add(this, _id);
+    }
+
+    /// <summary>
+    /// Creates a cache (<c>kmem_cache_create</c>).
+    /// </summary>
+    /// <param name="name">The name slabinfo shows.</param>
+    /// <param name="size">The object size in bytes.</param>
+    /// <param name="align">The object alignment: a power of two up to the page size, or 0 for 8 bytes.</param>
+    /// <param name="flags">Alignment and debug options.</param>
+    /// <param name="ctor">Run on every object when its slab is populated; null for none.</param>
+    /// <param name="pages">Where slabs come from; <see langword="null"/> for <see cref="PageAllocator.Shared"/>.</param>
+    /// <exception cref="ArgumentException">An empty name, or an alignment that is not a power of two up to 4096.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A size of 0, or too big for a slab of order 10.</exception>
+    public static KmemCache Create(string name, nuint size, nuint align, SlabFlags flags = SlabFlags.None,
+        delegate*<void*, void> ctor = null, PageAllocator? pages = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        SlabLayout layout = SlabLayout.Compute(size, align, flags, ctor != null);
+        return new KmemCache(name, layout, flags, ctor, pages ?? PageAllocator.Shared);
+    }
+
+    /// <summary>The cache's name.</summary>
+    public string Name { get; }
+
+    /// <summary>The options the cache was created with.</summary>
+    public SlabFlags Flags { get; }
+
+    /// <summary>The object size asked for.</summary>
+    public nuint ObjectSize => _layout.Size;
+
+    /// <summary>The bytes each object takes in a slab, with padding and debug metadata (slabinfo's objsize).</summary>
+    public nuint SlotSize => _layout.Stride;
+
+    /// <summary>The alignment of every object.</summary>
+    public nuint Align => _layout.Align;
+
+    /// <summary>How many objects a slab holds.</summary>
+    public int ObjectsPerSlab => _layout.ObjectsPerSlab;
+
+    /// <summary>The order of a slab: a slab is 2^SlabOrder contiguous pages.</summary>
+    public int SlabOrder => _layout.Order;
+
+    /// <summary>How many distinct colours (first-object offsets) successive slabs cycle through.</summary>
+    public int Colours => _layout.Colours;
+
+    /// <summary>The most objects a thread's array cache holds (slabinfo's limit).</summary>
+    public int Limit { get; }
+
+    /// <summary>How many objects move between a thread's array cache and the slabs at once (slabinfo's batchcount).</summary>
+    public int BatchCount { get; }
+
+    internal int Id => _id;
+
+    /// <summary>The page allocator slabs come from.</summary>
+    public PageAllocator Pages => _pages;
+
+    /// <summary>
+    /// Allocates one object (<c>kmem_cache_alloc</c>), in its constructed state if the cache has a constructor.
+    /// </summary>
+    /// <param name="flags"><see cref="GfpFlags.Kernel"/> may grow the cache from the OS; <see cref="GfpFlags.Atomic"/> never does.</param>
+    /// <returns>The object, or <see langword="null"/> when no memory is available under these flags.</returns>
+    /// <exception cref="ObjectDisposedException">The cache was destroyed.</exception>
+    /// <exception cref="ArgumentException">Kernel and Atomic together, or Zero on a cache with a constructor.</exception>
+    /// <exception cref="InvalidOperationException">With <see cref="SlabFlags.Poison"/>: the object was written after it was freed.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void* Alloc(GfpFlags flags = GfpFlags.Kernel)
+    {
+        ThreadLocalState? state = ThreadLocals.Find(_id);
+        // Kernel or Atomic, with or without NoWarn: anything else (Zero, contradictions) takes the slow path.
+        if (state is not null && state.Owner == this && (uint)(flags & ~GfpFlags.NoWarn) - 1 <= 1)
+        {
+            ThreadCache cache = Unsafe.As<ThreadCache>(state);
+            int avail = cache.Avail - 1;
+            if (avail >= 0)
+            {
+                cache.Avail = avail;
+                return (void*)Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(cache.Entries), avail);
+            }
+        }
+
+        return AllocSlow(flags);
+    }
+
+    /// <summary>Frees an object (<c>kmem_cache_free</c>) on any thread. <see langword="null"/> does nothing.</summary>
+    /// <exception cref="ArgumentException">
+    /// A pointer from another cache, from no cache, or (with <see cref="SlabFlags.ConsistencyChecks"/>) into the
+    /// middle of an object or already free. Nothing is changed.
+    /// </exception>
+    /// <exception cref="InvalidOperationException">With <see cref="SlabFlags.RedZone"/>: the object's red zone was overwritten (the object is freed).</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Free(void* obj)
+    {
+        ThreadLocalState? state = ThreadLocals.Find(_id);
+        if (state is not null && state.Owner == this)
+        {
+            ThreadCache cache = Unsafe.As<ThreadCache>(state);
+            int avail = cache.Avail;
+            PageFrame* slab = PageAllocator.HeadFrameOf(obj);
+            if (avail < cache.Limit && slab != null && slab->SlabCacheId == _id && slab->State == (PageFlags.Head | PageFlags.Slab))
+            {
+                Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(cache.Entries), avail) = (nint)obj;
+                cache.Avail = avail + 1;
+                return;
+            }
+        }
+
+        FreeSlow(obj);
+    }
+
+    /// <summary>Destroys the cache (<see cref="Destroy"/>).</summary>
+    public void Dispose() => Destroy();
+
+    /// <inheritdoc/>
+    public override string ToString() => $"kmem_cache {Name} ({ObjectSize} bytes, {ObjectsPerSlab} per order-{SlabOrder} slab)";
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void* AllocSlow(GfpFlags flags)
+    {
+        if ((flags & (GfpFlags.Kernel | GfpFlags.Atomic)) == (GfpFlags.Kernel | GfpFlags.Atomic))
+        {
+            throw new ArgumentException("GfpFlags.Kernel (may sleep) and GfpFlags.Atomic (never sleeps) contradict each other.", nameof(flags));
+        }
+
+        if ((flags & GfpFlags.Zero) != 0 && _ctor != null)
+        {
+            throw new ArgumentException($"GfpFlags.Zero on cache '{Name}', which has a constructor: zeroing would destroy the constructed state.", nameof(flags));
+        }
+
+        ObjectDisposedException.ThrowIf(_id < 0, this);
+        void* obj = _debug ? AllocDebug(flags) : AllocFromThreadCache(flags);
+        if (obj != null && (flags & GfpFlags.Zero) != 0)
+        {
+            NativeMemory.Clear(obj, _layout.Size);
+        }
+
+        return obj;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void FreeSlow(void* obj)
+    {
+        if (obj == null)
+        {
+            return;
+        }
+
+        ObjectDisposedException.ThrowIf(_id < 0, this);
+        PageFrame* slab = SlabOf(obj, requireObjectStart: _debug);
+        if (_debug)
+        {
+            FreeDebug(obj, slab);
+            return;
+        }
+
+        ThreadCache cache = GetThreadCache();
+        if (cache.Avail == cache.Limit)
+        {
+            lock (_lock)
+            {
+                ReturnObjects(cache, cache.BatchCount);
+            }
+        }
+
+        cache.Entries[cache.Avail++] = (nint)obj;
+    }
+
+    /// <summary>The slab of an object of this cache, or an exception naming what the pointer really is.</summary>
+    private PageFrame* SlabOf(void* obj, bool requireObjectStart)
+    {
+        PageFrame* slab = PageAllocator.HeadFrameOf(obj);
+        if (slab == null || (slab->State & PageFlags.Slab) == 0)
+        {
+            ThrowFreeError(obj, slab == null
+                ? "foreign pointer: it is not in any SlabGen arena"
+                : "foreign pointer: it is in a page-allocator block, not a slab");
+        }
+
+        if (slab->SlabCacheId != _id)
+        {
+            ThrowFreeError(obj, $"wrong cache: the object belongs to cache '{CacheRegistry.Find(slab->SlabCacheId)?.Name ?? "?"}'");
+        }
+
+        nint offset = (nint)((byte*)obj - slab->Virtual - slab->SlabColour);
+        if (requireObjectStart && (offset < 0 || (nuint)offset % _layout.Stride != 0 || (nuint)offset / _layout.Stride >= (nuint)_layout.ObjectsPerSlab))
+        {
+            ThrowFreeError(obj, $"interior pointer: it is {(nuint)offset % _layout.Stride} bytes into an object");
+        }
+
+        return slab;
+    }
+
+    [DoesNotReturn]
+    private void ThrowFreeError(void* obj, string problem) =>
+        throw new ArgumentException($"kmem_cache_free({Name}, 0x{(nuint)obj:x}): {problem}.", nameof(obj));
+}

@@ -1,0 +1,72 @@
+using System.Runtime.CompilerServices;
+
+namespace SlabGen;
+
+/// <summary>
+/// A typed slab cache of <typeparamref name="T"/>: a <see cref="KmemCache"/> sized and aligned for the struct,
+/// with <c>T*</c> in place of <c>void*</c>.
+/// </summary>
+/// <typeparam name="T">An unmanaged struct.</typeparam>
+public sealed unsafe class KmemCache<T> : IDisposable
+    where T : unmanaged
+{
+    private KmemCache(KmemCache cache) => Cache = cache;
+
+    /// <summary>The untyped cache underneath.</summary>
+    public KmemCache Cache { get; }
+
+    /// <summary>The name slabinfo shows.</summary>
+    public string Name => Cache.Name;
+
+    /// <summary>How many objects a slab holds.</summary>
+    public int ObjectsPerSlab => Cache.ObjectsPerSlab;
+
+    /// <summary>Objects allocated or cached by threads (slabinfo's active_objs).</summary>
+    public long ActiveObjects => Cache.ActiveObjects;
+
+    /// <summary>The objects of all slabs (slabinfo's num_objs).</summary>
+    public long TotalObjects => Cache.TotalObjects;
+
+    /// <summary>
+    /// Creates a typed cache of <c>sizeof(T)</c>-byte objects.
+    /// </summary>
+    /// <param name="name">The name slabinfo shows.</param>
+    /// <param name="flags">Alignment and debug options.</param>
+    /// <param name="pages">Where slabs come from; <see langword="null"/> for <see cref="PageAllocator.Shared"/>.</param>
+    /// <param name="align">The alignment; 0 for the natural alignment of <typeparamref name="T"/>.</param>
+    /// <param name="ctor">Run on every object when its slab is populated; null for none.</param>
+    public static KmemCache<T> Create(string name, SlabFlags flags = SlabFlags.None, PageAllocator? pages = null,
+        nuint align = 0, delegate*<T*, void> ctor = null)
+    {
+        nuint alignment = align != 0 ? align : NaturalAlignment;
+        return new KmemCache<T>(KmemCache.Create(name, (nuint)sizeof(T), alignment, flags, (delegate*<void*, void>)ctor, pages));
+    }
+
+    /// <summary>The alignment the runtime gives <typeparamref name="T"/> as a field.</summary>
+    public static nuint NaturalAlignment => (nuint)(sizeof(AlignmentProbe) - sizeof(T));
+
+    /// <inheritdoc cref="KmemCache.Alloc"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public T* Alloc(GfpFlags flags = GfpFlags.Kernel) => (T*)Cache.Alloc(flags);
+
+    /// <inheritdoc cref="KmemCache.Free"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Free(T* obj) => Cache.Free(obj);
+
+    /// <inheritdoc cref="KmemCache.Shrink"/>
+    public long Shrink() => Cache.Shrink();
+
+    /// <inheritdoc cref="KmemCache.Destroy"/>
+    public void Destroy() => Cache.Destroy();
+
+    /// <inheritdoc cref="KmemCache.Destroy"/>
+    public void Dispose() => Cache.Destroy();
+
+#pragma warning disable CS0649 // never instantiated: only its size is read
+    private struct AlignmentProbe
+    {
+        public byte Pad;
+        public T Value;
+    }
+#pragma warning restore CS0649
+}

@@ -1,0 +1,41 @@
+namespace SlabGen;
+
+/// <summary>Options of a <see cref="KmemCache"/>: alignment and the debug modes of the kernel's slab allocator.</summary>
+/// <remarks>
+/// Any debug flag (all but <see cref="HwCacheAlign"/>) routes every allocation and free of the cache through
+/// the locked, checked path instead of the per-thread fast path: a debugging tool, not a production setting.
+/// </remarks>
+[Flags]
+public enum SlabFlags : uint
+{
+    /// <summary>No options.</summary>
+    None = 0,
+
+    /// <summary><c>SLAB_HWCACHE_ALIGN</c>: objects start on a 64-byte cache line.</summary>
+    HwCacheAlign = 1 << 0,
+
+    /// <summary>
+    /// <c>SLAB_POISON</c>: freed objects are filled with 0x6b (last byte 0xa5) and checked when handed out again,
+    /// so a write after free is reported. With a constructor, the constructor runs on every allocation instead
+    /// of once per slab, because poisoning destroys the constructed state.
+    /// </summary>
+    Poison = 1 << 1,
+
+    /// <summary>
+    /// <c>SLAB_RED_ZONE</c>: 8 guard bytes after each object (0xcc while allocated, 0xbb while free), checked on
+    /// free, so a write past the end of an object is reported.
+    /// </summary>
+    RedZone = 1 << 2,
+
+    /// <summary>
+    /// <c>SLAB_STORE_USER</c>: remember where each live object was allocated (file and line when symbols are
+    /// present), so <see cref="KmemCache.Destroy"/> names the allocation sites of leaked objects.
+    /// </summary>
+    StoreUser = 1 << 3,
+
+    /// <summary>
+    /// <c>SLAB_CONSISTENCY_CHECKS</c>: every free is checked: double free, pointer into the middle of an object,
+    /// pointer from another cache or from no cache at all.
+    /// </summary>
+    ConsistencyChecks = 1 << 4,
+}

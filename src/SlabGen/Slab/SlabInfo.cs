@@ -1,0 +1,68 @@
+// /proc/slabinfo for SlabGen's caches, version 2.1, with the kernel's column layout (mm/slab_common.c).
+using System.Globalization;
+using System.Text;
+
+namespace SlabGen;
+
+/// <summary>One cache's row of slabinfo: the columns of <c>/proc/slabinfo</c> version 2.1.</summary>
+/// <param name="Name">The cache's name.</param>
+/// <param name="ActiveObjects">Objects allocated or cached by threads (active_objs).</param>
+/// <param name="TotalObjects">Objects of all slabs (num_objs).</param>
+/// <param name="ObjectSize">Bytes per object slot, with padding and debug metadata (objsize).</param>
+/// <param name="ObjectsPerSlab">Objects in one slab (objperslab).</param>
+/// <param name="PagesPerSlab">Pages in one slab (pagesperslab).</param>
+/// <param name="Limit">The most objects of a thread's array cache (tunables limit).</param>
+/// <param name="BatchCount">Objects moved per refill or flush (tunables batchcount).</param>
+/// <param name="SharedFactor">Always 0: there is no shared array cache (tunables sharedfactor).</param>
+/// <param name="ActiveSlabs">Slabs with at least one object in use (active_slabs).</param>
+/// <param name="Slabs">All slabs (num_slabs).</param>
+/// <param name="SharedAvailable">Always 0 (sharedavail).</param>
+public sealed record SlabInfoEntry(
+    string Name, long ActiveObjects, long TotalObjects, long ObjectSize, int ObjectsPerSlab, int PagesPerSlab,
+    int Limit, int BatchCount, int SharedFactor, long ActiveSlabs, long Slabs, long SharedAvailable)
+{
+    /// <summary>The row as <c>/proc/slabinfo</c> prints it.</summary>
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+        $"{Name,-17} {ActiveObjects,6} {TotalObjects,6} {ObjectSize,6} {ObjectsPerSlab,4} {PagesPerSlab,4}" +
+        $" : tunables {Limit,4} {BatchCount,4} {SharedFactor,4} : slabdata {ActiveSlabs,6} {Slabs,6} {SharedAvailable,6}");
+}
+
+/// <summary>Every live <see cref="KmemCache"/> of the process, as <c>/proc/slabinfo</c> shows the kernel's.</summary>
+public static class SlabInfo
+{
+    /// <summary>The first line of the report.</summary>
+    public const string Header = "slabinfo - version: 2.1";
+
+    /// <summary>The second line of the report: the column names.</summary>
+    public const string ColumnHeader = "# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab>" +
+        " : tunables <limit> <batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>";
+
+    /// <summary>A row per live cache, in creation order; destroyed caches are gone.</summary>
+    public static IReadOnlyList<SlabInfoEntry> Snapshot()
+    {
+        KmemCache[] caches = CacheRegistry.All();
+        var entries = new List<SlabInfoEntry>(caches.Length);
+        foreach (KmemCache cache in caches)
+        {
+            SlabInfoEntry? entry = cache.SlabInfoEntry();
+            if (entry is not null)
+            {
+                entries.Add(entry);
+            }
+        }
+
+        return entries;
+    }
+
+    /// <summary>The whole report: the two header lines and a row per cache, each ending in a newline.</summary>
+    public static string Format()
+    {
+        var report = new StringBuilder().Append(Header).Append('\n').Append(ColumnHeader).Append('\n');
+        foreach (SlabInfoEntry entry in Snapshot())
+        {
+            report.Append(entry).Append('\n');
+        }
+
+        return report.ToString();
+    }
+}

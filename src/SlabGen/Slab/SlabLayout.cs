@@ -1,0 +1,139 @@
+// Where a cache's objects sit in a slab: slot size, the free pointer, the debug trailer, the slab's order
+// (SLUB's calculate_order) and the colours its leftover allows.
+//
+// A slot is   [object][red zone, 8 bytes, with RedZone][free pointer, 8][state word, 8]   with debug flags,
+//             [object][free pointer, 8]                                                   with a constructor,
+//             [object, the free pointer in its first word]                                otherwise,
+// padded to the alignment. A free object links to the next through its free pointer; the pointer sits after
+// the object whenever the object's bytes must survive on the freelist (constructed state, poison).
+namespace SlabGen;
+
+internal readonly struct SlabLayout
+{
+    /// <summary>The largest order SLUB picks for efficiency before falling back to "whatever fits" (PAGE_ALLOC_COSTLY_ORDER).</summary>
+    private const int MaxEfficientOrder = 3;
+
+    public const nuint CacheLine = 64;
+    public const nuint RedZoneBytes = 8;
+
+    public nuint Size { get; init; }
+    public nuint Align { get; init; }
+    public nuint Stride { get; init; }
+    public nuint FreePointerOffset { get; init; }
+    public nuint RedZoneOffset { get; init; }
+    public nuint StateOffset { get; init; }
+    public int Order { get; init; }
+    public int ObjectsPerSlab { get; init; }
+    public int Colours { get; init; }
+    public nuint ColourStep { get; init; }
+
+    public nuint SlabBytes => (nuint)PageAllocator.PageSize << Order;
+
+    /// <summary>Lays out a cache, or throws naming the problem with the arguments.</summary>
+    public static SlabLayout Compute(nuint size, nuint align, SlabFlags flags, bool hasConstructor)
+    {
+        if (size == 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(size), size, "Object size must be at least 1 byte.");
+        }
+
+        if (align != 0 && ((align & (align - 1)) != 0 || align > PageAllocator.PageSize))
+        {
+            throw new ArgumentException($"Alignment {align} is not a power of two between 1 and {PageAllocator.PageSize}.", nameof(align));
+        }
+
+        if ((flags & SlabFlags.HwCacheAlign) != 0)
+        {
+            align = Math.Max(align, CacheLine);
+        }
+
+        align = Math.Max(align, (nuint)sizeof(long));
+        bool debug = (flags & KmemCache.DebugFlags) != 0;
+        nuint offset = AlignUp(size, sizeof(long));
+        nuint redZone = 0, freePointer = 0, state = 0;
+        if (debug)
+        {
+            if ((flags & SlabFlags.RedZone) != 0)
+            {
+                redZone = offset;
+                offset += RedZoneBytes;
+            }
+
+            freePointer = offset;
+            state = offset + sizeof(long);
+            offset += 2 * sizeof(long);
+        }
+        else if (hasConstructor)
+        {
+            freePointer = offset;
+            offset += sizeof(long);
+        }
+
+        nuint stride = AlignUp(offset, align);
+        int order = CalculateOrder(stride);
+        if (order < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(size), size,
+                $"Object size {size} ({stride} bytes per slot) is too big for a slab: the largest slab is {Arena.Bytes} bytes (order {PageAllocator.MaxOrder}).");
+        }
+
+        nuint slabBytes = (nuint)PageAllocator.PageSize << order;
+        int objects = (int)(slabBytes / stride);
+        nuint colourStep = Math.Max(CacheLine, align);
+        return new SlabLayout
+        {
+            Size = size,
+            Align = align,
+            Stride = stride,
+            FreePointerOffset = freePointer,
+            RedZoneOffset = redZone,
+            StateOffset = state,
+            Order = order,
+            ObjectsPerSlab = objects,
+            ColourStep = colourStep,
+            Colours = (int)((slabBytes - ((nuint)objects * stride)) / colourStep) + 1,
+        };
+    }
+
+    /// <summary>
+    /// SLUB's calculate_order: the smallest order holding enough objects (4 × (fls(cpus) + 1)) whose leftover is
+    /// at most 1/16 of the slab, relaxing to 1/8, 1/4, 1/2 within order 3; beyond that the order that fits one object.
+    /// </summary>
+    internal static int CalculateOrder(nuint size)
+    {
+        int minObjects = 4 * (Fls(Environment.ProcessorCount) + 1);
+        nuint maxObjects = Math.Max(((nuint)PageAllocator.PageSize << MaxEfficientOrder) / size, 1);
+        nuint objects = Math.Min((nuint)minObjects, maxObjects);
+        int minOrder = GetOrder(objects * size);
+        for (nuint fraction = 16; fraction > 1; fraction /= 2)
+        {
+            for (int order = minOrder; order <= MaxEfficientOrder; order++)
+            {
+                nuint slab = (nuint)PageAllocator.PageSize << order;
+                if (slab >= size && slab % size <= slab / fraction)
+                {
+                    return order;
+                }
+            }
+        }
+
+        int fits = GetOrder(size);
+        return fits <= PageAllocator.MaxOrder ? fits : -1;
+    }
+
+    /// <summary>The kernel's get_order: the smallest order whose block holds <paramref name="bytes"/>.</summary>
+    internal static int GetOrder(nuint bytes)
+    {
+        int order = 0;
+        while (((nuint)PageAllocator.PageSize << order) < bytes)
+        {
+            order++;
+        }
+
+        return order;
+    }
+
+    private static int Fls(int value) => 32 - int.LeadingZeroCount(value);
+
+    private static nuint AlignUp(nuint value, nuint align) => (value + align - 1) & ~(align - 1);
+}
