@@ -130,19 +130,19 @@ public sealed unsafe partial class KmemCache
             return null;
         }
 
-        return (void*)cache.Entries[--cache.Avail];
+        return cache.Pop();
     }
 
     /// <summary>The calling thread's array cache, made and registered on first use.</summary>
     private ThreadCache GetThreadCache()
     {
-        ThreadLocalState? state = ThreadLocals.Find(_id);
-        if (state is not null && state.Owner == this)
+        ThreadCache? existing = ThreadCacheSlots.Owner(_id);
+        if (existing is not null && existing.Cache == this)
         {
-            return Unsafe.As<ThreadCache>(state);
+            return existing;
         }
 
-        var cache = new ThreadCache(this);
+        var cache = new ThreadCache(this, _cookie);
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_id < 0, this);
@@ -150,7 +150,7 @@ public sealed unsafe partial class KmemCache
             _threadCaches.Add(cache);
         }
 
-        ThreadLocals.Set(_id, cache);
+        ThreadCacheSlots.Set(_id, cache);
         return cache;
     }
 
@@ -161,7 +161,7 @@ public sealed unsafe partial class KmemCache
         {
             lock (_lock)
             {
-                cache.Avail += TakeObjects(cache.Entries.AsSpan(cache.Avail, cache.BatchCount));
+                cache.Avail += TakeObjects(cache.Entries.Slice(cache.Avail, cache.BatchCount));
                 if (cache.Avail != 0)
                 {
                     return true;
@@ -221,13 +221,14 @@ public sealed unsafe partial class KmemCache
     /// <summary>Returns the <paramref name="count"/> coldest objects of an array cache to their slabs. Under the cache lock.</summary>
     private void ReturnObjects(ThreadCache cache, int count)
     {
+        Span<nint> entries = cache.Entries;
         for (int i = 0; i < count; i++)
         {
-            var obj = (byte*)cache.Entries[i];
+            var obj = (byte*)entries[i];
             PutObject(PageAllocator.HeadFrameOf(obj), obj);
         }
 
-        Array.Copy(cache.Entries, count, cache.Entries, 0, cache.Avail - count);
+        entries[count..cache.Avail].CopyTo(entries);
         cache.Avail -= count;
     }
 

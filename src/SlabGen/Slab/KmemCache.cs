@@ -26,6 +26,11 @@ public sealed unsafe partial class KmemCache : IDisposable
     private readonly SlabLayout _layout;
     private readonly bool _debug;
 
+    private static long s_lastCookie;
+
+    /// <summary>Never reused: tells this cache's per-thread blocks from those a destroyed cache with the same id left.</summary>
+    private readonly long _cookie = Interlocked.Increment(ref s_lastCookie);
+
     /// <summary>The id of this cache in the per-thread tables and page frames; -1 once destroyed.</summary>
     private int _id;
 
@@ -108,16 +113,15 @@ public sealed unsafe partial class KmemCache : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void* Alloc(GfpFlags flags = GfpFlags.Kernel)
     {
-        ThreadLocalState? state = ThreadLocals.Find(_id);
+        nint* cache = ThreadCacheSlots.Find(_id);
         // Kernel or Atomic, with or without NoWarn: anything else (Zero, contradictions) takes the slow path.
-        if (state is not null && state.Owner == this && (uint)(flags & ~GfpFlags.NoWarn) - 1 <= 1)
+        if (cache != null && cache[ThreadCache.CookieIndex] == (nint)_cookie && (uint)(flags & ~GfpFlags.NoWarn) - 1 <= 1)
         {
-            ThreadCache cache = Unsafe.As<ThreadCache>(state);
-            int avail = cache.Avail - 1;
+            nint avail = cache[ThreadCache.AvailIndex] - 1;
             if (avail >= 0)
             {
-                cache.Avail = avail;
-                return (void*)Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(cache.Entries), avail);
+                cache[ThreadCache.AvailIndex] = avail;
+                return (void*)cache[ThreadCache.EntriesIndex + avail];
             }
         }
 
@@ -133,16 +137,15 @@ public sealed unsafe partial class KmemCache : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Free(void* obj)
     {
-        ThreadLocalState? state = ThreadLocals.Find(_id);
-        if (state is not null && state.Owner == this)
+        nint* cache = ThreadCacheSlots.Find(_id);
+        if (cache != null && cache[ThreadCache.CookieIndex] == (nint)_cookie)
         {
-            ThreadCache cache = Unsafe.As<ThreadCache>(state);
-            int avail = cache.Avail;
+            nint avail = cache[ThreadCache.AvailIndex];
             PageFrame* slab = PageAllocator.HeadFrameOf(obj);
-            if (avail < cache.Limit && slab != null && slab->SlabCacheId == _id && slab->State == (PageFlags.Head | PageFlags.Slab))
+            if (avail < cache[ThreadCache.LimitIndex] && slab != null && slab->SlabCacheId == _id && slab->State == (PageFlags.Head | PageFlags.Slab))
             {
-                Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(cache.Entries), avail) = (nint)obj;
-                cache.Avail = avail + 1;
+                cache[ThreadCache.EntriesIndex + avail] = (nint)obj;
+                cache[ThreadCache.AvailIndex] = avail + 1;
                 return;
             }
         }
@@ -204,7 +207,7 @@ public sealed unsafe partial class KmemCache : IDisposable
             }
         }
 
-        cache.Entries[cache.Avail++] = (nint)obj;
+        cache.Push(obj);
     }
 
     /// <summary>The slab of an object of this cache, or an exception naming what the pointer really is.</summary>

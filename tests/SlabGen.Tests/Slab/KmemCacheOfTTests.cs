@@ -49,5 +49,5 @@ public sealed unsafe class KmemCacheOfTTests
 
     private static long CachedByThisThread<T>(KmemCache<T> cache)
         where T : unmanaged =>
-        ThreadLocals.Find(cache.Cache.Id) is ThreadCache c ? c.Avail : 0;
+        ThreadCacheSlots.Owner(cache.Cache.Id)?.Avail ?? 0;
 }
