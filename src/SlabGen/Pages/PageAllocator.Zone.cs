@@ -131,6 +131,11 @@ public sealed unsafe partial class PageAllocator
         }
 
         ObjectDisposedException.ThrowIf(_id < 0, this);
+        if ((flags & GfpFlags.Kernel) != 0)
+        {
+            InterruptContext.MightSleep($"alloc_pages(order {order}, GfpFlags.Kernel)");
+        }
+
         PageFrame* page;
         while (true)
         {

@@ -80,7 +80,8 @@ public sealed unsafe partial class PageAllocator : IDisposable
     /// <exception cref="ObjectDisposedException">The allocator was disposed.</exception>
     public void* AllocPages(int order, GfpFlags flags = GfpFlags.Kernel)
     {
-        if ((uint)order <= PerThreadPageList.CostlyOrder && (flags & KernelAndAtomic) != KernelAndAtomic)
+        if ((uint)order <= PerThreadPageList.CostlyOrder && (flags & KernelAndAtomic) != KernelAndAtomic
+            && ((flags & GfpFlags.Kernel) == 0 || ThreadCacheSlots.InterruptDepth == 0 || !InterruptContext.ChecksEnabled))
         {
             PerThreadPageList? list = PerThreadPageList.Find(_id, this);
             PageFrame* page = list is null ? null : list.TryPop(order);

@@ -11,6 +11,7 @@
 //   Head       the first page of an allocated block. Order = the block's order.
 //   Head|Slab  the first page of a block that is a slab of a KmemCache. Next/Prev link the cache's
 //              empty, partial or full list; SlabCacheId, SlabInUse, SlabColour and SlabFreelist are valid.
+//   Head|LargeKmalloc  the first page of a block that Kmem.Kmalloc handed out whole (above 8 KiB).
 //   Tail       any other page of an allocated block (order > 0). HeadPage = the block's first page
 //              (the kernel's compound_head), so an interior pointer is recognised in O(1).
 //
@@ -44,6 +45,9 @@ public enum PageFlags : ushort
 
     /// <summary>With <see cref="Head"/>: the block is a slab of a <see cref="KmemCache"/> (<c>PageSlab</c>).</summary>
     Slab = 1 << 4,
+
+    /// <summary>With <see cref="Head"/>: the block is a kmalloc allocation above 8 KiB, straight from the page allocator.</summary>
+    LargeKmalloc = 1 << 5,
 }
 
 /// <summary>

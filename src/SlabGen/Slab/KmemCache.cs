@@ -114,8 +114,11 @@ public sealed unsafe partial class KmemCache : IDisposable
     public void* Alloc(GfpFlags flags = GfpFlags.Kernel)
     {
         nint* cache = ThreadCacheSlots.Find(_id);
-        // Kernel or Atomic, with or without NoWarn: anything else (Zero, contradictions) takes the slow path.
-        if (cache != null && cache[ThreadCache.CookieIndex] == (nint)_cookie && (uint)(flags & ~GfpFlags.NoWarn) - 1 <= 1)
+        // Atomic, or Kernel outside interrupt context, with or without NoWarn: anything else (Zero,
+        // contradictions, Kernel in interrupt context) takes the slow path, which checks it.
+        GfpFlags mode = flags & ~GfpFlags.NoWarn;
+        if (cache != null && cache[ThreadCache.CookieIndex] == (nint)_cookie
+            && (mode == GfpFlags.Atomic || (mode == GfpFlags.Kernel && (ThreadCacheSlots.InterruptDepth == 0 || !InterruptContext.ChecksEnabled))))
         {
             nint avail = cache[ThreadCache.AvailIndex] - 1;
             if (avail >= 0)
@@ -173,6 +176,11 @@ public sealed unsafe partial class KmemCache : IDisposable
         }
 
         ObjectDisposedException.ThrowIf(_id < 0, this);
+        if ((flags & GfpFlags.Kernel) != 0)
+        {
+            InterruptContext.MightSleep($"kmem_cache_alloc({Name}, GfpFlags.Kernel)");
+        }
+
         void* obj = _debug ? AllocDebug(flags) : AllocFromThreadCache(flags);
         if (obj != null && (flags & GfpFlags.Zero) != 0)
         {

@@ -86,6 +86,12 @@ internal static unsafe class ThreadCacheSlots
     [ThreadStatic]
     private static int t_length;
 
+    /// <summary>How deep the thread is in interrupt-context scopes (<see cref="InterruptContext"/>).</summary>
+    [ThreadStatic]
+#pragma warning disable CA2211 // a thread-static counter: a property would hide nothing and cost the fast path an accessor
+    internal static int InterruptDepth;
+#pragma warning restore CA2211
+
     [ThreadStatic]
     private static nint[]? t_tableStorage;
 

@@ -1,0 +1,156 @@
+// General-purpose allocation (include/linux/slab.h, mm/slab_common.c): kmalloc and friends over the size
+// caches, and large requests straight from the page allocator. Kfree finds what it frees from the memory
+// alone, through the page frame.
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace SlabGen;
+
+/// <summary>
+/// The kernel's general-purpose allocation calls: <c>kmalloc</c> and its family over the kmalloc-8 … kmalloc-8k
+/// caches and the page allocator, and <c>vmalloc</c> for large, page-granular memory straight from the OS.
+/// </summary>
+/// <remarks>
+/// All memory comes from <see cref="PageAllocator.Shared"/> (kmalloc) or the OS (vmalloc). The allocating calls
+/// return <see langword="null"/> when memory is exhausted; misuse throws and changes nothing.
+/// </remarks>
+public static unsafe partial class Kmem
+{
+    /// <summary>The largest kmalloc: one max-order block, 4 MiB.</summary>
+    public const nuint MaxKmallocSize = (nuint)PageAllocator.PageSize << PageAllocator.MaxOrder;
+
+    /// <summary>
+    /// Allocates <paramref name="size"/> bytes (<c>kmalloc</c>): up to 8 KiB from the smallest size cache that holds
+    /// it, above that a block of 2^order pages, up to 4 MiB. A size of 0 is served as 1 byte.
+    /// </summary>
+    /// <returns>The memory, aligned to 8 bytes at least (to the size class for power-of-two classes up to 4 KiB,
+    /// to the block size above 8 KiB); <see langword="null"/> when none is available or above 4 MiB.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void* Kmalloc(nuint size, GfpFlags flags = GfpFlags.Kernel) =>
+        size <= KmallocCaches.MaxCacheSize ? KmallocCaches.For(size).Alloc(flags) : KmallocLarge(size, flags);
+
+    /// <summary>Allocates zeroed memory (<c>kzalloc</c>): <see cref="Kmalloc"/> with <see cref="GfpFlags.Zero"/>.</summary>
+    public static void* Kzalloc(nuint size, GfpFlags flags = GfpFlags.Kernel) => Kmalloc(size, flags | GfpFlags.Zero);
+
+    /// <summary>Allocates a zeroed array of <paramref name="count"/> elements of <paramref name="size"/> bytes (<c>kcalloc</c>).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">count × size overflows.</exception>
+    public static void* Kcalloc(nuint count, nuint size, GfpFlags flags = GfpFlags.Kernel)
+    {
+        if (size != 0 && count > nuint.MaxValue / size)
+        {
+            throw new ArgumentOutOfRangeException(nameof(count), count, $"kcalloc: size overflow: {count} × {size} bytes does not fit in nuint.");
+        }
+
+        return Kzalloc(count * size, flags);
+    }
+
+    /// <summary>
+    /// Resizes an allocation (<c>krealloc</c>): keeps the contents up to the smaller of the two sizes. Returns
+    /// <paramref name="memory"/> itself when it already holds <paramref name="size"/> bytes; otherwise allocates,
+    /// copies and frees the old memory. <see langword="null"/> behaves as <see cref="Kmalloc"/>; a size of 0 frees
+    /// and returns <see langword="null"/>. With <see cref="GfpFlags.Zero"/>, the added bytes are zeroed.
+    /// </summary>
+    /// <returns>The resized memory, or <see langword="null"/> on failure, in which case the old memory is untouched.</returns>
+    public static void* Krealloc(void* memory, nuint size, GfpFlags flags = GfpFlags.Kernel)
+    {
+        if (memory == null)
+        {
+            return Kmalloc(size, flags);
+        }
+
+        if (size == 0)
+        {
+            Kfree(memory);
+            return null;
+        }
+
+        nuint old = Ksize(memory);
+        if (size <= old)
+        {
+            return memory;
+        }
+
+        void* grown = Kmalloc(size, flags & ~GfpFlags.Zero);
+        if (grown == null)
+        {
+            return null;
+        }
+
+        Buffer.MemoryCopy(memory, grown, old, old);
+        if ((flags & GfpFlags.Zero) != 0)
+        {
+            NativeMemory.Clear((byte*)grown + old, Ksize(grown) - old);
+        }
+
+        Kfree(memory);
+        return grown;
+    }
+
+    /// <summary>Frees memory from the kmalloc family (<c>kfree</c>). <see langword="null"/> does nothing.</summary>
+    /// <exception cref="ArgumentException">
+    /// The memory is not from kmalloc: not in any SlabGen arena, inside a block rather than at its start, or a
+    /// page-allocator block. Nothing is changed.
+    /// </exception>
+    public static void Kfree(void* memory)
+    {
+        if (memory == null)
+        {
+            return;
+        }
+
+        PageFrame* head = HeadOf(memory, "kfree");
+        if ((head->State & PageFlags.Slab) != 0)
+        {
+            CacheRegistry.Find(head->SlabCacheId)!.Free(memory);
+            return;
+        }
+
+        head->State = PageFlags.Head;
+        PageAllocator.Shared.FreePages(memory, head->BlockOrder);
+    }
+
+    /// <summary>The usable size of a kmalloc allocation (<c>ksize</c>): its size class, or its block size above 8 KiB.</summary>
+    /// <exception cref="ArgumentException">The memory is not from kmalloc.</exception>
+    public static nuint Ksize(void* memory)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        PageFrame* head = HeadOf(memory, "ksize");
+        return (head->State & PageFlags.Slab) != 0
+            ? CacheRegistry.Find(head->SlabCacheId)!.ObjectSize
+            : (nuint)PageAllocator.PageSize << head->BlockOrder;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void* KmallocLarge(nuint size, GfpFlags flags)
+    {
+        if (size > MaxKmallocSize)
+        {
+            return null;
+        }
+
+        void* block = PageAllocator.Shared.AllocPages(SlabLayout.GetOrder(size), flags);
+        if (block != null)
+        {
+            PageAllocator.HeadFrameOf(block)->State = PageFlags.Head | PageFlags.LargeKmalloc;
+        }
+
+        return block;
+    }
+
+    /// <summary>The head frame of a kmalloc allocation that starts at <paramref name="memory"/>, or an exception naming what it is.</summary>
+    private static PageFrame* HeadOf(void* memory, string operation)
+    {
+        PageFrame* head = PageAllocator.HeadFrameOf(memory);
+        string? problem = head == null ? "foreign pointer: it is not in any SlabGen arena"
+            : (head->State & PageFlags.Slab) != 0 ? null
+            : (head->State & PageFlags.LargeKmalloc) == 0 ? "not a live kmalloc allocation: it is a page-allocator block, free memory, or already freed (double free)"
+            : head->Virtual != memory ? $"interior pointer: it is {(byte*)memory - head->Virtual} bytes into a {(nuint)PageAllocator.PageSize << head->BlockOrder}-byte kmalloc block"
+            : null;
+        if (problem is not null)
+        {
+            throw new ArgumentException($"{operation}(0x{(nuint)memory:x}): {problem}.", nameof(memory));
+        }
+
+        return head;
+    }
+}

@@ -1,0 +1,260 @@
+using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
+
+namespace SlabGen.Tests.Kmem;
+
+using Kmem = SlabGen.Kmem;
+
+public sealed unsafe class KmallocTests
+{
+    private static string CacheOf(void* memory) => PageAllocator.Shared.HeadPageOf(memory).SlabCache!.Name;
+
+    [Theory]
+    [InlineData(0, "kmalloc-8", 8)]
+    [InlineData(1, "kmalloc-8", 8)]
+    [InlineData(8, "kmalloc-8", 8)]
+    [InlineData(9, "kmalloc-16", 16)]
+    [InlineData(16, "kmalloc-16", 16)]
+    [InlineData(17, "kmalloc-32", 32)]
+    [InlineData(33, "kmalloc-64", 64)]
+    [InlineData(64, "kmalloc-64", 64)]
+    [InlineData(65, "kmalloc-96", 96)]
+    [InlineData(96, "kmalloc-96", 96)]
+    [InlineData(97, "kmalloc-128", 128)]
+    [InlineData(129, "kmalloc-192", 192)]
+    [InlineData(192, "kmalloc-192", 192)]
+    [InlineData(193, "kmalloc-256", 256)]
+    [InlineData(256, "kmalloc-256", 256)]
+    [InlineData(257, "kmalloc-512", 512)]
+    [InlineData(513, "kmalloc-1k", 1024)]
+    [InlineData(1025, "kmalloc-2k", 2048)]
+    [InlineData(2049, "kmalloc-4k", 4096)]
+    [InlineData(4097, "kmalloc-8k", 8192)]
+    [InlineData(8192, "kmalloc-8k", 8192)]
+    public void Each_size_goes_to_the_smallest_class_that_holds_it(int size, string cache, int usable)
+    {
+        void* memory = Kmem.Kmalloc((nuint)size);
+        Assert.Equal(cache, CacheOf(memory));
+        Assert.Equal((nuint)usable, Kmem.Ksize(memory));
+        new Span<byte>(memory, usable).Fill(0xAB); // the whole usable size is writable
+        Kmem.Kfree(memory);
+    }
+
+    [Theory]
+    [InlineData(64, 64)]
+    [InlineData(96, 32)]
+    [InlineData(512, 512)]
+    [InlineData(4096, 4096)]
+    public void Power_of_two_classes_are_aligned_to_their_size(int size, int align)
+    {
+        var blocks = Enumerable.Range(0, 50).Select(_ => (nint)Kmem.Kmalloc((nuint)size)).ToList();
+        Assert.All(blocks, b => Assert.Equal(0, b % align));
+        blocks.ForEach(b => Kmem.Kfree((void*)b));
+    }
+
+    [Fact]
+    public void Every_kmalloc_class_is_listed_in_slabinfo()
+    {
+        Kmem.Kfree(Kmem.Kmalloc(1));
+        string[] names = ["kmalloc-8", "kmalloc-16", "kmalloc-32", "kmalloc-64", "kmalloc-96", "kmalloc-128", "kmalloc-192",
+            "kmalloc-256", "kmalloc-512", "kmalloc-1k", "kmalloc-2k", "kmalloc-4k", "kmalloc-8k"];
+        var listed = SlabInfo.Snapshot().Select(e => e.Name).ToHashSet();
+        Assert.All(names, n => Assert.Contains(n, listed));
+        Assert.Contains("\nkmalloc-8k ", SlabInfo.Format());
+    }
+
+    [Theory]
+    [InlineData(8193, 2)]
+    [InlineData(16384, 2)]
+    [InlineData(100_000, 5)]
+    [InlineData(4 * 1024 * 1024, 10)]
+    public void Above_8_KiB_kmalloc_takes_a_block_of_ceil_log2_pages(int size, int order)
+    {
+        byte* memory = (byte*)Kmem.Kmalloc((nuint)size);
+        ref PageFrame head = ref PageAllocator.Shared.PageOf(memory);
+        Assert.Equal(PageFlags.Head | PageFlags.LargeKmalloc, head.Flags);
+        Assert.Equal(order, head.Order);
+        Assert.Equal((nuint)4096 << order, Kmem.Ksize(memory));
+        Assert.Equal(0, (nint)memory % (4096 << order));
+        memory[size - 1] = 1;
+        Kmem.Kfree(memory);
+        Assert.NotEqual(PageFlags.Head | PageFlags.LargeKmalloc, PageAllocator.Shared.PageOf(memory).Flags);
+    }
+
+    [Fact]
+    public void Beyond_4_MiB_kmalloc_returns_null()
+    {
+        Assert.True(Kmem.Kmalloc(Kmem.MaxKmallocSize + 1) == null);
+        Assert.True(Kmem.Kmalloc(nuint.MaxValue) == null);
+    }
+
+    [Theory]
+    [InlineData(64)]
+    [InlineData(20_000)]
+    public void Kzalloc_zeroes_memory_that_was_dirty(int size)
+    {
+        byte* dirty = (byte*)Kmem.Kmalloc((nuint)size);
+        NativeMemory.Fill(dirty, (nuint)size, 0xFF);
+        Kmem.Kfree(dirty);
+        byte* clean = (byte*)Kmem.Kzalloc((nuint)size);
+        Assert.True(clean == dirty, "the same memory comes back (LIFO), so the test sees the zeroing");
+        Assert.True(new ReadOnlySpan<byte>(clean, size).IndexOfAnyExcept((byte)0) < 0);
+        Kmem.Kfree(clean);
+    }
+
+    [Fact]
+    public void Kcalloc_zeroes_and_refuses_an_overflowing_product()
+    {
+        byte* array = (byte*)Kmem.Kcalloc(10, 12);
+        Assert.True(Kmem.Ksize(array) >= 120);
+        Assert.True(new ReadOnlySpan<byte>(array, 120).IndexOfAnyExcept((byte)0) < 0);
+        Kmem.Kfree(array);
+
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => Kmem.Kcalloc(nuint.MaxValue / 2, 3));
+        Assert.Contains("size overflow", e.Message);
+        AssertKmallocUsable();
+    }
+
+    [Fact]
+    public void Krealloc_keeps_contents_across_classes_and_into_large_blocks()
+    {
+        byte* p = (byte*)Kmem.Kmalloc(40);
+        for (int i = 0; i < 40; i++)
+        {
+            p[i] = (byte)i;
+        }
+
+        Assert.True(Kmem.Krealloc(p, 60) == p, "60 bytes still fit the 64-byte class: same pointer");
+        byte* bigger = (byte*)Kmem.Krealloc(p, 1000);
+        Assert.Equal("kmalloc-1k", CacheOf(bigger));
+        byte* large = (byte*)Kmem.Krealloc(bigger, 50_000, GfpFlags.Kernel | GfpFlags.Zero);
+        Assert.Equal(PageFlags.Head | PageFlags.LargeKmalloc, PageAllocator.Shared.PageOf(large).Flags);
+        for (int i = 0; i < 40; i++)
+        {
+            Assert.Equal((byte)i, large[i]);
+        }
+
+        Assert.True(new ReadOnlySpan<byte>(large + 1024, 50_000 - 1024).IndexOfAnyExcept((byte)0) < 0, "Zero clears the added bytes");
+        Assert.True(Kmem.Krealloc(large, 0) == null);
+        byte* fresh = (byte*)Kmem.Krealloc(null, 16);
+        Assert.Equal("kmalloc-16", CacheOf(fresh));
+        Kmem.Kfree(fresh);
+    }
+
+    // ---- bad input: a clear exception, nothing changed, kmalloc fully usable afterwards ----
+
+    [Fact]
+    public void Kfree_of_null_does_nothing_and_foreign_pointers_are_refused()
+    {
+        Kmem.Kfree(null);
+        void* native = NativeMemory.Alloc(64);
+        void* pageBlock = PageAllocator.Shared.AllocPages(0);
+        try
+        {
+            Assert.Contains("not in any SlabGen arena", Assert.Throws<ArgumentException>(() => Kmem.Kfree(native)).Message);
+            Assert.Contains("not a live kmalloc allocation", Assert.Throws<ArgumentException>(() => Kmem.Kfree(pageBlock)).Message);
+            Assert.Equal(PageFlags.Head, PageAllocator.Shared.PageOf(pageBlock).Flags);
+        }
+        finally
+        {
+            NativeMemory.Free(native);
+            PageAllocator.Shared.FreePages(pageBlock, 0);
+        }
+
+        AssertKmallocUsable();
+    }
+
+    [Fact]
+    public void Kfree_refuses_an_interior_pointer_and_a_double_free_of_a_large_block()
+    {
+        byte* large = (byte*)Kmem.Kmalloc(30_000);
+        var interior = Assert.Throws<ArgumentException>(() => Kmem.Kfree(large + 8192));
+        Assert.Contains("interior pointer: it is 8192 bytes into a 32768-byte kmalloc block", interior.Message);
+        Kmem.Kfree(large);
+
+        var twice = Assert.Throws<ArgumentException>(() => Kmem.Kfree(large));
+        Assert.Contains("double free", twice.Message);
+        AssertKmallocUsable();
+    }
+
+    [Fact]
+    public void Many_threads_with_random_sizes_and_cross_thread_frees_keep_contents_intact()
+    {
+        const int ThreadCount = 3;
+        const int Operations = 30_000;
+        var inboxes = Enumerable.Range(0, ThreadCount).Select(_ => new ConcurrentQueue<(nint Memory, int Size, byte Tag)>()).ToArray();
+        var errors = new ConcurrentQueue<Exception>();
+        using var barrier = new Barrier(ThreadCount);
+        long verified = 0;
+
+        void Check((nint Memory, int Size, byte Tag) block)
+        {
+            int bad = new ReadOnlySpan<byte>((void*)block.Memory, block.Size).IndexOfAnyExcept(block.Tag);
+            Assert.True(bad < 0, $"{block.Size}-byte block lost byte {bad}");
+            Kmem.Kfree((void*)block.Memory);
+            Interlocked.Increment(ref verified);
+        }
+
+        void Work(int self)
+        {
+            try
+            {
+                var random = new Random(100 + self);
+                for (int i = 0; i < Operations; i++)
+                {
+                    int size = random.Next(8) == 0 ? random.Next(8193, 40_000) : random.Next(0, 8193);
+                    byte tag = (byte)random.Next(1, 256);
+                    void* memory = Kmem.Kmalloc((nuint)size);
+                    Assert.True(memory != null);
+                    new Span<byte>(memory, size).Fill(tag);
+                    var block = ((nint)memory, size, tag);
+                    if (random.Next(2) == 0)
+                    {
+                        inboxes[(self + 1) % ThreadCount].Enqueue(block);
+                    }
+                    else
+                    {
+                        Check(block);
+                    }
+
+                    while (inboxes[self].TryDequeue(out var received))
+                    {
+                        Check(received);
+                    }
+                }
+
+                barrier.SignalAndWait();
+                while (inboxes[self].TryDequeue(out var received))
+                {
+                    Check(received);
+                }
+            }
+            catch (Exception e)
+            {
+                errors.Enqueue(e);
+                barrier.RemoveParticipant();
+            }
+        }
+
+        Thread[] threads = Enumerable.Range(0, ThreadCount).Select(i => new Thread(() => Work(i))).ToArray();
+        Array.ForEach(threads, t => t.Start());
+        Array.ForEach(threads, t => t.Join());
+        Assert.Empty(errors);
+        Assert.Equal(ThreadCount * Operations, verified);
+    }
+
+    private static readonly int[] UsableSizes = [1, 64, 200, 5000, 8192, 9000, 70_000];
+
+    internal static void AssertKmallocUsable()
+    {
+        var blocks = UsableSizes.Select(s => ((nint)Kmem.Kmalloc((nuint)s), s)).ToList();
+        foreach ((nint memory, int size) in blocks)
+        {
+            Assert.True(memory != 0);
+            new Span<byte>((void*)memory, size).Fill(7);
+        }
+
+        Assert.Equal(blocks.Count, blocks.Select(b => b.Item1).Distinct().Count());
+        blocks.ForEach(b => Kmem.Kfree((void*)b.Item1));
+    }
+}
