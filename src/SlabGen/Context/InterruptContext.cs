@@ -35,20 +35,23 @@ public static class InterruptContext
 
     /// <summary>
     /// Throws the kernel's "sleeping function called from invalid context" when the calling thread is in
-    /// interrupt context (the kernel's <c>might_sleep</c>).
+    /// interrupt context (the kernel's <c>might_sleep</c>). For code of your own that may block.
     /// </summary>
     /// <param name="operation">What was about to sleep, for the message.</param>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void MightSleep(string operation)
     {
-        if (ChecksEnabled && ThreadCacheSlots.InterruptDepth != 0)
+        if (MustNotSleep)
         {
             ThrowSleepingInInterrupt(operation);
         }
     }
 
+    /// <summary>Whether the checks are on and the calling thread is in interrupt context. Build messages only after this.</summary>
+    internal static bool MustNotSleep => ChecksEnabled && ThreadCacheSlots.InterruptDepth != 0;
+
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void ThrowSleepingInInterrupt(string operation) =>
+    internal static void ThrowSleepingInInterrupt(string operation) =>
         throw new InvalidOperationException(
             $"BUG: sleeping function called from invalid context at {AllocationSite.Capture()}: {operation} may sleep, " +
             $"but the thread is in interrupt context (depth {ThreadCacheSlots.InterruptDepth}). Use GfpFlags.Atomic, " +

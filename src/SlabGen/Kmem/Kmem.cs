@@ -91,7 +91,22 @@ public static unsafe partial class Kmem
     /// The memory is not from kmalloc: not in any SlabGen arena, inside a block rather than at its start, or a
     /// page-allocator block. Nothing is changed.
     /// </exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Kfree(void* memory)
+    {
+        PageFrame* head = PageAllocator.HeadFrameOf(memory);
+        if (head != null && head->State == (PageFlags.Head | PageFlags.Slab))
+        {
+            CacheRegistry.Find(head->SlabCacheId)!.FreeOwnObject(memory);
+        }
+        else
+        {
+            KfreeSlow(memory);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void KfreeSlow(void* memory)
     {
         if (memory == null)
         {
@@ -99,12 +114,6 @@ public static unsafe partial class Kmem
         }
 
         PageFrame* head = HeadOf(memory, "kfree");
-        if ((head->State & PageFlags.Slab) != 0)
-        {
-            CacheRegistry.Find(head->SlabCacheId)!.Free(memory);
-            return;
-        }
-
         head->State = PageFlags.Head;
         PageAllocator.Shared.FreePages(memory, head->BlockOrder);
     }

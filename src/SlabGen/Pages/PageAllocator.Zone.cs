@@ -131,9 +131,9 @@ public sealed unsafe partial class PageAllocator
         }
 
         ObjectDisposedException.ThrowIf(_id < 0, this);
-        if ((flags & GfpFlags.Kernel) != 0)
+        if ((flags & GfpFlags.Kernel) != 0 && InterruptContext.MustNotSleep)
         {
-            InterruptContext.MightSleep($"alloc_pages(order {order}, GfpFlags.Kernel)");
+            InterruptContext.ThrowSleepingInInterrupt($"alloc_pages(order {order}, GfpFlags.Kernel)");
         }
 
         PageFrame* page;

@@ -143,6 +143,7 @@ public sealed unsafe partial class KmemCache : IDisposable
         nint* cache = ThreadCacheSlots.Find(_id);
         if (cache != null && cache[ThreadCache.CookieIndex] == (nint)_cookie)
         {
+            // The slab lookup is independent of the array cache's loads, so the CPU overlaps them.
             nint avail = cache[ThreadCache.AvailIndex];
             PageFrame* slab = PageAllocator.HeadFrameOf(obj);
             if (avail < cache[ThreadCache.LimitIndex] && slab != null && slab->SlabCacheId == _id && slab->State == (PageFlags.Head | PageFlags.Slab))
@@ -154,6 +155,37 @@ public sealed unsafe partial class KmemCache : IDisposable
         }
 
         FreeSlow(obj);
+    }
+
+    /// <summary>Frees an object whose slab the caller has found to be this cache's (Kfree).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void FreeOwnObject(void* obj)
+    {
+        if (!TryFreeToThreadCache(obj))
+        {
+            FreeSlow(obj);
+        }
+    }
+
+    /// <summary>Pushes onto the calling thread's array cache, unless it has none for this cache or it is full.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryFreeToThreadCache(void* obj)
+    {
+        nint* cache = ThreadCacheSlots.Find(_id);
+        if (cache == null || cache[ThreadCache.CookieIndex] != (nint)_cookie)
+        {
+            return false;
+        }
+
+        nint avail = cache[ThreadCache.AvailIndex];
+        if (avail >= cache[ThreadCache.LimitIndex])
+        {
+            return false;
+        }
+
+        cache[ThreadCache.EntriesIndex + avail] = (nint)obj;
+        cache[ThreadCache.AvailIndex] = avail + 1;
+        return true;
     }
 
     /// <summary>Destroys the cache (<see cref="Destroy"/>).</summary>
@@ -176,9 +208,9 @@ public sealed unsafe partial class KmemCache : IDisposable
         }
 
         ObjectDisposedException.ThrowIf(_id < 0, this);
-        if ((flags & GfpFlags.Kernel) != 0)
+        if ((flags & GfpFlags.Kernel) != 0 && InterruptContext.MustNotSleep)
         {
-            InterruptContext.MightSleep($"kmem_cache_alloc({Name}, GfpFlags.Kernel)");
+            InterruptContext.ThrowSleepingInInterrupt($"kmem_cache_alloc({Name}, GfpFlags.Kernel)");
         }
 
         void* obj = _debug ? AllocDebug(flags) : AllocFromThreadCache(flags);
