@@ -1,6 +1,6 @@
 // Interrupt context at run time: the kernel's in_atomic()/might_sleep(). A thread inside a scope must not
 // sleep: every allocation that may take memory from the OS (GfpFlags.Kernel, Vmalloc, Kvmalloc) throws
-// with the kernel's message. The depth lives beside the slab fast path's slot table (ThreadCacheSlots), so
+// with the kernel's message. The depth lives beside the per-thread slot table (ThreadSlots), so
 // the fast paths test it with the TLS access they already make.
 using System.Runtime.CompilerServices;
 
@@ -28,10 +28,10 @@ public static class InterruptContext
         !(AppContext.TryGetSwitch(DisableChecksSwitch, out bool disabled) && disabled);
 
     /// <summary>Whether the calling thread is inside an interrupt-context scope.</summary>
-    public static bool IsActive => ThreadCacheSlots.InterruptDepth != 0;
+    public static bool IsActive => ThreadSlots.InterruptDepth != 0;
 
     /// <summary>Enters interrupt context on the calling thread until the returned scope is disposed. Scopes nest.</summary>
-    public static Scope Enter() => new(++ThreadCacheSlots.InterruptDepth);
+    public static Scope Enter() => new(++ThreadSlots.InterruptDepth);
 
     /// <summary>
     /// Throws the kernel's "sleeping function called from invalid context" when the calling thread is in
@@ -48,13 +48,13 @@ public static class InterruptContext
     }
 
     /// <summary>Whether the checks are on and the calling thread is in interrupt context. Build messages only after this.</summary>
-    internal static bool MustNotSleep => ChecksEnabled && ThreadCacheSlots.InterruptDepth != 0;
+    internal static bool MustNotSleep => ChecksEnabled && ThreadSlots.InterruptDepth != 0;
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     internal static void ThrowSleepingInInterrupt(string operation) =>
         throw new InvalidOperationException(
             $"BUG: sleeping function called from invalid context at {AllocationSite.Capture()}: {operation} may sleep, " +
-            $"but the thread is in interrupt context (depth {ThreadCacheSlots.InterruptDepth}). Use GfpFlags.Atomic, " +
+            $"but the thread is in interrupt context (depth {ThreadSlots.InterruptDepth}). Use GfpFlags.Atomic, " +
             "or do this outside the InterruptContext scope.");
 
     /// <summary>An interrupt-context scope; dispose it on the thread that entered it, innermost first.</summary>
@@ -68,14 +68,14 @@ public static class InterruptContext
         /// <exception cref="InvalidOperationException">Scopes are left out of order, twice, or on another thread.</exception>
         public void Dispose()
         {
-            if (ThreadCacheSlots.InterruptDepth != _depth || _depth == 0)
+            if (ThreadSlots.InterruptDepth != _depth || _depth == 0)
             {
                 throw new InvalidOperationException(
-                    $"InterruptContext scope of depth {_depth} left while the thread is at depth {ThreadCacheSlots.InterruptDepth}: " +
+                    $"InterruptContext scope of depth {_depth} left while the thread is at depth {ThreadSlots.InterruptDepth}: " +
                     "scopes must be left once, innermost first, on the thread that entered them.");
             }
 
-            ThreadCacheSlots.InterruptDepth = _depth - 1;
+            ThreadSlots.InterruptDepth = _depth - 1;
         }
 
         /// <inheritdoc/>

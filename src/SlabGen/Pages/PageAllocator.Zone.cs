@@ -170,7 +170,7 @@ public sealed unsafe partial class PageAllocator
     {
         if ((uint)order <= PerThreadPageList.CostlyOrder && PerThreadPages > 0)
         {
-            PerThreadPageList list = PerThreadPageList.GetOrCreate(this);
+            PerThreadPageList list = PerThreadPageList.GetOrCreate(this, _cookie);
             if (list.Caches(order))
             {
                 if (!list.TryPush(page, order))

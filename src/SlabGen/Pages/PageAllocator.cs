@@ -30,7 +30,10 @@ public sealed unsafe partial class PageAllocator : IDisposable
 
     private static readonly PageAllocator s_shared = new();
 
-    /// <summary>The slot of this allocator in the per-thread list tables; -1 once disposed.</summary>
+    /// <summary>Never reused: tells this allocator's per-thread lists from those a disposed allocator with the same id left.</summary>
+    private readonly long _cookie = ThreadSlots.NewCookie();
+
+    /// <summary>The slot of this allocator in the per-thread tables; -1 once disposed.</summary>
     private int _id;
 
     /// <summary>The embedded default allocator: no configuration, never disposed.</summary>
@@ -81,10 +84,10 @@ public sealed unsafe partial class PageAllocator : IDisposable
     public void* AllocPages(int order, GfpFlags flags = GfpFlags.Kernel)
     {
         if ((uint)order <= PerThreadPageList.CostlyOrder && (flags & KernelAndAtomic) != KernelAndAtomic
-            && ((flags & GfpFlags.Kernel) == 0 || ThreadCacheSlots.InterruptDepth == 0 || !InterruptContext.ChecksEnabled))
+            && ((flags & GfpFlags.Kernel) == 0 || ThreadSlots.InterruptDepth == 0 || !InterruptContext.ChecksEnabled))
         {
-            PerThreadPageList? list = PerThreadPageList.Find(_id, this);
-            PageFrame* page = list is null ? null : list.TryPop(order);
+            nint* list = ThreadSlots.Find(_id);
+            PageFrame* page = list != null && list[ThreadSlots.CookieIndex] == (nint)_cookie ? PerThreadPageList.TryPop(list, order, PerThreadPages) : null;
             if (page != null)
             {
                 page->State = PageFlags.Head;
@@ -113,8 +116,8 @@ public sealed unsafe partial class PageAllocator : IDisposable
         PageFrame* page = BlockToFree(address, order);
         if ((uint)order <= PerThreadPageList.CostlyOrder)
         {
-            PerThreadPageList? list = PerThreadPageList.Find(_id, this);
-            if (list is not null && list.TryPush(page, order))
+            nint* list = ThreadSlots.Find(_id);
+            if (list != null && list[ThreadSlots.CookieIndex] == (nint)_cookie && PerThreadPageList.TryPush(list, page, order, PerThreadPages))
             {
                 page->State = PageFlags.PerThread;
                 return;

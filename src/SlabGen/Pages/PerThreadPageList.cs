@@ -4,12 +4,14 @@
 // pass that, the coldest half of every stack goes back to the buddy lists under the zone lock. Lists are
 // registered with their allocator together with their thread; the list of a thread that has exited is
 // returned whole the next time the allocator drains, trims or registers a list: none is lost.
+//
+// The fast path reads the list through raw pointers, so it is a pinned block found through ThreadSlots:
+//   [Cookie][Pages][Count 0..3][frames of order 0 (High)][order 1 (High)][order 2 (High)][order 3 (High)]
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 
 namespace SlabGen;
 
-internal sealed unsafe class PerThreadPageList : ThreadLocalState
+internal sealed unsafe class PerThreadPageList
 {
     public const int DefaultHigh = 64;
     public const int MaxHigh = 1024;
@@ -17,18 +19,24 @@ internal sealed unsafe class PerThreadPageList : ThreadLocalState
     /// <summary>The largest order kept per thread (the kernel's PAGE_ALLOC_COSTLY_ORDER).</summary>
     public const int CostlyOrder = 3;
 
-    /// <summary>PageFrame* of the cached blocks: a stack of High slots per order, index 0 the coldest.</summary>
-    private readonly nint[] _frames;
+    private const int PagesIndex = 1;
+    private const int CountsIndex = 2;
+    private const int FramesIndex = CountsIndex + CostlyOrder + 1;
 
-    private OrderCounts _counts;
+    /// <summary>The pinned block; kept alive by this object, which its thread's slots and its allocator reference.</summary>
+    private readonly nint[] _storage;
 
-    private PerThreadPageList(PageAllocator owner)
-        : base(owner)
+    private PerThreadPageList(PageAllocator owner, long cookie)
     {
+        Allocator = owner;
         High = owner.PerThreadPages;
-        _frames = new nint[(CostlyOrder + 1) * High];
         Thread = Thread.CurrentThread;
+        _storage = GC.AllocateArray<nint>(FramesIndex + ((CostlyOrder + 1) * High), pinned: true);
+        Block = (nint*)Unsafe.AsPointer(ref _storage[0]);
+        Block[ThreadSlots.CookieIndex] = (nint)cookie;
     }
+
+    public PageAllocator Allocator { get; }
 
     /// <summary>The thread whose list this is.</summary>
     public Thread Thread { get; }
@@ -36,25 +44,23 @@ internal sealed unsafe class PerThreadPageList : ThreadLocalState
     /// <summary>The most pages the thread holds, all orders together (the kernel's pcp->high).</summary>
     public int High { get; }
 
+    public nint* Block { get; }
+
     /// <summary>The pages held, all orders together.</summary>
-    public int Pages { get; private set; }
+    public int Pages => (int)Block[PagesIndex];
 
     /// <summary>How many blocks of <paramref name="order"/> are held.</summary>
-    public int Count(int order) => _counts[order];
+    public int Count(int order) => (int)Block[CountsIndex + order];
 
     /// <summary>The <paramref name="index"/>-th coldest block of <paramref name="order"/>.</summary>
-    public PageFrame* this[int order, int index] => (PageFrame*)_frames[(order * High) + index];
+    public PageFrame* this[int order, int index] => (PageFrame*)Block[FramesIndex + (order * High) + index];
 
     /// <summary>The calling thread's list for <paramref name="owner"/>, or null when it has none yet.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static PerThreadPageList? Find(int id, PageAllocator owner)
-    {
-        ThreadLocalState? state = ThreadLocals.Find(id);
-        return state is not null && state.Owner == owner ? Unsafe.As<PerThreadPageList>(state) : null;
-    }
+    public static PerThreadPageList? Find(int id, PageAllocator owner) =>
+        ThreadSlots.Owner(id) is PerThreadPageList list && list.Allocator == owner ? list : null;
 
-    /// <summary>The calling thread's list for <paramref name="owner"/>, made on first use.</summary>
-    public static PerThreadPageList GetOrCreate(PageAllocator owner)
+    /// <summary>The calling thread's list for <paramref name="owner"/>, made and registered on first use.</summary>
+    public static PerThreadPageList GetOrCreate(PageAllocator owner, long cookie)
     {
         int id = owner.Id;
         ObjectDisposedException.ThrowIf(id < 0, owner);
@@ -65,58 +71,55 @@ internal sealed unsafe class PerThreadPageList : ThreadLocalState
         }
 
         // A list left in this slot by a disposed allocator is simply dropped.
-        list = new PerThreadPageList(owner);
+        list = new PerThreadPageList(owner, cookie);
         owner.Register(list);
-        ThreadLocals.Set(id, list);
+        ThreadSlots.Set(id, list, list.Block);
         return list;
     }
 
     /// <summary>Whether blocks of <paramref name="order"/> are kept on the lists: small enough that half the list holds one.</summary>
     public bool Caches(int order) => order <= CostlyOrder && (2 << order) <= High;
 
-    /// <summary>The hottest block of <paramref name="order"/> (0..CostlyOrder), or null when there is none.</summary>
+    /// <summary>The hottest block of <paramref name="order"/> (0..CostlyOrder) in a list block, or null when there is none.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public PageFrame* TryPop(int order)
+    public static PageFrame* TryPop(nint* block, int order, int high)
     {
-        int count = _counts[order] - 1;
+        nint count = block[CountsIndex + order] - 1;
         if (count < 0)
         {
             return null;
         }
 
-        _counts[order] = count;
-        Pages -= 1 << order;
-        return (PageFrame*)Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_frames), (order * High) + count);
+        block[CountsIndex + order] = count;
+        block[PagesIndex] -= 1 << order;
+        return (PageFrame*)block[FramesIndex + (order * high) + count];
     }
 
-    /// <summary>Keeps a block of <paramref name="order"/> (0..CostlyOrder); false when the list is full.</summary>
+    /// <summary>Keeps a block of <paramref name="order"/> (0..CostlyOrder) in a list block; false when the list is full.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool TryPush(PageFrame* page, int order)
+    public static bool TryPush(nint* block, PageFrame* page, int order, int high)
     {
-        int pages = Pages + (1 << order);
-        if (pages > High)
+        nint pages = block[PagesIndex] + (1 << order);
+        if (pages > high)
         {
             return false;
         }
 
-        int count = _counts[order];
-        Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_frames), (order * High) + count) = (nint)page;
-        _counts[order] = count + 1;
-        Pages = pages;
+        nint count = block[CountsIndex + order];
+        block[FramesIndex + (order * high) + count] = (nint)page;
+        block[CountsIndex + order] = count + 1;
+        block[PagesIndex] = pages;
         return true;
     }
+
+    public bool TryPush(PageFrame* page, int order) => TryPush(Block, page, order, High);
 
     /// <summary>Drops the <paramref name="count"/> coldest blocks of <paramref name="order"/>, which the caller has freed.</summary>
     public void RemoveOldest(int order, int count)
     {
-        Array.Copy(_frames, (order * High) + count, _frames, order * High, _counts[order] - count);
-        _counts[order] -= count;
-        Pages -= count << order;
-    }
-
-    [InlineArray(CostlyOrder + 1)]
-    private struct OrderCounts
-    {
-        private int _count;
+        var frames = new Span<nint>(Block + FramesIndex + (order * High), Count(order));
+        frames[count..].CopyTo(frames);
+        Block[CountsIndex + order] -= count;
+        Block[PagesIndex] -= count << order;
     }
 }

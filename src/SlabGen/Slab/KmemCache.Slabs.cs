@@ -136,8 +136,7 @@ public sealed unsafe partial class KmemCache
     /// <summary>The calling thread's array cache, made and registered on first use.</summary>
     private ThreadCache GetThreadCache()
     {
-        ThreadCache? existing = ThreadCacheSlots.Owner(_id);
-        if (existing is not null && existing.Cache == this)
+        if (ThreadSlots.Owner(_id) is ThreadCache existing && existing.Cache == this)
         {
             return existing;
         }
@@ -150,7 +149,7 @@ public sealed unsafe partial class KmemCache
             _threadCaches.Add(cache);
         }
 
-        ThreadCacheSlots.Set(_id, cache);
+        ThreadSlots.Set(_id, cache, cache.Block);
         return cache;
     }
 

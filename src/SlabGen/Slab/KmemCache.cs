@@ -26,10 +26,8 @@ public sealed unsafe partial class KmemCache : IDisposable
     private readonly SlabLayout _layout;
     private readonly bool _debug;
 
-    private static long s_lastCookie;
-
     /// <summary>Never reused: tells this cache's per-thread blocks from those a destroyed cache with the same id left.</summary>
-    private readonly long _cookie = Interlocked.Increment(ref s_lastCookie);
+    private readonly long _cookie = ThreadSlots.NewCookie();
 
     /// <summary>The id of this cache in the per-thread tables and page frames; -1 once destroyed.</summary>
     private int _id;
@@ -113,12 +111,12 @@ public sealed unsafe partial class KmemCache : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void* Alloc(GfpFlags flags = GfpFlags.Kernel)
     {
-        nint* cache = ThreadCacheSlots.Find(_id);
+        nint* cache = ThreadSlots.Find(_id);
         // Atomic, or Kernel outside interrupt context, with or without NoWarn: anything else (Zero,
         // contradictions, Kernel in interrupt context) takes the slow path, which checks it.
         GfpFlags mode = flags & ~GfpFlags.NoWarn;
         if (cache != null && cache[ThreadCache.CookieIndex] == (nint)_cookie
-            && (mode == GfpFlags.Atomic || (mode == GfpFlags.Kernel && (ThreadCacheSlots.InterruptDepth == 0 || !InterruptContext.ChecksEnabled))))
+            && (mode == GfpFlags.Atomic || (mode == GfpFlags.Kernel && (ThreadSlots.InterruptDepth == 0 || !InterruptContext.ChecksEnabled))))
         {
             nint avail = cache[ThreadCache.AvailIndex] - 1;
             if (avail >= 0)
@@ -140,7 +138,7 @@ public sealed unsafe partial class KmemCache : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Free(void* obj)
     {
-        nint* cache = ThreadCacheSlots.Find(_id);
+        nint* cache = ThreadSlots.Find(_id);
         if (cache != null && cache[ThreadCache.CookieIndex] == (nint)_cookie)
         {
             // The slab lookup is independent of the array cache's loads, so the CPU overlaps them.
@@ -171,7 +169,7 @@ public sealed unsafe partial class KmemCache : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TryFreeToThreadCache(void* obj)
     {
-        nint* cache = ThreadCacheSlots.Find(_id);
+        nint* cache = ThreadSlots.Find(_id);
         if (cache == null || cache[ThreadCache.CookieIndex] != (nint)_cookie)
         {
             return false;

@@ -7,14 +7,14 @@
 //
 // The fast path reads the array cache through raw pointers, so it is a pinned block:
 //   [Cookie][Avail][Limit][entry 0 .. entry Limit-1]
-// found through ThreadCacheSlots, an unmanaged per-thread table indexed by cache id: TLS -> slot -> block.
+// found through ThreadSlots, the unmanaged per-thread table indexed by cache id: TLS -> slot -> block.
 using System.Runtime.CompilerServices;
 
 namespace SlabGen;
 
 internal sealed unsafe class ThreadCache
 {
-    public const int CookieIndex = 0;
+    public const int CookieIndex = ThreadSlots.CookieIndex;
     public const int AvailIndex = 1;
     public const int LimitIndex = 2;
     public const int EntriesIndex = 3;
@@ -69,60 +69,5 @@ internal sealed unsafe class ThreadCache
             _ => 120,
         };
         return (limit, (limit + 1) / 2);
-    }
-}
-
-/// <summary>
-/// The calling thread's array caches by cache id: a pinned table of block pointers, reached through a raw-pointer
-/// thread static (the unmanaged TLS area: one helper call and one load, as a bare [ThreadStatic] free list).
-/// The managed thread statics keep the table and every block a slot points at alive while the thread lives, so a
-/// slot never dangles; a destroyed cache's block is recognised by its cookie and replaced when its id is reused.
-/// </summary>
-internal static unsafe class ThreadCacheSlots
-{
-    [ThreadStatic]
-    private static nint* t_table;
-
-    [ThreadStatic]
-    private static int t_length;
-
-    /// <summary>How deep the thread is in interrupt-context scopes (<see cref="InterruptContext"/>).</summary>
-    [ThreadStatic]
-#pragma warning disable CA2211 // a thread-static counter: a property would hide nothing and cost the fast path an accessor
-    internal static int InterruptDepth;
-#pragma warning restore CA2211
-
-    [ThreadStatic]
-    private static nint[]? t_tableStorage;
-
-    [ThreadStatic]
-    private static ThreadCache?[]? t_owners;
-
-    /// <summary>The block in slot <paramref name="id"/> on this thread, whichever cache left it; null if none. -1 finds nothing.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static nint* Find(int id) => (uint)id < (uint)t_length ? (nint*)t_table[id] : null;
-
-    /// <summary>The managed array cache in slot <paramref name="id"/> on this thread, whichever cache left it.</summary>
-    public static ThreadCache? Owner(int id)
-    {
-        ThreadCache?[]? owners = t_owners;
-        return owners is not null && (uint)id < (uint)owners.Length ? owners[id] : null;
-    }
-
-    public static void Set(int id, ThreadCache cache)
-    {
-        if (id >= t_length)
-        {
-            int length = Math.Max(id + 1, Math.Max(64, t_length * 2));
-            nint[] storage = GC.AllocateArray<nint>(length, pinned: true);
-            Array.Resize(ref t_owners, length);
-            t_tableStorage?.CopyTo(storage, 0);
-            t_tableStorage = storage;
-            t_table = (nint*)Unsafe.AsPointer(ref storage[0]);
-            t_length = length;
-        }
-
-        t_owners![id] = cache;
-        t_table[id] = (nint)cache.Block;
     }
 }

@@ -183,8 +183,6 @@ public sealed unsafe class KmallocTests
         const int ThreadCount = 3;
         const int Operations = 30_000;
         var inboxes = Enumerable.Range(0, ThreadCount).Select(_ => new ConcurrentQueue<(nint Memory, int Size, byte Tag)>()).ToArray();
-        var errors = new ConcurrentQueue<Exception>();
-        using var barrier = new Barrier(ThreadCount);
         long verified = 0;
 
         void Check((nint Memory, int Size, byte Tag) block)
@@ -195,51 +193,40 @@ public sealed unsafe class KmallocTests
             Interlocked.Increment(ref verified);
         }
 
-        void Work(int self)
+        void Work(int self, Barrier barrier)
         {
-            try
+            var random = new Random(100 + self);
+            for (int i = 0; i < Operations; i++)
             {
-                var random = new Random(100 + self);
-                for (int i = 0; i < Operations; i++)
+                int size = random.Next(8) == 0 ? random.Next(8193, 40_000) : random.Next(0, 8193);
+                byte tag = (byte)random.Next(1, 256);
+                void* memory = Kmem.Kmalloc((nuint)size);
+                Assert.True(memory != null);
+                new Span<byte>(memory, size).Fill(tag);
+                var block = ((nint)memory, size, tag);
+                if (random.Next(2) == 0)
                 {
-                    int size = random.Next(8) == 0 ? random.Next(8193, 40_000) : random.Next(0, 8193);
-                    byte tag = (byte)random.Next(1, 256);
-                    void* memory = Kmem.Kmalloc((nuint)size);
-                    Assert.True(memory != null);
-                    new Span<byte>(memory, size).Fill(tag);
-                    var block = ((nint)memory, size, tag);
-                    if (random.Next(2) == 0)
-                    {
-                        inboxes[(self + 1) % ThreadCount].Enqueue(block);
-                    }
-                    else
-                    {
-                        Check(block);
-                    }
-
-                    while (inboxes[self].TryDequeue(out var received))
-                    {
-                        Check(received);
-                    }
+                    inboxes[(self + 1) % ThreadCount].Enqueue(block);
+                }
+                else
+                {
+                    Check(block);
                 }
 
-                barrier.SignalAndWait();
                 while (inboxes[self].TryDequeue(out var received))
                 {
                     Check(received);
                 }
             }
-            catch (Exception e)
+
+            barrier.SignalAndWait();
+            while (inboxes[self].TryDequeue(out var received))
             {
-                errors.Enqueue(e);
-                barrier.RemoveParticipant();
+                Check(received);
             }
         }
 
-        Thread[] threads = Enumerable.Range(0, ThreadCount).Select(i => new Thread(() => Work(i))).ToArray();
-        Array.ForEach(threads, t => t.Start());
-        Array.ForEach(threads, t => t.Join());
-        Assert.Empty(errors);
+        Stress.RunThreads(ThreadCount, Work);
         Assert.Equal(ThreadCount * Operations, verified);
     }
 

@@ -11,64 +11,50 @@ public sealed unsafe class PageAllocatorConcurrencyTests
         const int Operations = 60_000;
         using var pages = new PageAllocator(new PageAllocatorOptions { PerThreadPages = 16 });
         var inboxes = Enumerable.Range(0, ThreadCount).Select(_ => new ConcurrentQueue<Block>()).ToArray();
-        using var barrier = new Barrier(ThreadCount);
         long checkedBlocks = 0;
-        var errors = new ConcurrentQueue<Exception>();
 
-        void Work(int self)
+        void Work(int self, Barrier barrier)
         {
-            try
+            var random = new Random(self);
+            var kept = new List<Block>();
+            for (int i = 0; i < Operations; i++)
             {
-                var random = new Random(self);
-                var kept = new List<Block>();
-                for (int i = 0; i < Operations; i++)
+                int order = random.Next(8) == 0 ? random.Next(1, 4) : 0;
+                var block = Block.Allocate(pages, order, ((ulong)self << 56) | (uint)i);
+                if (random.Next(2) == 0)
                 {
-                    int order = random.Next(8) == 0 ? random.Next(1, 4) : 0;
-                    var block = Block.Allocate(pages, order, ((ulong)self << 56) | (uint)i);
-                    if (random.Next(2) == 0)
-                    {
-                        inboxes[(self + 1) % ThreadCount].Enqueue(block);
-                    }
-                    else
-                    {
-                        kept.Add(block);
-                    }
-
-                    if (kept.Count > 32)
-                    {
-                        kept[0].VerifyAndFree(pages);
-                        kept.RemoveAt(0);
-                        Interlocked.Increment(ref checkedBlocks);
-                    }
-
-                    while (inboxes[self].TryDequeue(out Block received))
-                    {
-                        received.VerifyAndFree(pages);
-                        Interlocked.Increment(ref checkedBlocks);
-                    }
+                    inboxes[(self + 1) % ThreadCount].Enqueue(block);
+                }
+                else
+                {
+                    kept.Add(block);
                 }
 
-                kept.ForEach(b => b.VerifyAndFree(pages));
-                barrier.SignalAndWait();
+                if (kept.Count > 32)
+                {
+                    kept[0].VerifyAndFree(pages);
+                    kept.RemoveAt(0);
+                    Interlocked.Increment(ref checkedBlocks);
+                }
+
                 while (inboxes[self].TryDequeue(out Block received))
                 {
                     received.VerifyAndFree(pages);
+                    Interlocked.Increment(ref checkedBlocks);
                 }
+            }
 
-                pages.DrainPerThreadPages();
-            }
-            catch (Exception e)
+            kept.ForEach(b => b.VerifyAndFree(pages));
+            barrier.SignalAndWait();
+            while (inboxes[self].TryDequeue(out Block received))
             {
-                errors.Enqueue(e);
-                barrier.RemoveParticipant();
+                received.VerifyAndFree(pages);
             }
+
+            pages.DrainPerThreadPages();
         }
 
-        Thread[] threads = Enumerable.Range(0, ThreadCount).Select(i => new Thread(() => Work(i))).ToArray();
-        Array.ForEach(threads, t => t.Start());
-        Array.ForEach(threads, t => t.Join());
-
-        Assert.Empty(errors);
+        Stress.RunThreads(ThreadCount, Work);
         Assert.True(checkedBlocks > ThreadCount * Operations / 2, $"only {checkedBlocks} blocks were checked");
         Assert.Equal(pages.ArenaCount, pages.BuddyInfo().FreeBlocks[PageAllocator.MaxOrder]);
         Assert.Equal((long)pages.ArenaCount * 1024, pages.BuddyInfo().FreePages);

@@ -14,8 +14,6 @@ public sealed unsafe class KmemCacheConcurrencyTests
         using var pages = new PageAllocator();
         KmemCache cache = KmemCache.Create("stress", 96, 0, flags, pages: pages);
         var inboxes = Enumerable.Range(0, ThreadCount).Select(_ => new ConcurrentQueue<(nint Obj, ulong Tag)>()).ToArray();
-        using var barrier = new Barrier(ThreadCount);
-        var errors = new ConcurrentQueue<Exception>();
         long verified = 0;
 
         void VerifyAndFree(nint obj, ulong tag)
@@ -26,62 +24,50 @@ public sealed unsafe class KmemCacheConcurrencyTests
             Interlocked.Increment(ref verified);
         }
 
-        void Work(int self)
+        void Work(int self, Barrier barrier)
         {
-            try
+            var random = new Random(self);
+            var kept = new Queue<(nint, ulong)>();
+            for (int i = 0; i < Operations; i++)
             {
-                var random = new Random(self);
-                var kept = new Queue<(nint, ulong)>();
-                for (int i = 0; i < Operations; i++)
+                ulong tag = ((ulong)self << 48) | (uint)i;
+                nint obj = (nint)cache.Alloc();
+                Assert.True(obj != 0);
+                new Span<ulong>((void*)obj, 12).Fill(tag);
+                if (random.Next(2) == 0)
                 {
-                    ulong tag = ((ulong)self << 48) | (uint)i;
-                    nint obj = (nint)cache.Alloc();
-                    Assert.True(obj != 0);
-                    new Span<ulong>((void*)obj, 12).Fill(tag);
-                    if (random.Next(2) == 0)
-                    {
-                        inboxes[(self + 1) % ThreadCount].Enqueue((obj, tag));
-                    }
-                    else
-                    {
-                        kept.Enqueue((obj, tag));
-                    }
-
-                    if (kept.Count > 200)
-                    {
-                        (nint o, ulong t) = kept.Dequeue();
-                        VerifyAndFree(o, t);
-                    }
-
-                    while (inboxes[self].TryDequeue(out var received))
-                    {
-                        VerifyAndFree(received.Obj, received.Tag);
-                    }
+                    inboxes[(self + 1) % ThreadCount].Enqueue((obj, tag));
+                }
+                else
+                {
+                    kept.Enqueue((obj, tag));
                 }
 
-                while (kept.TryDequeue(out var mine))
+                if (kept.Count > 200)
                 {
-                    VerifyAndFree(mine.Item1, mine.Item2);
+                    (nint o, ulong t) = kept.Dequeue();
+                    VerifyAndFree(o, t);
                 }
 
-                barrier.SignalAndWait();
                 while (inboxes[self].TryDequeue(out var received))
                 {
                     VerifyAndFree(received.Obj, received.Tag);
                 }
             }
-            catch (Exception e)
+
+            while (kept.TryDequeue(out var mine))
             {
-                errors.Enqueue(e);
-                barrier.RemoveParticipant();
+                VerifyAndFree(mine.Item1, mine.Item2);
+            }
+
+            barrier.SignalAndWait();
+            while (inboxes[self].TryDequeue(out var received))
+            {
+                VerifyAndFree(received.Obj, received.Tag);
             }
         }
 
-        Thread[] threads = Enumerable.Range(0, ThreadCount).Select(i => new Thread(() => Work(i))).ToArray();
-        Array.ForEach(threads, t => t.Start());
-        Array.ForEach(threads, t => t.Join());
-
-        Assert.Empty(errors);
+        Stress.RunThreads(ThreadCount, Work);
         Assert.Equal(ThreadCount * Operations, verified);
         cache.Destroy(); // the exited threads' cached objects count as free: no leak report
         pages.DrainPerThreadPages();

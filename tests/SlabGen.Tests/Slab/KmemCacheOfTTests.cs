@@ -49,5 +49,5 @@ public sealed unsafe class KmemCacheOfTTests
 
     private static long CachedByThisThread<T>(KmemCache<T> cache)
         where T : unmanaged =>
-        ThreadCacheSlots.Owner(cache.Cache.Id)?.Avail ?? 0;
+        (ThreadSlots.Owner(cache.Cache.Id) as ThreadCache)?.Avail ?? 0;
 }

@@ -1,0 +1,92 @@
+// Per-thread state of allocators and caches, found in O(1) without a dictionary or a GC-tracked thread static:
+// every owner (a page allocator or a slab cache) takes a small id, and each thread has a pinned table of
+// pointers to its per-owner blocks, reached through a raw-pointer thread static (the unmanaged TLS area: one
+// helper call and one load, as a bare [ThreadStatic] free list). Each block starts with its owner's cookie,
+// which is never reused, so a block left behind by a disposed owner whose id was reused is told apart.
+using System.Runtime.CompilerServices;
+
+namespace SlabGen;
+
+internal static unsafe class ThreadSlots
+{
+    /// <summary>Every per-thread block starts with its owner's cookie.</summary>
+    public const int CookieIndex = 0;
+
+    private static long s_lastCookie;
+
+    [ThreadStatic]
+    private static nint* t_table;
+
+    [ThreadStatic]
+    private static int t_length;
+
+    /// <summary>How deep the thread is in interrupt-context scopes (<see cref="InterruptContext"/>).</summary>
+    [ThreadStatic]
+#pragma warning disable CA2211 // a thread-static counter: a property would hide nothing and cost the fast path an accessor
+    internal static int InterruptDepth;
+#pragma warning restore CA2211
+
+    /// <summary>Keeps the table alive while the thread lives.</summary>
+    [ThreadStatic]
+    private static nint[]? t_tableStorage;
+
+    /// <summary>The managed owner of each block (it keeps the pinned block alive while the thread lives).</summary>
+    [ThreadStatic]
+    private static object?[]? t_owners;
+
+    /// <summary>A new cookie: never handed out twice in the process.</summary>
+    public static long NewCookie() => Interlocked.Increment(ref s_lastCookie);
+
+    /// <summary>The block in slot <paramref name="id"/> on this thread, whichever owner left it; null if none. -1 finds nothing.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static nint* Find(int id) => (uint)id < (uint)t_length ? (nint*)t_table[id] : null;
+
+    /// <summary>The managed object behind slot <paramref name="id"/> on this thread, whichever owner left it.</summary>
+    public static object? Owner(int id)
+    {
+        object?[]? owners = t_owners;
+        return owners is not null && (uint)id < (uint)owners.Length ? owners[id] : null;
+    }
+
+    /// <summary>Installs a block and the object that keeps it alive in slot <paramref name="id"/>, replacing any former owner's.</summary>
+    public static void Set(int id, object owner, nint* block)
+    {
+        if (id >= t_length)
+        {
+            int length = Math.Max(id + 1, Math.Max(64, t_length * 2));
+            nint[] storage = GC.AllocateArray<nint>(length, pinned: true);
+            Array.Resize(ref t_owners, length);
+            t_tableStorage?.CopyTo(storage, 0);
+            t_tableStorage = storage;
+            t_table = (nint*)Unsafe.AsPointer(ref storage[0]);
+            t_length = length;
+        }
+
+        t_owners![id] = owner;
+        t_table[id] = (nint)block;
+    }
+}
+
+/// <summary>Small, reused ids for the owners of per-thread state; -1 is never handed out.</summary>
+internal static class OwnerIds
+{
+    private static readonly Lock s_lock = new();
+    private static readonly Stack<int> s_free = new();
+    private static int s_next;
+
+    public static int Take()
+    {
+        lock (s_lock)
+        {
+            return s_free.Count != 0 ? s_free.Pop() : s_next++;
+        }
+    }
+
+    public static void Return(int id)
+    {
+        lock (s_lock)
+        {
+            s_free.Push(id);
+        }
+    }
+}
