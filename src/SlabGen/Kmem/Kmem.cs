@@ -97,7 +97,7 @@ public static unsafe partial class Kmem
         PageFrame* head = PageAllocator.HeadFrameOf(memory);
         if (head != null && head->State == (PageFlags.Head | PageFlags.Slab))
         {
-            CacheRegistry.Find(head->SlabCacheId)!.FreeOwnObject(memory);
+            KmemCache.FreeToSlabCache(memory, head);
         }
         else
         {

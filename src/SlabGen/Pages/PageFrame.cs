@@ -10,7 +10,7 @@
 //              its other pages stay Tail, so a round trip through the list rewrites one frame only.
 //   Head       the first page of an allocated block. Order = the block's order.
 //   Head|Slab  the first page of a block that is a slab of a KmemCache. Next/Prev link the cache's
-//              empty, partial or full list; SlabCacheId, SlabInUse, SlabColour and SlabFreelist are valid.
+//              empty, partial or full list; SlabCacheId, SlabCookie, SlabInUse, SlabColour and SlabFreelist are valid.
 //   Head|LargeKmalloc  the first page of a block that Kmem.Kmalloc handed out whole (above 8 KiB).
 //   Tail       any other page of an allocated block (order > 0). HeadPage = the block's first page
 //              (the kernel's compound_head), so an interior pointer is recognised in O(1).
@@ -85,6 +85,9 @@ public unsafe struct PageFrame
 
     /// <summary>The slab's first free object; each free object holds the next at the cache's free-pointer offset (Slab).</summary>
     [FieldOffset(48)] internal byte* SlabFreelist;
+
+    /// <summary>The owning cache's cookie (Slab): lets Kfree reach the thread's array cache without the cache object.</summary>
+    [FieldOffset(56)] internal long SlabCookie;
 
     /// <summary>The page's state.</summary>
     public readonly PageFlags Flags => State;

@@ -301,6 +301,7 @@ public sealed unsafe partial class KmemCache
         slab->SlabInUse = 0;
         slab->SlabColour = colour;
         slab->SlabCacheId = _id;
+        slab->SlabCookie = _cookie;
         slab->State = PageFlags.Head | PageFlags.Slab;
         lock (_lock)
         {
@@ -331,6 +332,7 @@ public sealed unsafe partial class KmemCache
     {
         slab->State = PageFlags.Head;
         slab->SlabCacheId = 0;
+        slab->SlabCookie = 0;
         slab->SlabFreelist = null;
         slab->SlabInUse = 0;
         _pages.FreePages(slab->Virtual, _layout.Order);

@@ -155,35 +155,26 @@ public sealed unsafe partial class KmemCache : IDisposable
         FreeSlow(obj);
     }
 
-    /// <summary>Frees an object whose slab the caller has found to be this cache's (Kfree).</summary>
+    /// <summary>
+    /// Frees an object of whichever cache owns <paramref name="slab"/> (Kfree): pushes it onto the calling thread's
+    /// array cache straight from the slab's frame, without the cache object, or takes the cache's slow path.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal void FreeOwnObject(void* obj)
+    internal static void FreeToSlabCache(void* obj, PageFrame* slab)
     {
-        if (!TryFreeToThreadCache(obj))
+        nint* cache = ThreadSlots.Find(slab->SlabCacheId);
+        if (cache != null && cache[ThreadCache.CookieIndex] == (nint)slab->SlabCookie)
         {
-            FreeSlow(obj);
-        }
-    }
-
-    /// <summary>Pushes onto the calling thread's array cache, unless it has none for this cache or it is full.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool TryFreeToThreadCache(void* obj)
-    {
-        nint* cache = ThreadSlots.Find(_id);
-        if (cache == null || cache[ThreadCache.CookieIndex] != (nint)_cookie)
-        {
-            return false;
+            nint avail = cache[ThreadCache.AvailIndex];
+            if (avail < cache[ThreadCache.LimitIndex])
+            {
+                cache[ThreadCache.EntriesIndex + avail] = (nint)obj;
+                cache[ThreadCache.AvailIndex] = avail + 1;
+                return;
+            }
         }
 
-        nint avail = cache[ThreadCache.AvailIndex];
-        if (avail >= cache[ThreadCache.LimitIndex])
-        {
-            return false;
-        }
-
-        cache[ThreadCache.EntriesIndex + avail] = (nint)obj;
-        cache[ThreadCache.AvailIndex] = avail + 1;
-        return true;
+        CacheRegistry.Find(slab->SlabCacheId)!.FreeSlow(obj);
     }
 
     /// <summary>Destroys the cache (<see cref="Destroy"/>).</summary>
