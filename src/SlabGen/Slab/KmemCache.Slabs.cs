@@ -54,7 +54,7 @@ public sealed unsafe partial class KmemCache
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_id < 0, this);
-            DrainThreadCaches(currentOnly: true);
+            DrainThreadCaches(includeCallingThread: true);
             long released = _empty.Count * (long)_layout.SlabBytes;
             ReleaseAll(ref _empty);
             return released;
@@ -80,7 +80,7 @@ public sealed unsafe partial class KmemCache
                 return;
             }
 
-            DrainThreadCaches(currentOnly: true);
+            DrainThreadCaches(includeCallingThread: true);
             long cached = 0;
             foreach (ThreadCache cache in _threadCaches)
             {
@@ -115,7 +115,7 @@ public sealed unsafe partial class KmemCache
                 return null;
             }
 
-            DrainThreadCaches(currentOnly: false);
+            DrainThreadCaches(includeCallingThread: false);
             long slabs = _empty.Count + _partial.Count + _full.Count;
             return new SlabInfoEntry(Name, _activeObjects, slabs * ObjectsPerSlab, (long)_layout.Stride, ObjectsPerSlab,
                 1 << SlabOrder, Limit, BatchCount, 0, _partial.Count + _full.Count, slabs, 0);
@@ -145,7 +145,7 @@ public sealed unsafe partial class KmemCache
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_id < 0, this);
-            DrainThreadCaches(currentOnly: false);
+            DrainThreadCaches(includeCallingThread: false);
             _threadCaches.Add(cache);
         }
 
@@ -232,17 +232,17 @@ public sealed unsafe partial class KmemCache
     }
 
     /// <summary>
-    /// Empties the calling thread's array cache and those of threads that have exited (currentOnly: false
-    /// skips the caller's), and forgets the exited ones. Under the cache lock.
+    /// Empties the array caches of threads that have exited, and forgets them; with
+    /// <paramref name="includeCallingThread"/>, empties the calling thread's too. Under the cache lock.
     /// </summary>
-    private void DrainThreadCaches(bool currentOnly)
+    private void DrainThreadCaches(bool includeCallingThread)
     {
         Thread current = Thread.CurrentThread;
         for (int i = _threadCaches.Count - 1; i >= 0; i--)
         {
             ThreadCache cache = _threadCaches[i];
             bool exited = !cache.Thread.IsAlive;
-            if (exited || (currentOnly && cache.Thread == current))
+            if (exited || (includeCallingThread && cache.Thread == current))
             {
                 ReturnObjects(cache, cache.Avail);
             }
