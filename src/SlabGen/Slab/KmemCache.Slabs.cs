@@ -55,6 +55,11 @@ public sealed unsafe partial class KmemCache
         {
             ObjectDisposedException.ThrowIf(_id < 0, this);
             DrainThreadCaches(includeCallingThread: true);
+            if (_keepSlabs)
+            {
+                return 0;
+            }
+
             long released = _empty.Count * (long)_layout.SlabBytes;
             ReleaseAll(ref _empty);
             return released;
@@ -67,10 +72,17 @@ public sealed unsafe partial class KmemCache
     /// </summary>
     /// <exception cref="InvalidOperationException">
     /// Objects are still allocated: the message says how many, and where they were allocated under
-    /// <see cref="SlabFlags.StoreUser"/>. The cache stays usable; free them and destroy again.
+    /// <see cref="SlabFlags.StoreUser"/>. The cache stays usable; free them and destroy again. Or the cache is
+    /// the cache of a <see cref="SlabCacheAttribute"/> struct, which lives as long as the process.
     /// </exception>
     public void Destroy()
     {
+        if (_typeCache)
+        {
+            throw new InvalidOperationException(
+                $"Cache '{Name}' belongs to a [SlabCache] struct and lives as long as the process; Shrink() gives its free slabs back.");
+        }
+
         int id;
         lock (_lock)
         {
@@ -210,7 +222,7 @@ public sealed unsafe partial class KmemCache
         slab->SlabFreelist = obj;
         Relist(slab, slab->SlabInUse - 1);
         _activeObjects--;
-        if (slab->SlabInUse == 0 && _empty.Count > EmptySlabReserve)
+        if (slab->SlabInUse == 0 && _empty.Count > EmptySlabReserve && !_keepSlabs)
         {
             _empty.Remove(slab);
             ReleaseSlab(slab);

@@ -32,6 +32,12 @@ public sealed unsafe partial class KmemCache : IDisposable
     /// <summary>The id of this cache in the per-thread tables and page frames; -1 once destroyed.</summary>
     private int _id;
 
+    /// <summary>The cache of a [SlabCache] type: generated thread statics name its blocks, so it is never destroyed.</summary>
+    private bool _typeCache;
+
+    /// <summary>Empty slabs stay with the cache (checked handles may still read their objects' generation words).</summary>
+    private bool _keepSlabs;
+
     private KmemCache(string name, SlabLayout layout, SlabFlags flags, delegate*<void*, void> ctor, PageAllocator pages)
     {
         Name = name;
@@ -175,6 +181,20 @@ public sealed unsafe partial class KmemCache : IDisposable
         }
 
         CacheRegistry.Find(slab->SlabCacheId)!.FreeSlow(obj);
+    }
+
+    /// <summary>Makes this the cache of a [SlabCache] type: never destroyed, and with <paramref name="keepSlabs"/> never shrunk.</summary>
+    internal void MakeTypeCache(bool keepSlabs)
+    {
+        _typeCache = true;
+        _keepSlabs = keepSlabs;
+    }
+
+    /// <summary>The calling thread's array-cache block of this cache, or null (none yet, or a debug cache).</summary>
+    internal nint* ThreadBlock()
+    {
+        nint* block = ThreadSlots.Find(_id);
+        return block != null && block[ThreadCache.CookieIndex] == (nint)_cookie ? block : null;
     }
 
     /// <summary>Destroys the cache (<see cref="Destroy"/>).</summary>

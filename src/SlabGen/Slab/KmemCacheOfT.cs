@@ -7,7 +7,7 @@ namespace SlabGen;
 /// with <c>T*</c> in place of <c>void*</c>.
 /// </summary>
 /// <typeparam name="T">An unmanaged struct.</typeparam>
-public sealed unsafe class KmemCache<T> : IDisposable
+public sealed unsafe partial class KmemCache<T> : IDisposable
     where T : unmanaged
 {
     private KmemCache(KmemCache cache) => Cache = cache;

@@ -1,0 +1,163 @@
+// What the [SlabCache] generator's code calls: a typed cache for one struct type that lives as long as the
+// process, and alloc/free through SlabRef<T> handles with a fast path that reads the thread's array cache
+// through the generated type's own thread static (one TLS load, no table, no cookie, no slab lookup).
+//
+// Why no cookie or slab check on that path: the cache is never destroyed, so the block a thread static names
+// stays this cache's block for the thread's life; and only this cache's Alloc makes its handles, so a handle
+// passed to Free is one of its objects (debug caches take the checked slow path every time).
+using System.ComponentModel;
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
+
+namespace SlabGen;
+
+public sealed unsafe partial class KmemCache<T>
+{
+    private static ObjectConstructor<T>? s_typeConstructor;
+
+    /// <summary>
+    /// For generated code: creates the cache of a <see cref="SlabCacheAttribute"/> struct. The cache lives as long
+    /// as the process (<see cref="Destroy"/> refuses), so the generated per-thread fast path never outlives it.
+    /// </summary>
+    /// <param name="name">The name slabinfo shows.</param>
+    /// <param name="flags">Alignment and debug options.</param>
+    /// <param name="align">The alignment; 0 for 64 under <see cref="SlabFlags.HwCacheAlign"/>, else the natural alignment.</param>
+    /// <param name="checkedHandles">Whether handles are generation-checked (<see cref="SlabCacheAttribute.Checked"/>).</param>
+    /// <param name="constructor">The <see cref="SlabConstructorAttribute"/> method, or null.</param>
+    /// <exception cref="InvalidOperationException">A cache was already created for <typeparamref name="T"/> with a constructor.</exception>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public static KmemCache<T> CreateForType(string name, SlabFlags flags, int align, bool checkedHandles, ObjectConstructor<T>? constructor)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(align);
+        delegate*<T*, void> ctor = null;
+        if (constructor is not null)
+        {
+            if (Interlocked.CompareExchange(ref s_typeConstructor, constructor, null) is not null)
+            {
+                throw new InvalidOperationException($"{typeof(T).Name} already has a type cache with a constructor.");
+            }
+
+            ctor = &RunTypeConstructor;
+        }
+
+        nuint alignment = align != 0 ? (nuint)align : (flags & SlabFlags.HwCacheAlign) != 0 ? 64 : NaturalAlignment;
+        nuint size = checkedHandles ? SlabRef<T>.GenerationOffset + sizeof(ulong) : (nuint)sizeof(T);
+        var cache = KmemCache.Create(name, size, alignment, flags, (delegate*<void*, void>)ctor);
+        cache.MakeTypeCache(keepSlabs: checkedHandles);
+        return new KmemCache<T>(cache);
+    }
+
+    /// <summary>For generated code: allocates an object through the thread's array cache named by <paramref name="threadCache"/>.</summary>
+    /// <param name="threadCache">The generated type's thread static: this thread's array cache of this cache, or 0.</param>
+    /// <param name="flags"><see cref="GfpFlags.Kernel"/> may grow the cache from the OS; <see cref="GfpFlags.Atomic"/> never does.</param>
+    /// <exception cref="OutOfMemoryException">No memory under these flags; the message names the cache.</exception>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public SlabRef<T> AllocRef(ref nint threadCache, GfpFlags flags)
+    {
+        var block = (nint*)threadCache;
+        GfpFlags mode = flags & ~GfpFlags.NoWarn;
+        if (block != null
+            && (mode == GfpFlags.Atomic || (mode == GfpFlags.Kernel && (ThreadSlots.InterruptDepth == 0 || !InterruptContext.ChecksEnabled))))
+        {
+            nint avail = block[ThreadCache.AvailIndex] - 1;
+            if (avail >= 0)
+            {
+                block[ThreadCache.AvailIndex] = avail;
+                return new SlabRef<T>((T*)block[ThreadCache.EntriesIndex + avail]);
+            }
+        }
+
+        return AllocRefSlow(ref threadCache, flags);
+    }
+
+    /// <summary>For generated code: frees an object through the thread's array cache named by <paramref name="threadCache"/>.</summary>
+    /// <param name="threadCache">The generated type's thread static.</param>
+    /// <param name="obj">The handle; the null handle does nothing.</param>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void FreeRef(ref nint threadCache, SlabRef<T> obj)
+    {
+        var block = (nint*)threadCache;
+        T* pointer = obj.RawPointer;
+        if (block != null && pointer != null)
+        {
+            nint avail = block[ThreadCache.AvailIndex];
+            if (avail < block[ThreadCache.LimitIndex])
+            {
+                block[ThreadCache.EntriesIndex + avail] = (nint)pointer;
+                block[ThreadCache.AvailIndex] = avail + 1;
+                return;
+            }
+        }
+
+        FreeRefSlow(ref threadCache, pointer);
+    }
+
+    /// <summary>For generated code: <see cref="AllocRef"/> with a generation-checked handle.</summary>
+    /// <inheritdoc cref="AllocRef"/>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public SlabRef<T> AllocCheckedRef(ref nint threadCache, GfpFlags flags)
+    {
+        T* obj = AllocRef(ref threadCache, flags).RawPointer;
+        ulong generation = HandleGenerations.Next();
+        *SlabRef<T>.GenerationWord(obj) = generation;
+        return new SlabRef<T>(obj, generation);
+    }
+
+    /// <summary>For generated code: <see cref="FreeRef"/> of a generation-checked handle.</summary>
+    /// <inheritdoc cref="FreeRef"/>
+    /// <exception cref="ObjectDisposedException">The object was already freed (a double free or a stale handle); nothing is changed.</exception>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void FreeCheckedRef(ref nint threadCache, SlabRef<T> obj)
+    {
+        T* pointer = obj.RawPointer;
+        if (pointer == null)
+        {
+            return;
+        }
+
+        ulong* word = SlabRef<T>.GenerationWord(pointer);
+        if (*word != obj.Generation || obj.Generation == 0)
+        {
+            SlabRef<T>.ThrowFreed("Free");
+        }
+
+        *word = 0;
+        FreeRef(ref threadCache, obj);
+    }
+
+    private static void RunTypeConstructor(T* obj) => s_typeConstructor!(ref *obj);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private SlabRef<T> AllocRefSlow(ref nint threadCache, GfpFlags flags)
+    {
+        var obj = (T*)Cache.Alloc(flags);
+        if (obj == null)
+        {
+            ThrowOutOfMemory(flags);
+        }
+
+        threadCache = (nint)Cache.ThreadBlock();
+        return new SlabRef<T>(obj);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void FreeRefSlow(ref nint threadCache, T* obj)
+    {
+        Cache.Free(obj);
+        if (obj != null)
+        {
+            threadCache = (nint)Cache.ThreadBlock();
+        }
+    }
+
+    [DoesNotReturn]
+#pragma warning disable CA2201 // the typed API's contract (DESIGN.md): out of memory is OutOfMemoryException, naming the cache
+    private void ThrowOutOfMemory(GfpFlags flags) => throw new OutOfMemoryException(
+        $"Slab cache '{Name}' could not allocate a {typeof(T).Name} under {flags}: the page allocator is out of memory" +
+        ((flags & GfpFlags.Atomic) != 0 ? " (Atomic allocations never take memory from the OS)." : " or at its MaxBytes limit."));
+#pragma warning restore CA2201
+}
