@@ -6,7 +6,7 @@ using K = SlabGen.Kmem;
 public sealed unsafe class HotPathAllocationTests
 {
     [Fact]
-    public void Warm_alloc_and_free_of_pages_objects_and_kmalloc_allocate_no_managed_memory()
+    public void Warm_alloc_and_free_of_pages_objects_kmalloc_and_generated_caches_allocate_no_managed_memory()
     {
         using var pages = new PageAllocator();
         using KmemCache cache = KmemCache.Create("hot-path", 64, 0, pages: pages);
@@ -20,6 +20,8 @@ public sealed unsafe class HotPathAllocationTests
             K.Kfree(K.Kmalloc(64));
             K.Kfree(K.Kzalloc(200));
             K.Kfree(K.Kmalloc(20_000));
+            Typed.Payload.Free(Typed.Payload.New(7));
+            Typed.Entity.Free(Typed.Entity.Alloc(GfpFlags.Atomic));
         }
 
         RoundTrip(); // warm: per-thread lists, array caches and slabs exist now

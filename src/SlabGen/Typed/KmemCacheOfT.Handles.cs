@@ -26,7 +26,11 @@ public sealed unsafe partial class KmemCache<T>
     /// <param name="constructor">The <see cref="SlabConstructorAttribute"/> method, or null.</param>
     /// <exception cref="InvalidOperationException">A cache was already created for <typeparamref name="T"/> with a constructor.</exception>
     [EditorBrowsable(EditorBrowsableState.Never)]
-    public static KmemCache<T> CreateForType(string name, SlabFlags flags, int align, bool checkedHandles, ObjectConstructor<T>? constructor)
+    public static KmemCache<T> CreateForType(string name, SlabFlags flags, int align, bool checkedHandles, ObjectConstructor<T>? constructor) =>
+        CreateForType(name, flags, align, checkedHandles, constructor, PageAllocator.Shared);
+
+    /// <summary><see cref="CreateForType(string, SlabFlags, int, bool, ObjectConstructor{T})"/> over a given page allocator (tests).</summary>
+    internal static KmemCache<T> CreateForType(string name, SlabFlags flags, int align, bool checkedHandles, ObjectConstructor<T>? constructor, PageAllocator pages)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(align);
         delegate*<T*, void> ctor = null;
@@ -42,7 +46,7 @@ public sealed unsafe partial class KmemCache<T>
 
         nuint alignment = align != 0 ? (nuint)align : (flags & SlabFlags.HwCacheAlign) != 0 ? 64 : NaturalAlignment;
         nuint size = checkedHandles ? SlabRef<T>.GenerationOffset + sizeof(ulong) : (nuint)sizeof(T);
-        var cache = KmemCache.Create(name, size, alignment, flags, (delegate*<void*, void>)ctor);
+        var cache = KmemCache.Create(name, size, alignment, flags, (delegate*<void*, void>)ctor, pages);
         cache.MakeTypeCache(keepSlabs: checkedHandles);
         return new KmemCache<T>(cache);
     }

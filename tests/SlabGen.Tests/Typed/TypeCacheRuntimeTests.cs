@@ -1,0 +1,72 @@
+// The runtime half of generated caches, called directly: out of memory names the cache and leaves it usable,
+// and the hidden fast-path slot is filled only for caches without debug flags.
+namespace SlabGen.Tests.Typed;
+
+public sealed unsafe class TypeCacheRuntimeTests
+{
+    [Fact]
+    public void Out_of_memory_throws_naming_the_cache_and_the_cache_works_once_memory_is_back()
+    {
+        using var pages = new PageAllocator(new PageAllocatorOptions { MaxBytes = 4 << 20 });
+        KmemCache<Block> cache = KmemCache<Block>.CreateForType("oom-blocks", SlabFlags.None, 0, false, null, pages);
+        nint slot = 0;
+        var held = new List<SlabRef<Block>>();
+
+        OutOfMemoryException? error = null;
+        try
+        {
+            for (int i = 0; i < 1_000_000; i++)
+            {
+                held.Add(cache.AllocRef(ref slot, GfpFlags.Kernel));
+            }
+        }
+        catch (OutOfMemoryException e)
+        {
+            error = e;
+        }
+
+        Assert.NotNull(error);
+
+        Assert.Contains("oom-blocks", error.Message, StringComparison.Ordinal);
+        Assert.NotEmpty(held);
+        cache.FreeRef(ref slot, held[^1]);
+        SlabRef<Block> again = cache.AllocRef(ref slot, GfpFlags.Atomic);
+        Assert.Equal((nint)held[^1].RawPointer, (nint)again.RawPointer);
+        held.ForEach(h => cache.FreeRef(ref slot, h));
+    }
+
+    [Fact]
+    public void The_fast_path_slot_is_filled_for_plain_caches_and_left_empty_for_debug_caches()
+    {
+        KmemCache<Block> plain = KmemCache<Block>.CreateForType("slot-plain", SlabFlags.None, 0, false, null, PageAllocator.Shared);
+        KmemCache<Block> debug = KmemCache<Block>.CreateForType("slot-debug", SlabFlags.RedZone, 0, false, null, PageAllocator.Shared);
+        nint plainSlot = 0;
+        nint debugSlot = 0;
+
+        plain.FreeRef(ref plainSlot, plain.AllocRef(ref plainSlot, GfpFlags.Kernel));
+        debug.FreeRef(ref debugSlot, debug.AllocRef(ref debugSlot, GfpFlags.Kernel));
+
+        Assert.NotEqual(0, plainSlot);
+        Assert.Equal(0, debugSlot);
+        Assert.Throws<InvalidOperationException>(plain.Destroy);
+    }
+
+    [Fact]
+    public void Only_one_type_cache_per_struct_may_have_a_constructor()
+    {
+        static void Ctor(ref Constructed2 obj) => obj.X = 1;
+        KmemCache<Constructed2>.CreateForType("ctor-first", SlabFlags.None, 0, false, Ctor);
+
+        Assert.Throws<InvalidOperationException>(() => KmemCache<Constructed2>.CreateForType("ctor-second", SlabFlags.None, 0, false, Ctor));
+    }
+
+    public struct Block
+    {
+        public long A, B, C, D;
+    }
+
+    public struct Constructed2
+    {
+        public long X;
+    }
+}
