@@ -66,9 +66,14 @@ internal static class Emitter
         w.Line($"private static readonly {cache} __slabCache =");
         w.Line($"    {cache}.CreateForType({Quote(model.CacheName)}, {Flags(model.Flags)}, {model.Align.ToString(CultureInfo.InvariantCulture)}, {(model.Checked ? "true" : "false")}, {constructor});");
         w.Line();
-        w.Line("/// <summary>This thread's array cache of <see cref=\"__slabCache\"/>: the fast path's only thread-local read.</summary>");
+        w.Line("/// <summary>");
+        w.Line("/// This thread's array cache of <see cref=\"__slabCache\"/>: the fast path's only thread-local read. In a class of");
+        w.Line("/// its own with no static constructor, so the runtime may place it directly in the thread's TLS block.");
+        w.Line("/// </summary>");
+        w.Open("private static class __SlabThreadCache");
         w.Line("[global::System.ThreadStatic]");
-        w.Line("private static nint __slabThreadCache;");
+        w.Line("public static nint Block;");
+        w.Close();
         w.Line();
         w.Line($"/// <summary>The slab cache of <see cref=\"{model.TypeName}\"/> objects, \"{Escape(model.CacheName)}\" in slabinfo.</summary>");
         w.Line($"public static {cache} Cache => __slabCache;");
@@ -79,7 +84,7 @@ internal static class Emitter
         w.Line("/// <exception cref=\"global::System.OutOfMemoryException\">No memory under <paramref name=\"flags\"/>.</exception>");
         w.Line("[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]");
         w.Line($"public static {handle} Alloc({GfpFlags} flags = {GfpFlags}.Kernel) =>");
-        w.Line($"    __slabCache.{alloc}(ref __slabThreadCache, flags);");
+        w.Line($"    __slabCache.{alloc}(ref __SlabThreadCache.Block, flags);");
 
         foreach (ConstructorModel ctor in model.Constructors)
         {
@@ -96,7 +101,7 @@ internal static class Emitter
 
         w.Line("[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]");
         w.Line($"public static void Free({handle} obj) =>");
-        w.Line($"    __slabCache.{free}(ref __slabThreadCache, obj);");
+        w.Line($"    __slabCache.{free}(ref __SlabThreadCache.Block, obj);");
     }
 
     /// <summary>

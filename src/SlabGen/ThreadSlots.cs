@@ -20,11 +20,16 @@ internal static unsafe class ThreadSlots
     [ThreadStatic]
     private static int t_length;
 
-    /// <summary>How deep the thread is in interrupt-context scopes (<see cref="InterruptContext"/>).</summary>
+    /// <summary>
+    /// The thread's interrupt-context depth (<see cref="InterruptContext"/>): a pinned word, so each array-cache
+    /// block can point at its thread's and the fast paths test it without a second thread-local access.
+    /// </summary>
     [ThreadStatic]
-#pragma warning disable CA2211 // a thread-static counter: a property would hide nothing and cost the fast path an accessor
-    internal static int InterruptDepth;
-#pragma warning restore CA2211
+    private static int* t_interruptDepth;
+
+    /// <summary>Keeps the interrupt-depth word alive while the thread lives.</summary>
+    [ThreadStatic]
+    private static int[]? t_interruptDepthStorage;
 
     /// <summary>Keeps the table alive while the thread lives.</summary>
     [ThreadStatic]
@@ -34,12 +39,30 @@ internal static unsafe class ThreadSlots
     [ThreadStatic]
     private static object?[]? t_owners;
 
+    /// <summary>How deep the calling thread is in interrupt-context scopes.</summary>
+    internal static int InterruptDepth
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => t_interruptDepth == null ? 0 : *t_interruptDepth;
+        set => *InterruptDepthWord = value;
+    }
+
+    /// <summary>The calling thread's interrupt-depth word; it stays at one address for the thread's life.</summary>
+    internal static int* InterruptDepthWord => t_interruptDepth != null ? t_interruptDepth : CreateInterruptDepthWord();
+
     /// <summary>A new cookie: never handed out twice in the process.</summary>
     public static long NewCookie() => Interlocked.Increment(ref s_lastCookie);
 
     /// <summary>The block in slot <paramref name="id"/> on this thread, whichever owner left it; null if none. -1 finds nothing.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static nint* Find(int id) => (uint)id < (uint)t_length ? (nint*)t_table[id] : null;
+
+    private static int* CreateInterruptDepthWord()
+    {
+        t_interruptDepthStorage = GC.AllocateArray<int>(1, pinned: true);
+        t_interruptDepth = (int*)Unsafe.AsPointer(ref t_interruptDepthStorage[0]);
+        return t_interruptDepth;
+    }
 
     /// <summary>The managed object behind slot <paramref name="id"/> on this thread, whichever owner left it.</summary>
     public static object? Owner(int id)

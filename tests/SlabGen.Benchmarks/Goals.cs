@@ -17,6 +17,8 @@ internal static class Goals
         (nameof(ObjectBenchmarks), "KmemCache.Alloc+Free", "[ThreadStatic] free list pop+push", 0.5, null),
         (nameof(ObjectBenchmarks), "KmemCache.Alloc+Free", "NativeMemory.Alloc+Free", 5.0, null),
         (nameof(ObjectBenchmarks), "KmemCache.Alloc+Free", "ObjectPool<T>.Get+Return", 3.0, null),
+        (nameof(ObjectBenchmarks), "[SlabCache] Alloc+Free", "NativeMemory.Alloc+Free", 8.0, null),
+        (nameof(ObjectBenchmarks), "[SlabCache] Alloc+Free", "ObjectPool<T>.Get+Return", 4.0, null),
         (nameof(KmallocBenchmarks), "Kmalloc+Kfree", "NativeMemory.Alloc+Free", 5.0, "[Size=64]"),
     ];
 

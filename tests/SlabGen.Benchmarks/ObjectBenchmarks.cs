@@ -22,6 +22,7 @@ public unsafe class ObjectBenchmarks
         _pool = new DefaultObjectPool<PooledPayload>(new DefaultPooledObjectPolicy<PooledPayload>());
         _cache.Free(_cache.Alloc());
         _typed.Free(_typed.Alloc());
+        SlabPayload64.Free(SlabPayload64.Alloc());
     }
 
     [GlobalCleanup]
@@ -45,6 +46,14 @@ public unsafe class ObjectBenchmarks
         Payload64* obj = _typed.Alloc();
         _typed.Free(obj);
         return (nint)obj;
+    }
+
+    [Benchmark(Description = "[SlabCache] Alloc+Free")]
+    public SlabRef<SlabPayload64> GeneratedAllocFree()
+    {
+        SlabRef<SlabPayload64> obj = SlabPayload64.Alloc();
+        SlabPayload64.Free(obj);
+        return obj;
     }
 
     [Benchmark(Baseline = true, Description = "[ThreadStatic] free list pop+push")]
@@ -119,6 +128,14 @@ public unsafe class ObjectBenchmarks
 
 /// <summary>A 64-byte struct.</summary>
 public struct Payload64
+{
+    /// <summary>Eight words.</summary>
+    public long A, B, C, D, E, F, G, H;
+}
+
+/// <summary>A 64-byte struct with a generated cache.</summary>
+[SlabCache(Name = "bench-slab-payload64")]
+public partial struct SlabPayload64
 {
     /// <summary>Eight words.</summary>
     public long A, B, C, D, E, F, G, H;

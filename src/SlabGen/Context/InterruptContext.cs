@@ -1,7 +1,7 @@
 // Interrupt context at run time: the kernel's in_atomic()/might_sleep(). A thread inside a scope must not
 // sleep: every allocation that may take memory from the OS (GfpFlags.Kernel, Vmalloc, Kvmalloc) throws
-// with the kernel's message. The depth lives beside the per-thread slot table (ThreadSlots), so
-// the fast paths test it with the TLS access they already make.
+// with the kernel's message. The depth is a pinned per-thread word (ThreadSlots) that every array-cache block
+// points at, so the fast paths test it without another thread-local access.
 using System.Runtime.CompilerServices;
 
 namespace SlabGen;

@@ -122,7 +122,7 @@ public sealed unsafe partial class KmemCache : IDisposable
         // contradictions, Kernel in interrupt context) takes the slow path, which checks it.
         GfpFlags mode = flags & ~GfpFlags.NoWarn;
         if (cache != null && cache[ThreadCache.CookieIndex] == (nint)_cookie
-            && (mode == GfpFlags.Atomic || (mode == GfpFlags.Kernel && (ThreadSlots.InterruptDepth == 0 || !InterruptContext.ChecksEnabled))))
+            && (mode == GfpFlags.Atomic || (mode == GfpFlags.Kernel && (*(int*)cache[ThreadCache.InterruptDepthIndex] == 0 || !InterruptContext.ChecksEnabled))))
         {
             nint avail = cache[ThreadCache.AvailIndex] - 1;
             if (avail >= 0)

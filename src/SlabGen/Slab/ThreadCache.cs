@@ -6,8 +6,10 @@
 // objects to the slabs.
 //
 // The fast path reads the array cache through raw pointers, so it is a pinned block:
-//   [Cookie][Avail][Limit][entry 0 .. entry Limit-1]
-// found through ThreadSlots, the unmanaged per-thread table indexed by cache id: TLS -> slot -> block.
+//   [Cookie][Avail][Limit][InterruptDepth*][entry 0 .. entry Limit-1]
+// found through ThreadSlots, the unmanaged per-thread table indexed by cache id: TLS -> slot -> block, or
+// through a generated type's own thread static. InterruptDepth* points at the owning thread's interrupt-context
+// depth, so a GfpFlags.Kernel fast path checks it with one load instead of another thread-local access.
 using System.Runtime.CompilerServices;
 
 namespace SlabGen;
@@ -17,11 +19,13 @@ internal sealed unsafe class ThreadCache
     public const int CookieIndex = ThreadSlots.CookieIndex;
     public const int AvailIndex = 1;
     public const int LimitIndex = 2;
-    public const int EntriesIndex = 3;
+    public const int InterruptDepthIndex = 3;
+    public const int EntriesIndex = 4;
 
     /// <summary>The pinned block; kept alive by this object, which its thread's slots and its cache reference.</summary>
     private readonly nint[] _storage;
 
+    /// <summary>Makes the calling thread's array cache of <paramref name="cache"/>.</summary>
     public ThreadCache(KmemCache cache, long cookie)
     {
         Cache = cache;
@@ -32,6 +36,7 @@ internal sealed unsafe class ThreadCache
         Block = (nint*)Unsafe.AsPointer(ref _storage[0]);
         Block[CookieIndex] = (nint)cookie;
         Block[LimitIndex] = Limit;
+        Block[InterruptDepthIndex] = (nint)ThreadSlots.InterruptDepthWord;
     }
 
     public KmemCache Cache { get; }

@@ -62,7 +62,7 @@ public sealed unsafe partial class KmemCache<T>
         var block = (nint*)threadCache;
         GfpFlags mode = flags & ~GfpFlags.NoWarn;
         if (block != null
-            && (mode == GfpFlags.Atomic || (mode == GfpFlags.Kernel && (ThreadSlots.InterruptDepth == 0 || !InterruptContext.ChecksEnabled))))
+            && (mode == GfpFlags.Atomic || (mode == GfpFlags.Kernel && (*(int*)block[ThreadCache.InterruptDepthIndex] == 0 || !InterruptContext.ChecksEnabled))))
         {
             nint avail = block[ThreadCache.AvailIndex] - 1;
             if (avail >= 0)
