@@ -13,7 +13,12 @@ namespace SlabGen;
 
 public sealed unsafe partial class KmemCache<T>
 {
+    /// <summary>The cache of the [SlabCache] struct <typeparamref name="T"/>; the slow paths reach it without an argument.</summary>
+    private static KmemCache<T>? s_typeCache;
+
     private static ObjectConstructor<T>? s_typeConstructor;
+
+    private static readonly Lock s_typeCacheLock = new();
 
     /// <summary>
     /// For generated code: creates the cache of a <see cref="SlabCacheAttribute"/> struct. The cache lives as long
@@ -24,7 +29,7 @@ public sealed unsafe partial class KmemCache<T>
     /// <param name="align">The alignment; 0 for 64 under <see cref="SlabFlags.HwCacheAlign"/>, else the natural alignment.</param>
     /// <param name="checkedHandles">Whether handles are generation-checked (<see cref="SlabCacheAttribute.Checked"/>).</param>
     /// <param name="constructor">The <see cref="SlabConstructorAttribute"/> method, or null.</param>
-    /// <exception cref="InvalidOperationException">A cache was already created for <typeparamref name="T"/> with a constructor.</exception>
+    /// <exception cref="InvalidOperationException"><typeparamref name="T"/> already has its cache.</exception>
     [EditorBrowsable(EditorBrowsableState.Never)]
     public static KmemCache<T> CreateForType(string name, SlabFlags flags, int align, bool checkedHandles, ObjectConstructor<T>? constructor) =>
         CreateForType(name, flags, align, checkedHandles, constructor, PageAllocator.Shared);
@@ -33,31 +38,37 @@ public sealed unsafe partial class KmemCache<T>
     internal static KmemCache<T> CreateForType(string name, SlabFlags flags, int align, bool checkedHandles, ObjectConstructor<T>? constructor, PageAllocator pages)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(align);
-        delegate*<T*, void> ctor = null;
-        if (constructor is not null)
+        lock (s_typeCacheLock)
         {
-            if (Interlocked.CompareExchange(ref s_typeConstructor, constructor, null) is not null)
+            if (s_typeCache is not null)
             {
-                throw new InvalidOperationException($"{typeof(T).Name} already has a type cache with a constructor.");
+                throw new InvalidOperationException($"{typeof(T).Name} already has its cache, '{s_typeCache.Name}'.");
             }
 
-            ctor = &RunTypeConstructor;
+            s_typeConstructor = constructor;
+            delegate*<T*, void> ctor = constructor is null ? null : &RunTypeConstructor;
+            nuint alignment = align != 0 ? (nuint)align : (flags & SlabFlags.HwCacheAlign) != 0 ? 64 : NaturalAlignment;
+            nuint size = checkedHandles ? SlabRef<T>.GenerationOffset + sizeof(ulong) : (nuint)sizeof(T);
+            var cache = KmemCache.Create(name, size, alignment, flags, (delegate*<void*, void>)ctor, pages);
+            cache.MakeTypeCache(keepSlabs: checkedHandles);
+            s_typeCache = new KmemCache<T>(cache);
+            return s_typeCache;
         }
-
-        nuint alignment = align != 0 ? (nuint)align : (flags & SlabFlags.HwCacheAlign) != 0 ? 64 : NaturalAlignment;
-        nuint size = checkedHandles ? SlabRef<T>.GenerationOffset + sizeof(ulong) : (nuint)sizeof(T);
-        var cache = KmemCache.Create(name, size, alignment, flags, (delegate*<void*, void>)ctor, pages);
-        cache.MakeTypeCache(keepSlabs: checkedHandles);
-        return new KmemCache<T>(cache);
     }
 
-    /// <summary>For generated code: allocates an object through the thread's array cache named by <paramref name="threadCache"/>.</summary>
+    /// <summary>
+    /// For generated code, on the cache <see cref="CreateForType(string, SlabFlags, int, bool, ObjectConstructor{T})"/>
+    /// returned: allocates an object through the thread's array cache named by <paramref name="threadCache"/>.
+    /// </summary>
     /// <param name="threadCache">The generated type's thread static: this thread's array cache of this cache, or 0.</param>
     /// <param name="flags"><see cref="GfpFlags.Kernel"/> may grow the cache from the OS; <see cref="GfpFlags.Atomic"/> never does.</param>
     /// <exception cref="OutOfMemoryException">No memory under these flags; the message names the cache.</exception>
     [EditorBrowsable(EditorBrowsableState.Never)]
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public SlabRef<T> AllocRef(ref nint threadCache, GfpFlags flags)
+    public SlabRef<T> AllocRef(ref nint threadCache, GfpFlags flags) => new(AllocPointer(ref threadCache, flags));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static T* AllocPointer(ref nint threadCache, GfpFlags flags)
     {
         var block = (nint*)threadCache;
         GfpFlags mode = flags & ~GfpFlags.NoWarn;
@@ -68,14 +79,17 @@ public sealed unsafe partial class KmemCache<T>
             if (avail >= 0)
             {
                 block[ThreadCache.AvailIndex] = avail;
-                return new SlabRef<T>((T*)block[ThreadCache.EntriesIndex + avail]);
+                return (T*)block[ThreadCache.EntriesIndex + avail];
             }
         }
 
         return AllocRefSlow(ref threadCache, flags);
     }
 
-    /// <summary>For generated code: frees an object through the thread's array cache named by <paramref name="threadCache"/>.</summary>
+    /// <summary>
+    /// For generated code, on the cache <see cref="CreateForType(string, SlabFlags, int, bool, ObjectConstructor{T})"/>
+    /// returned: frees an object through the thread's array cache named by <paramref name="threadCache"/>.
+    /// </summary>
     /// <param name="threadCache">The generated type's thread static.</param>
     /// <param name="obj">The handle; the null handle does nothing.</param>
     [EditorBrowsable(EditorBrowsableState.Never)]
@@ -104,7 +118,7 @@ public sealed unsafe partial class KmemCache<T>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public SlabRef<T> AllocCheckedRef(ref nint threadCache, GfpFlags flags)
     {
-        T* obj = AllocRef(ref threadCache, flags).RawPointer;
+        T* obj = AllocPointer(ref threadCache, flags);
         ulong generation = HandleGenerations.Next();
         *SlabRef<T>.GenerationWord(obj) = generation;
         return new SlabRef<T>(obj, generation);
@@ -135,26 +149,29 @@ public sealed unsafe partial class KmemCache<T>
 
     private static void RunTypeConstructor(T* obj) => s_typeConstructor!(ref *obj);
 
+    /// <summary>Static, so the inlined fast path keeps nothing alive for it: the type cache is <see cref="s_typeCache"/>.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private SlabRef<T> AllocRefSlow(ref nint threadCache, GfpFlags flags)
+    private static T* AllocRefSlow(ref nint threadCache, GfpFlags flags)
     {
-        var obj = (T*)Cache.Alloc(flags);
+        KmemCache cache = s_typeCache!.Cache;
+        var obj = (T*)cache.Alloc(flags);
         if (obj == null)
         {
-            ThrowOutOfMemory(flags);
+            s_typeCache.ThrowOutOfMemory(flags);
         }
 
-        threadCache = (nint)Cache.ThreadBlock();
-        return new SlabRef<T>(obj);
+        threadCache = (nint)cache.ThreadBlock();
+        return obj;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void FreeRefSlow(ref nint threadCache, T* obj)
+    private static void FreeRefSlow(ref nint threadCache, T* obj)
     {
-        Cache.Free(obj);
+        KmemCache cache = s_typeCache!.Cache;
+        cache.Free(obj);
         if (obj != null)
         {
-            threadCache = (nint)Cache.ThreadBlock();
+            threadCache = (nint)cache.ThreadBlock();
         }
     }
 

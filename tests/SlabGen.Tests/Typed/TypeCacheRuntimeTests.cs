@@ -8,9 +8,9 @@ public sealed unsafe class TypeCacheRuntimeTests
     public void Out_of_memory_throws_naming_the_cache_and_the_cache_works_once_memory_is_back()
     {
         using var pages = new PageAllocator(new PageAllocatorOptions { MaxBytes = 4 << 20 });
-        KmemCache<Block> cache = KmemCache<Block>.CreateForType("oom-blocks", SlabFlags.None, 0, false, null, pages);
+        KmemCache<OomBlock> cache = KmemCache<OomBlock>.CreateForType("oom-blocks", SlabFlags.None, 0, false, null, pages);
         nint slot = 0;
-        var held = new List<SlabRef<Block>>();
+        var held = new List<SlabRef<OomBlock>>();
 
         OutOfMemoryException? error = null;
         try
@@ -30,7 +30,7 @@ public sealed unsafe class TypeCacheRuntimeTests
         Assert.Contains("oom-blocks", error.Message, StringComparison.Ordinal);
         Assert.NotEmpty(held);
         cache.FreeRef(ref slot, held[^1]);
-        SlabRef<Block> again = cache.AllocRef(ref slot, GfpFlags.Atomic);
+        SlabRef<OomBlock> again = cache.AllocRef(ref slot, GfpFlags.Atomic);
         Assert.Equal((nint)held[^1].RawPointer, (nint)again.RawPointer);
         held.ForEach(h => cache.FreeRef(ref slot, h));
     }
@@ -38,8 +38,8 @@ public sealed unsafe class TypeCacheRuntimeTests
     [Fact]
     public void The_fast_path_slot_is_filled_for_plain_caches_and_left_empty_for_debug_caches()
     {
-        KmemCache<Block> plain = KmemCache<Block>.CreateForType("slot-plain", SlabFlags.None, 0, false, null, PageAllocator.Shared);
-        KmemCache<Block> debug = KmemCache<Block>.CreateForType("slot-debug", SlabFlags.RedZone, 0, false, null, PageAllocator.Shared);
+        KmemCache<PlainBlock> plain = KmemCache<PlainBlock>.CreateForType("slot-plain", SlabFlags.None, 0, false, null);
+        KmemCache<DebugBlock> debug = KmemCache<DebugBlock>.CreateForType("slot-debug", SlabFlags.RedZone, 0, false, null);
         nint plainSlot = 0;
         nint debugSlot = 0;
 
@@ -52,15 +52,31 @@ public sealed unsafe class TypeCacheRuntimeTests
     }
 
     [Fact]
-    public void Only_one_type_cache_per_struct_may_have_a_constructor()
+    public void A_struct_has_one_cache_and_a_second_is_refused()
     {
         static void Ctor(ref Constructed2 obj) => obj.X = 1;
-        KmemCache<Constructed2>.CreateForType("ctor-first", SlabFlags.None, 0, false, Ctor);
+        KmemCache<Constructed2> first = KmemCache<Constructed2>.CreateForType("ctor-first", SlabFlags.None, 0, false, Ctor);
 
-        Assert.Throws<InvalidOperationException>(() => KmemCache<Constructed2>.CreateForType("ctor-second", SlabFlags.None, 0, false, Ctor));
+        var error = Assert.Throws<InvalidOperationException>(() => KmemCache<Constructed2>.CreateForType("ctor-second", SlabFlags.None, 0, false, null));
+
+        Assert.Contains("ctor-first", error.Message, StringComparison.Ordinal);
+        nint slot = 0;
+        SlabRef<Constructed2> obj = first.AllocRef(ref slot, GfpFlags.Kernel);
+        Assert.Equal(1, obj.Value.X);
+        first.FreeRef(ref slot, obj);
     }
 
-    public struct Block
+    public struct OomBlock
+    {
+        public long A, B, C, D;
+    }
+
+    public struct PlainBlock
+    {
+        public long A, B, C, D;
+    }
+
+    public struct DebugBlock
     {
         public long A, B, C, D;
     }
