@@ -1,0 +1,86 @@
+// Every SlabGen diagnostic: id, title, message, category, severity and help link, together.
+using Microsoft.CodeAnalysis;
+
+namespace SlabGen.Analyzers;
+
+internal static class Descriptors
+{
+    /// <summary>
+    /// Where each rule's page lives: docs/diagnostics/SLABnnn.md in the repository. A test checks that every
+    /// descriptor's link names a page that exists.
+    /// </summary>
+    public const string HelpLinkBase = "https://github.com/slabgen/slabgen/blob/main/docs/diagnostics/";
+
+    private const string Usage = "SlabGen.Usage";
+    private const string Reliability = "SlabGen.InterruptContext";
+
+    public static readonly DiagnosticDescriptor NotPartial = Error(RuleIdentifiers.NotPartial, Usage,
+        "[SlabCache] type must be partial",
+        "'{0}' must be declared partial for [SlabCache] to add its cache{1}");
+
+    public static readonly DiagnosticDescriptor NotUnmanaged = Error(RuleIdentifiers.NotUnmanaged, Usage,
+        "[SlabCache] struct must be unmanaged",
+        "'{0}' cannot live in a slab: field '{1}' is of reference type '{2}'");
+
+    public static readonly DiagnosticDescriptor Generic = Error(RuleIdentifiers.Generic, Usage,
+        "[SlabCache] struct must not be generic",
+        "'{0}' is generic{1}: a [SlabCache] struct needs one cache, so it cannot have type parameters");
+
+    public static readonly DiagnosticDescriptor InvalidAlign = Error(RuleIdentifiers.InvalidAlign, Usage,
+        "[SlabCache] alignment must be a power of two up to the page size",
+        "Align = {0} is not a power of two between 1 and 4096");
+
+    public static readonly DiagnosticDescriptor AlignBelowNatural = Error(RuleIdentifiers.AlignBelowNatural, Usage,
+        "[SlabCache] alignment is below the struct's natural alignment",
+        "Align = {0} is below the natural alignment of '{1}' ({2} bytes): its fields would be misaligned");
+
+    public static readonly DiagnosticDescriptor SlabConstructorShape = Error(RuleIdentifiers.SlabConstructorShape, Usage,
+        "[SlabConstructor] must be 'static void M(ref T)'",
+        "[SlabConstructor] '{0}' must be 'static void {0}(ref {1} obj)'");
+
+    public static readonly DiagnosticDescriptor SeveralSlabConstructors = Error(RuleIdentifiers.SeveralSlabConstructors, Usage,
+        "A [SlabCache] struct has at most one [SlabConstructor]",
+        "'{0}' has more than one [SlabConstructor]; '{1}' is one too many");
+
+    public static readonly DiagnosticDescriptor TooLargeForSlab = Error(RuleIdentifiers.TooLargeForSlab, Usage,
+        "[SlabCache] struct is too large for a slab",
+        "'{0}' takes at least {1:N0} bytes, more than the largest slab (order 10, 4 MiB): use Kmem.Vmalloc for it");
+
+    public static readonly DiagnosticDescriptor InvalidName = Error(RuleIdentifiers.InvalidName, Usage,
+        "[SlabCache] name must not be empty",
+        "Name = \"\" is empty: leave Name out to use the struct's name, or give a name for slabinfo");
+
+    public static readonly DiagnosticDescriptor DuplicateName = Error(RuleIdentifiers.DuplicateName, Usage,
+        "[SlabCache] names are unique in a compilation",
+        "The cache name '{0}' is also used by '{1}': slabinfo could not tell the caches apart",
+        WellKnownDiagnosticTags.CompilationEnd);
+
+    public static readonly DiagnosticDescriptor RefStruct = Error(RuleIdentifiers.RefStruct, Usage,
+        "[SlabCache] struct must not be a ref struct",
+        "'{0}' is a ref struct: it can only live on the stack, not in a slab");
+
+    public static readonly DiagnosticDescriptor VmallocInInterrupt = Error(RuleIdentifiers.VmallocInInterrupt, Reliability,
+        "Vmalloc in interrupt context",
+        "'{0}' may sleep and is called in interrupt context ('{1}'): allocate before the frame, or use Kmem.Kmalloc(size, GfpFlags.Atomic) for small sizes");
+
+    public static readonly DiagnosticDescriptor KernelFlagsInInterrupt = Error(RuleIdentifiers.KernelFlagsInInterrupt, Reliability,
+        "GfpFlags.Kernel in interrupt context",
+        "'{0}' allocates with GfpFlags.Kernel{1}, which may sleep, in interrupt context ('{2}'): use GfpFlags.Atomic");
+
+    public static readonly DiagnosticDescriptor MaySleepCallInInterrupt = Error(RuleIdentifiers.MaySleepCallInInterrupt, Reliability,
+        "[MaySleep] method called in interrupt context",
+        "'{0}' is marked [MaySleep] and is called in interrupt context ('{1}')");
+
+    public static readonly DiagnosticDescriptor SleepingCallChainInInterrupt = Error(RuleIdentifiers.SleepingCallChainInInterrupt, Reliability,
+        "A call in interrupt context reaches code that may sleep",
+        "'{0}' may sleep and is called in interrupt context: {1}",
+        WellKnownDiagnosticTags.CompilationEnd);
+
+    public static readonly DiagnosticDescriptor BlockingCallInInterrupt = Error(RuleIdentifiers.BlockingCallInInterrupt, Reliability,
+        "Blocking call in interrupt context",
+        "'{0}' blocks the thread and is called in interrupt context ('{1}'){2}");
+
+    private static DiagnosticDescriptor Error(string id, string category, string title, string message, params string[] tags) => new(
+        id, title, message, category, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        description: title + ".", helpLinkUri: HelpLinkBase + id + ".md", customTags: tags);
+}

@@ -1,0 +1,240 @@
+// SLAB0xx: a [SlabCache] struct the generator cannot serve, with the reason and its location. The checks are
+// SlabCacheRules (shared with the generator), plus what only an analyzer can say: layout, and duplicate names.
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Diagnostics;
+using SlabGen.Generators;
+
+namespace SlabGen.Analyzers;
+
+/// <summary>Reports misuse of <c>[SlabCache]</c> and <c>[SlabConstructor]</c>.</summary>
+[DiagnosticAnalyzer(LanguageNames.CSharp)]
+public sealed class SlabCacheAnalyzer : DiagnosticAnalyzer
+{
+    /// <summary>The largest object a slab of order 10 holds.</summary>
+    private const long MaxObjectSize = 4L << 20;
+
+    /// <inheritdoc/>
+    public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } =
+    [
+        Descriptors.NotPartial, Descriptors.NotUnmanaged, Descriptors.Generic, Descriptors.InvalidAlign,
+        Descriptors.AlignBelowNatural, Descriptors.SlabConstructorShape, Descriptors.SeveralSlabConstructors,
+        Descriptors.TooLargeForSlab, Descriptors.InvalidName, Descriptors.DuplicateName, Descriptors.RefStruct,
+    ];
+
+    /// <inheritdoc/>
+    public override void Initialize(AnalysisContext context)
+    {
+        context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
+        context.EnableConcurrentExecution();
+        context.RegisterCompilationStartAction(static start =>
+        {
+            INamedTypeSymbol? slabCache = start.Compilation.GetTypeByMetadataName(SlabCacheRules.SlabCacheAttribute);
+            if (slabCache is null)
+            {
+                return;
+            }
+
+            var names = new ConcurrentDictionary<string, ConcurrentBag<(INamedTypeSymbol Type, Location Location)>>();
+            start.RegisterSymbolAction(symbol => AnalyzeType(symbol, slabCache, names), SymbolKind.NamedType);
+            start.RegisterCompilationEndAction(end => ReportDuplicateNames(end, names));
+        });
+    }
+
+    private static void AnalyzeType(SymbolAnalysisContext context, INamedTypeSymbol slabCache,
+        ConcurrentDictionary<string, ConcurrentBag<(INamedTypeSymbol, Location)>> names)
+    {
+        var type = (INamedTypeSymbol)context.Symbol;
+        ReportContainerNotPartial(context, type, slabCache);
+        AttributeData? attribute = type.GetAttributes().FirstOrDefault(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, slabCache));
+        if (attribute?.ApplicationSyntaxReference?.GetSyntax(context.CancellationToken) is not AttributeSyntax attributeSyntax
+            || attributeSyntax.FirstAncestorOrSelf<TypeDeclarationSyntax>() is not { } declaration
+            || type.TypeKind != TypeKind.Struct)
+        {
+            return; // not a struct: the compiler's CS0592 already says [SlabCache] is valid on structs only
+        }
+
+        Location where = declaration.Identifier.GetLocation();
+        if (!declaration.Modifiers.Any(SyntaxKind.PartialKeyword))
+        {
+            context.ReportDiagnostic(Diagnostic.Create(Descriptors.NotPartial, where, type.Name, ""));
+        }
+
+        if (type.IsRefLikeType)
+        {
+            context.ReportDiagnostic(Diagnostic.Create(Descriptors.RefStruct, where, type.Name));
+        }
+
+        if (SlabCacheRules.IsGenericOrInGeneric(type))
+        {
+            string suffix = type.TypeParameters.Length != 0 ? "" : $" (nested in generic '{GenericContainer(type)!.Name}')";
+            context.ReportDiagnostic(Diagnostic.Create(Descriptors.Generic, where, type.Name, suffix));
+        }
+        else if (!type.IsRefLikeType && !type.IsUnmanagedType && ReferenceField(type, "", new HashSet<ITypeSymbol>(SymbolEqualityComparer.Default)) is { } field)
+        {
+            context.ReportDiagnostic(Diagnostic.Create(Descriptors.NotUnmanaged, field.Location ?? where, type.Name, field.Path, field.Type));
+        }
+
+        SlabCacheArguments? arguments = SlabCacheArguments.Read(attribute);
+        if (arguments is not null)
+        {
+            CheckArguments(context, type, attributeSyntax, arguments, where, names);
+        }
+
+        CheckSlabConstructors(context, type);
+        long size = StructLayoutEstimate.SizeLowerBound(type);
+        if (size > MaxObjectSize)
+        {
+            context.ReportDiagnostic(Diagnostic.Create(Descriptors.TooLargeForSlab, where, type.Name, size));
+        }
+    }
+
+    /// <summary>
+    /// SLAB001 on a type that is not partial but holds a [SlabCache] struct, reported while analysing that type so
+    /// the diagnostic is local to it (and its code fix applies).
+    /// </summary>
+    private static void ReportContainerNotPartial(SymbolAnalysisContext context, INamedTypeSymbol type, INamedTypeSymbol slabCache)
+    {
+        if (type.GetTypeMembers().Length == 0)
+        {
+            return;
+        }
+
+        foreach (SyntaxReference reference in type.DeclaringSyntaxReferences)
+        {
+            if (reference.GetSyntax(context.CancellationToken) is not TypeDeclarationSyntax declaration
+                || declaration.Modifiers.Any(SyntaxKind.PartialKeyword))
+            {
+                continue;
+            }
+
+            string? inner = NestedSlabCacheStructs(type, slabCache)
+                .FirstOrDefault(nested => nested.DeclaringSyntaxReferences.Any(r => declaration.Span.Contains(r.Span)))?.Name;
+            if (inner is not null)
+            {
+                context.ReportDiagnostic(Diagnostic.Create(Descriptors.NotPartial, declaration.Identifier.GetLocation(),
+                    declaration.Identifier.ValueText, $" (it contains '{inner}')"));
+            }
+        }
+    }
+
+    private static IEnumerable<INamedTypeSymbol> NestedSlabCacheStructs(INamedTypeSymbol type, INamedTypeSymbol slabCache)
+    {
+        foreach (INamedTypeSymbol nested in type.GetTypeMembers())
+        {
+            if (nested.GetAttributes().Any(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, slabCache)))
+            {
+                yield return nested;
+            }
+
+            foreach (INamedTypeSymbol deeper in NestedSlabCacheStructs(nested, slabCache))
+            {
+                yield return deeper;
+            }
+        }
+    }
+
+    private static INamedTypeSymbol? GenericContainer(INamedTypeSymbol type)
+    {
+        for (INamedTypeSymbol? t = type.ContainingType; t is not null; t = t.ContainingType)
+        {
+            if (t.TypeParameters.Length != 0)
+            {
+                return t;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The first field, directly or through nested structs, whose type is a reference type.</summary>
+    private static (string Path, ITypeSymbol Type, Location? Location)? ReferenceField(INamedTypeSymbol type, string prefix, HashSet<ITypeSymbol> seen)
+    {
+        if (!seen.Add(type))
+        {
+            return null;
+        }
+
+        foreach (IFieldSymbol field in StructLayoutEstimate.InstanceFields(type))
+        {
+            string name = prefix + (field.AssociatedSymbol?.Name ?? field.Name);
+            Location? location = prefix.Length == 0 ? (field.AssociatedSymbol ?? field).Locations.FirstOrDefault(static l => l.IsInSource) : null;
+            if (field.Type.IsReferenceType || field.Type.TypeKind == TypeKind.TypeParameter && !field.Type.IsUnmanagedType)
+            {
+                return (name, field.Type, location);
+            }
+
+            if (field.Type is INamedTypeSymbol { TypeKind: TypeKind.Struct, IsUnmanagedType: false } nested
+                && ReferenceField(nested, name + ".", seen) is { } inner)
+            {
+                return (inner.Path, inner.Type, location ?? inner.Location);
+            }
+        }
+
+        return null;
+    }
+
+    private static void CheckArguments(SymbolAnalysisContext context, INamedTypeSymbol type, AttributeSyntax attribute,
+        SlabCacheArguments arguments, Location where, ConcurrentDictionary<string, ConcurrentBag<(INamedTypeSymbol, Location)>> names)
+    {
+        Location ArgumentLocation(string name) => attribute.ArgumentList?.Arguments
+            .FirstOrDefault(a => a.NameEquals?.Name.Identifier.ValueText == name)?.GetLocation() ?? where;
+
+        if (!SlabCacheRules.IsValidAlign(arguments.Align))
+        {
+            context.ReportDiagnostic(Diagnostic.Create(Descriptors.InvalidAlign, ArgumentLocation("Align"), arguments.Align));
+        }
+        else if (arguments.Align != 0 && arguments.Align < StructLayoutEstimate.NaturalAlignment(type))
+        {
+            context.ReportDiagnostic(Diagnostic.Create(Descriptors.AlignBelowNatural, ArgumentLocation("Align"),
+                arguments.Align, type.Name, StructLayoutEstimate.NaturalAlignment(type)));
+        }
+
+        if (arguments.Name is { Length: 0 })
+        {
+            context.ReportDiagnostic(Diagnostic.Create(Descriptors.InvalidName, ArgumentLocation("Name")));
+        }
+        else
+        {
+            string name = arguments.Name ?? type.Name;
+            names.GetOrAdd(name, static _ => []).Add((type, arguments.Name is null ? where : ArgumentLocation("Name")));
+        }
+    }
+
+    private static void CheckSlabConstructors(SymbolAnalysisContext context, INamedTypeSymbol type)
+    {
+        List<IMethodSymbol> constructors = SlabCacheRules.SlabConstructors(type).ToList();
+        for (int i = 0; i < constructors.Count; i++)
+        {
+            IMethodSymbol method = constructors[i];
+            Location location = method.Locations.FirstOrDefault() ?? Location.None;
+            if (!SlabCacheRules.IsSlabConstructorShape(method, type))
+            {
+                context.ReportDiagnostic(Diagnostic.Create(Descriptors.SlabConstructorShape, location, method.Name, type.Name));
+            }
+
+            if (i > 0)
+            {
+                context.ReportDiagnostic(Diagnostic.Create(Descriptors.SeveralSlabConstructors, location, type.Name, method.Name));
+            }
+        }
+    }
+
+    private static void ReportDuplicateNames(CompilationAnalysisContext context,
+        ConcurrentDictionary<string, ConcurrentBag<(INamedTypeSymbol Type, Location Location)>> names)
+    {
+        foreach (KeyValuePair<string, ConcurrentBag<(INamedTypeSymbol Type, Location Location)>> entry in names)
+        {
+            var users = entry.Value.OrderBy(static u => u.Type.ToDisplayString(), System.StringComparer.Ordinal).ToList();
+            for (int i = 1; i < users.Count; i++)
+            {
+                context.ReportDiagnostic(Diagnostic.Create(Descriptors.DuplicateName, users[i].Location, entry.Key, users[0].Type.ToDisplayString()));
+            }
+        }
+    }
+}

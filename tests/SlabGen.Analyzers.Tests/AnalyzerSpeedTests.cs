@@ -1,0 +1,59 @@
+// The bound: the analyzers over a compilation of 2,000 methods with deep call chains finish well under
+// a second. Measured on one run after a warm-up run (which pays the JIT), with a generous 1 s bound.
+using System.Collections.Immutable;
+using System.Diagnostics;
+using System.Text;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.Diagnostics;
+using Xunit.Abstractions;
+
+namespace SlabGen.Analyzers.Tests;
+
+public class AnalyzerSpeedTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task Two_thousand_methods_in_deep_chains_analyse_in_under_a_second()
+    {
+        await Analyse(Source(methods: 100));
+        CSharpCompilation compilation = Source(methods: 2_000);
+        _ = compilation.GetDiagnostics();
+
+        var stopwatch = Stopwatch.StartNew();
+        ImmutableArray<Diagnostic> diagnostics = await Analyse(compilation);
+        stopwatch.Stop();
+
+        output.WriteLine($"2,000 methods: {stopwatch.Elapsed.TotalMilliseconds:F0} ms, {diagnostics.Length} diagnostics");
+        Assert.Equal(20, diagnostics.Count(static d => d.Id == "SLAB104"));
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(1), $"took {stopwatch.Elapsed.TotalMilliseconds:F0} ms");
+    }
+
+    private static Task<ImmutableArray<Diagnostic>> Analyse(CSharpCompilation compilation) => compilation
+        .WithAnalyzers([new InterruptContextAnalyzer(), new SlabCacheAnalyzer()])
+        .GetAnalyzerDiagnosticsAsync();
+
+    /// <summary>20 chains of methods/20 calls each; every chain ends in Vmalloc and starts at an interrupt method.</summary>
+    private static CSharpCompilation Source(int methods)
+    {
+        int chains = 20;
+        int depth = methods / chains;
+        var source = new StringBuilder("using SlabGen;\npublic unsafe static class Chains\n{\n");
+        for (int c = 0; c < chains; c++)
+        {
+            source.Append(System.Globalization.CultureInfo.InvariantCulture, $"    [InterruptContext] public static void Entry{c}() => M{c}_0();\n");
+            for (int d = 0; d < depth; d++)
+            {
+                string next = d + 1 < depth ? $"M{c}_{d + 1}(); M{c}_{(d + 7) % depth}();" : "Kmem.Vfree(Kmem.Vmalloc(4096));";
+                source.Append(System.Globalization.CultureInfo.InvariantCulture, $"    public static void M{c}_{d}() {{ if (System.Environment.TickCount == {d}) return; {next} }}\n");
+            }
+        }
+
+        source.Append("}\n");
+        var references = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
+            .Where(static p => Path.GetFileName(p).StartsWith("System.", StringComparison.Ordinal) || Path.GetFileName(p) == "netstandard.dll")
+            .Select(static p => MetadataReference.CreateFromFile(p))
+            .Append(MetadataReference.CreateFromFile(typeof(SlabCacheAttribute).Assembly.Location));
+        return CSharpCompilation.Create("Chains", [CSharpSyntaxTree.ParseText(source.ToString())], references,
+            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, allowUnsafe: true));
+    }
+}

@@ -1,0 +1,51 @@
+// Every rule has a page under docs/diagnostics, a help link to it, and a line in the release tracking files.
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using Microsoft.CodeAnalysis;
+
+namespace SlabGen.Analyzers.Tests;
+
+public class DescriptorTests
+{
+    public static TheoryData<string> Ids => new(typeof(Descriptors)
+        .GetFields(BindingFlags.Public | BindingFlags.Static)
+        .Where(static f => f.FieldType == typeof(DiagnosticDescriptor))
+        .Select(static f => ((DiagnosticDescriptor)f.GetValue(null)!).Id));
+
+    [Theory]
+    [MemberData(nameof(Ids))]
+    public void Every_rule_links_to_its_own_existing_page_and_is_tracked(string id)
+    {
+        DiagnosticDescriptor descriptor = AllDescriptors().Single(d => d.Id == id);
+        string page = Path.Combine(RepositoryRoot(), "docs", "diagnostics", id + ".md");
+
+        Assert.Equal(Descriptors.HelpLinkBase + id + ".md", descriptor.HelpLinkUri);
+        Assert.True(File.Exists(page), $"{page} is missing");
+        string text = File.ReadAllText(page);
+        Assert.StartsWith($"# {id}:", text, StringComparison.Ordinal);
+        foreach (string section in new[] { "## What it flags", "## Why", "## How to fix", "## How to suppress" })
+        {
+            Assert.Contains(section, text, StringComparison.Ordinal);
+        }
+
+        string releases = File.ReadAllText(Path.Combine(RepositoryRoot(), "analyzers", "SlabGen.Analyzers", "AnalyzerReleases.Unshipped.md"));
+        Assert.Contains($"{id} | {descriptor.Category} | Error |", releases, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_analyzers_report_every_descriptor_and_ids_are_unique()
+    {
+        var supported = new SlabCacheAnalyzer().SupportedDiagnostics.Concat(new InterruptContextAnalyzer().SupportedDiagnostics).Select(static d => d.Id).ToList();
+
+        Assert.Equal(supported.Count, supported.Distinct().Count());
+        Assert.Equal(AllDescriptors().Select(static d => d.Id).Order(), supported.Order());
+    }
+
+    private static IEnumerable<DiagnosticDescriptor> AllDescriptors() => typeof(Descriptors)
+        .GetFields(BindingFlags.Public | BindingFlags.Static)
+        .Where(static f => f.FieldType == typeof(DiagnosticDescriptor))
+        .Select(static f => (DiagnosticDescriptor)f.GetValue(null)!);
+
+    private static string RepositoryRoot([CallerFilePath] string path = "") =>
+        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(path)!, "..", ".."));
+}

@@ -1,0 +1,182 @@
+// SLAB1xx: each rule fires in interrupt context, with the call chain for indirect calls, and stays silent on
+// the near misses: clean interrupt code, Atomic flags, the same calls outside interrupt context, look-alikes.
+namespace SlabGen.Analyzers.Tests;
+
+public class InterruptContextAnalyzerTests
+{
+    private const string Usings = "using System; using System.IO; using System.Threading; using System.Threading.Tasks; using SlabGen;\n";
+
+    private static Task Check(string source, params (string, string)[] editorConfig) =>
+        Verify.Analyzer<InterruptContextAnalyzer>(Usings + source, editorConfig);
+
+    [Fact]
+    public Task Clean_interrupt_code_and_sleeping_code_outside_interrupt_context_get_no_diagnostics() => Check("""
+        public unsafe class Game
+        {
+            private readonly KmemCache _cache = KmemCache.Create("c", 64, 0);
+            [InterruptContext]
+            public void Frame(void* old)
+            {
+                void* a = Kmem.Kmalloc(64, GfpFlags.Atomic);
+                void* b = Kmem.Kzalloc(32, GfpFlags.Atomic | GfpFlags.NoWarn);
+                void* c = _cache.Alloc(GfpFlags.Atomic);
+                Kmem.Kfree(a); Kmem.Kfree(b); _cache.Free(c);
+                Kmem.Vfree(old);
+                Helper();
+                Action later = Load; // a delegate is not a call
+            }
+            private static int Helper() => 42;
+            public void Load()
+            {
+                void* level = Kmem.Vmalloc(1 << 20);
+                Thread.Sleep(1);
+                lock (this) { }
+                Kmem.Vfree(level);
+            }
+            public void Vmalloc() { } // looks alike, is not Kmem.Vmalloc
+            [InterruptContext] public void CallsLookAlike() => Vmalloc();
+        }
+        """);
+
+    [Fact]
+    public Task Vmalloc_family_in_an_interrupt_method() => Check("""
+        public unsafe class Game
+        {
+            [InterruptContext]
+            public void Frame()
+            {
+                void* a = {|SLAB101:Kmem.Vmalloc(4096)|};
+                void* b = {|SLAB101:Kmem.Vzalloc(4096)|};
+                void* c = {|SLAB101:Kmem.Kvmalloc(64)|};
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Kernel_flags_given_or_defaulted_in_interrupt_context() => Check("""
+        public unsafe class Game
+        {
+            private readonly KmemCache _cache = KmemCache.Create("c", 64, 0);
+            [InterruptContext]
+            public void Frame(PageAllocator pages)
+            {
+                void* a = Kmem.Kmalloc(64, {|SLAB102:GfpFlags.Kernel|});
+                void* b = {|SLAB102:Kmem.Kmalloc(64)|};
+                void* c = {|SLAB102:_cache.Alloc()|};
+                void* d = pages.AllocPages(0, {|SLAB102:GfpFlags.Kernel | GfpFlags.Zero|});
+            }
+        }
+        """);
+
+    [Fact]
+    public Task A_type_marked_interrupt_context_covers_its_methods_lambdas_and_local_functions() => Check("""
+        [InterruptContext]
+        public unsafe class AudioCallback
+        {
+            public void Render()
+            {
+                Action a = () => { void* p = {|SLAB101:Kmem.Vmalloc(64)|}; };
+                Local();
+                void Local() => {|SLAB105:Thread.Sleep(1)|};
+            }
+        }
+        """);
+
+    [Fact]
+    public Task MaySleep_methods_of_any_assembly() => Check("""
+        public class Io
+        {
+            [MaySleep] public static void Flush() { }
+            [InterruptContext] public void Frame() => {|SLAB103:Flush()|};
+        }
+        """);
+
+    [Fact]
+    public Task Known_blocking_framework_calls() => Check("""
+        public class Server
+        {
+            [InterruptContext]
+            public int OnRequest(Task<int> pending, SemaphoreSlim gate, Stream stream, object sync)
+            {
+                {|SLAB105:Thread.Sleep(5)|};
+                {|SLAB105:gate.Wait()|};
+                {|SLAB105:pending.Wait()|};
+                int r = {|SLAB105:pending.Result|};
+                int s = {|SLAB105:pending.GetAwaiter().GetResult()|};
+                {|SLAB105:lock (sync) { }|}
+                {|SLAB105:Monitor.Enter(sync)|};
+                string text = {|SLAB105:File.ReadAllText("x")|};
+                int b = {|SLAB105:stream.ReadByte()|};
+                Task later = File.ReadAllTextAsync("x");
+                return r + s + b + text.Length;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task A_call_chain_reaching_vmalloc_is_reported_at_the_call_with_the_chain() => Check("""
+        public unsafe class Net
+        {
+            [InterruptContext]
+            public void OnPacket() => {|SLAB104:Handle()|};
+            private void Handle() { Parse(); Grow(); }
+            private static void Parse() { }
+            private static void Grow() { void* p = Kmem.Vmalloc(1 << 20); Kmem.Vfree(p); }
+        }
+        """);
+
+    [Fact]
+    public async Task The_chain_message_names_every_step()
+    {
+        var test = new Microsoft.CodeAnalysis.CSharp.Testing.CSharpAnalyzerTest<InterruptContextAnalyzer, Microsoft.CodeAnalysis.Testing.DefaultVerifier>
+        {
+            TestCode = Usings + """
+                public unsafe class Net
+                {
+                    [InterruptContext]
+                    public void OnPacket() => {|#0:Handle()|};
+                    private void Handle() => Grow();
+                    private static void Grow() { void* p = Kmem.Vmalloc(1 << 20); Kmem.Vfree(p); }
+                }
+                """,
+            ReferenceAssemblies = Verify.Net10,
+        };
+        test.TestState.AdditionalReferences.AddRange(Verify.References);
+        test.ExpectedDiagnostics.Add(new Microsoft.CodeAnalysis.Testing.DiagnosticResult(Descriptors.SleepingCallChainInInterrupt)
+            .WithLocation(0).WithArguments("Net.Handle", "Net.OnPacket → Net.Handle → Net.Grow → Kmem.Vmalloc"));
+        await test.RunAsync();
+    }
+
+    [Fact]
+    public Task Recursion_and_cycles_terminate_and_clean_cycles_are_silent() => Check("""
+        public unsafe class Graph
+        {
+            [InterruptContext]
+            public void Tick() { A(); {|SLAB104:C()|}; }
+            private void A() => B();
+            private void B() { if (Environment.TickCount > 0) A(); }
+            private void C() => D();
+            private void D() { C(); Thread.Sleep(1); }
+        }
+        """);
+
+    [Fact]
+    public Task A_helper_that_only_creates_a_sleeping_lambda_does_not_sleep() => Check("""
+        public unsafe class Deferred
+        {
+            [InterruptContext]
+            public void Frame() => Schedule();
+            private static void Schedule() { Action load = () => Thread.Sleep(10); _ = load; }
+        }
+        """);
+
+    [Fact]
+    public Task Methods_listed_in_editorconfig_are_blocking() => Check("""
+        namespace ThirdParty { public static class Net { public static void Fetch() { } public static void Peek() { } } }
+        public class Game
+        {
+            [InterruptContext]
+            public void Frame() { {|SLAB105:ThirdParty.Net.Fetch()|}; ThirdParty.Net.Peek(); }
+        }
+        """, ("slabgen_may_sleep_methods", "ThirdParty.Net.Fetch"));
+}

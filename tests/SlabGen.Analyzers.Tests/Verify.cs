@@ -1,0 +1,56 @@
+// The analyzer and code-fix test setup: the running framework's assemblies plus SlabGen itself, and the expected
+// diagnostics written inline in the source ({|SLAB101:…|}). The framework comes from this process rather than a
+// NuGet reference pack: the testing library's NuGet cannot resolve net10.0 packs ("not supported by this version").
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CodeFixes;
+using Microsoft.CodeAnalysis.CSharp.Testing;
+using Microsoft.CodeAnalysis.Diagnostics;
+using Microsoft.CodeAnalysis.Testing;
+
+namespace SlabGen.Analyzers.Tests;
+
+internal static class Verify
+{
+    /// <summary>No reference pack: the references are <see cref="References"/>.</summary>
+    public static readonly ReferenceAssemblies Net10 = new("net10.0");
+
+    /// <summary>The running framework's assemblies and SlabGen.</summary>
+    public static readonly MetadataReference[] References =
+    [
+        .. ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
+            .Where(static path => Path.GetFileName(path).StartsWith("System.", StringComparison.Ordinal)
+                || Path.GetFileName(path) is "mscorlib.dll" or "netstandard.dll")
+            .Select(static path => MetadataReference.CreateFromFile(path)),
+        MetadataReference.CreateFromFile(typeof(SlabCacheAttribute).Assembly.Location),
+    ];
+
+    /// <summary>Checks the diagnostics marked inline in <paramref name="source"/>, with optional global analyzer config.</summary>
+    public static async Task Analyzer<TAnalyzer>(string source, params (string Key, string Value)[] editorConfig)
+        where TAnalyzer : DiagnosticAnalyzer, new()
+    {
+        var test = new CSharpAnalyzerTest<TAnalyzer, DefaultVerifier> { TestCode = source };
+        Configure(test.TestState, editorConfig);
+        await test.RunAsync();
+    }
+
+    public static async Task CodeFix<TAnalyzer, TFix>(string source, string fixedSource)
+        where TAnalyzer : DiagnosticAnalyzer, new()
+        where TFix : CodeFixProvider, new()
+    {
+        var test = new CSharpCodeFixTest<TAnalyzer, TFix, DefaultVerifier> { TestCode = source, FixedCode = fixedSource };
+        Configure(test.TestState, []);
+        Configure(test.FixedState, []);
+        await test.RunAsync();
+    }
+
+    private static void Configure(SolutionState state, (string Key, string Value)[] editorConfig)
+    {
+        state.ReferenceAssemblies = Net10;
+        state.AdditionalReferences.AddRange(References);
+        if (editorConfig.Length != 0)
+        {
+            state.AnalyzerConfigFiles.Add(("/.globalconfig",
+                "is_global = true\n" + string.Join("\n", editorConfig.Select(static e => $"{e.Key} = {e.Value}"))));
+        }
+    }
+}
