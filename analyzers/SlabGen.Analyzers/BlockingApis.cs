@@ -51,6 +51,11 @@ internal static class BlockingApis
     /// <summary>Whether the method blocks the calling thread, as far as this list knows.</summary>
     public static bool IsBlocking(IMethodSymbol method)
     {
+        if (!AnyName.Contains(method.Name) && !IsFileSystemMember(method))
+        {
+            return false;
+        }
+
         INamedTypeSymbol type = method.ContainingType.OriginalDefinition;
         string typeName = MetadataName(type);
         if (Methods.TryGetValue(typeName, out HashSet<string>? names) && names.Contains(method.Name))
@@ -66,7 +71,14 @@ internal static class BlockingApis
         return IoMembers.Any(io => io.Names.Contains(method.Name) && DerivesFrom(type, io.BaseType));
     }
 
-    public static bool IsBlocking(IPropertySymbol property) =>
+    /// <summary>Every method name the lists mention: most calls are rejected by this one lookup.</summary>
+    private static readonly HashSet<string> AnyName = new(
+        Methods.Values.SelectMany(static n => n).Concat(IoMembers.SelectMany(static io => io.Names)), StringComparer.Ordinal);
+
+    private static bool IsFileSystemMember(IMethodSymbol method) =>
+        method.ContainingType is { Name: "File" or "Directory", ContainingNamespace: { Name: "IO", ContainingNamespace.Name: "System" } };
+
+    public static bool IsBlocking(IPropertySymbol property) => property.Name == "Result" &&
         Properties.Contains(MetadataName(property.ContainingType.OriginalDefinition) + "." + property.Name);
 
     /// <summary>The namespace-qualified name without generic arity: Task for Task and Task&lt;T&gt;.</summary>

@@ -175,30 +175,21 @@ public sealed class InterruptContextAnalyzer : DiagnosticAnalyzer
         }
 
         /// <summary>What in this operation may sleep, or null.</summary>
-        private Finding? Find(IOperation operation, IMethodSymbol owner)
+        private Finding? Find(IOperation operation, IMethodSymbol owner) => operation switch
         {
-            string context = Name(owner);
-            switch (operation)
-            {
-                case ILockOperation:
-                    return Blocking("lock", operation.Syntax.GetLocation(), context, " (lock waits for the holder)");
-                case IPropertyReferenceOperation property when BlockingApis.IsBlocking(property.Property):
-                    return Blocking(Name(property.Property), operation.Syntax.GetLocation(), context, "");
-                case IInvocationOperation invocation:
-                    return FindInCall(invocation, context);
-                default:
-                    return null;
-            }
-        }
+            ILockOperation => Blocking("lock", operation.Syntax.GetLocation(), owner, " (lock waits for the holder)"),
+            IPropertyReferenceOperation property when BlockingApis.IsBlocking(property.Property) =>
+                Blocking(Name(property.Property), operation.Syntax.GetLocation(), owner, ""),
+            IInvocationOperation invocation => FindInCall(invocation, owner),
+            _ => null,
+        };
 
-        private Finding? FindInCall(IInvocationOperation invocation, string context)
+        private Finding? FindInCall(IInvocationOperation invocation, IMethodSymbol owner)
         {
             IMethodSymbol target = invocation.TargetMethod.ReducedFrom ?? invocation.TargetMethod;
-            string name = Name(target);
-            Location location = invocation.Syntax.GetLocation();
             if (known.IsVmalloc(target))
             {
-                return new Finding(Descriptors.VmallocInInterrupt, name, location, [name, context]);
+                return new Finding(Descriptors.VmallocInInterrupt, Name(target), invocation.Syntax.GetLocation(), [Name(target), Name(owner)]);
             }
 
             foreach (IArgumentOperation argument in invocation.Arguments)
@@ -206,32 +197,29 @@ public sealed class InterruptContextAnalyzer : DiagnosticAnalyzer
                 if (known.IsKernelFlags(argument))
                 {
                     bool implicitDefault = argument.ArgumentKind == ArgumentKind.DefaultValue;
-                    Location at = implicitDefault ? location : argument.Syntax.GetLocation();
-                    return new Finding(Descriptors.KernelFlagsInInterrupt, name + " with GfpFlags.Kernel", at,
-                        [name, implicitDefault ? " (the default)" : "", context]);
+                    Location at = (implicitDefault ? invocation.Syntax : argument.Syntax).GetLocation();
+                    return new Finding(Descriptors.KernelFlagsInInterrupt, Name(target) + " with GfpFlags.Kernel", at,
+                        [Name(target), implicitDefault ? " (the default)" : "", Name(owner)]);
                 }
             }
 
             if (known.IsMaySleep(target))
             {
-                return new Finding(Descriptors.MaySleepCallInInterrupt, name, location, [name, context]);
+                return new Finding(Descriptors.MaySleepCallInInterrupt, Name(target), invocation.Syntax.GetLocation(), [Name(target), Name(owner)]);
             }
 
             if (BlockingApis.IsBlocking(target))
             {
-                return Blocking(name, location, context, "");
+                return Blocking(Name(target), invocation.Syntax.GetLocation(), owner, "");
             }
 
-            if (known.IsUserListed(target))
-            {
-                return Blocking(name, location, context, $" (listed in {MaySleepMethodsKey})");
-            }
-
-            return null;
+            return known.IsUserListed(target)
+                ? Blocking(Name(target), invocation.Syntax.GetLocation(), owner, $" (listed in {MaySleepMethodsKey})")
+                : null;
         }
 
-        private static Finding Blocking(string name, Location location, string context, string why) =>
-            new(Descriptors.BlockingCallInInterrupt, name, location, [name, context, why]);
+        private static Finding Blocking(string name, Location location, IMethodSymbol owner, string why) =>
+            new(Descriptors.BlockingCallInInterrupt, name, location, [name, Name(owner), why]);
 
         /// <summary>The method or local function whose body holds the operation, and whether a lambda lies between.</summary>
         private static (IMethodSymbol? Owner, bool InsideLambda) Owner(IOperation operation, ISymbol containing)

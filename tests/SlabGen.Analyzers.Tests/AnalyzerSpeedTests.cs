@@ -1,5 +1,7 @@
 // The bound: the analyzers over a compilation of 2,000 methods with deep call chains finish well under
-// a second. Measured on one run after a warm-up run (which pays the JIT), with a generous 1 s bound.
+// a second. What is measured is the analyzers' own execution time, as Roslyn's analyzer telemetry reports it,
+// after a warm-up run that pays the JIT. The wall time of the whole analysis, mostly Roslyn binding the
+// compilation and building operation trees (the same with an analyzer that does nothing), is printed beside it.
 using System.Collections.Immutable;
 using System.Diagnostics;
 using System.Text;
@@ -20,17 +22,28 @@ public class AnalyzerSpeedTests(ITestOutputHelper output)
         _ = compilation.GetDiagnostics();
 
         var stopwatch = Stopwatch.StartNew();
-        ImmutableArray<Diagnostic> diagnostics = await Analyse(compilation);
+        (ImmutableArray<Diagnostic> diagnostics, TimeSpan analyzers) = await Analyse(compilation);
         stopwatch.Stop();
 
-        output.WriteLine($"2,000 methods: {stopwatch.Elapsed.TotalMilliseconds:F0} ms, {diagnostics.Length} diagnostics");
+        output.WriteLine($"2,000 methods: analyzers {analyzers.TotalMilliseconds:F0} ms, whole analysis {stopwatch.Elapsed.TotalMilliseconds:F0} ms, {diagnostics.Length} diagnostics");
         Assert.Equal(20, diagnostics.Count(static d => d.Id == "SLAB104"));
-        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(1), $"took {stopwatch.Elapsed.TotalMilliseconds:F0} ms");
+        Assert.True(analyzers < TimeSpan.FromMilliseconds(500), $"the analyzers took {analyzers.TotalMilliseconds:F0} ms");
     }
 
-    private static Task<ImmutableArray<Diagnostic>> Analyse(CSharpCompilation compilation) => compilation
-        .WithAnalyzers([new InterruptContextAnalyzer(), new SlabCacheAnalyzer()])
-        .GetAnalyzerDiagnosticsAsync();
+    private static async Task<(ImmutableArray<Diagnostic>, TimeSpan)> Analyse(CSharpCompilation compilation)
+    {
+        DiagnosticAnalyzer[] analyzers = [new InterruptContextAnalyzer(), new SlabCacheAnalyzer()];
+        CompilationWithAnalyzers run = compilation.WithAnalyzers([.. analyzers],
+            new CompilationWithAnalyzersOptions(new AnalyzerOptions([]), onAnalyzerException: null, concurrentAnalysis: true, logAnalyzerExecutionTime: true));
+        ImmutableArray<Diagnostic> diagnostics = await run.GetAnalyzerDiagnosticsAsync();
+        TimeSpan time = TimeSpan.Zero;
+        foreach (DiagnosticAnalyzer analyzer in analyzers)
+        {
+            time += (await run.GetAnalyzerTelemetryInfoAsync(analyzer, CancellationToken.None)).ExecutionTime;
+        }
+
+        return (diagnostics, time);
+    }
 
     /// <summary>20 chains of methods/20 calls each; every chain ends in Vmalloc and starts at an interrupt method.</summary>
     private static CSharpCompilation Source(int methods)
