@@ -92,6 +92,22 @@ public class InterruptContextAnalyzerTests
         """);
 
     [Fact]
+    public async Task MaySleep_methods_of_a_referenced_assembly()
+    {
+        var test = new Microsoft.CodeAnalysis.CSharp.Testing.CSharpAnalyzerTest<InterruptContextAnalyzer, Microsoft.CodeAnalysis.Testing.DefaultVerifier>
+        {
+            TestCode = Usings + "public class Game { [InterruptContext] public void Frame() => {|SLAB103:Storage.Library.Save()|}; }",
+            ReferenceAssemblies = Verify.Net10,
+        };
+        test.TestState.AdditionalReferences.AddRange(Verify.References);
+        var library = test.TestState.AdditionalProjects["Storage"];
+        library.Sources.Add(("Library.cs", "namespace Storage; public static class Library { [SlabGen.MaySleep] public static void Save() { } }"));
+        library.AdditionalReferences.AddRange(Verify.References);
+        test.TestState.AdditionalProjectReferences.Add("Storage");
+        await test.RunAsync();
+    }
+
+    [Fact]
     public Task Known_blocking_framework_calls() => Check("""
         public class Server
         {
