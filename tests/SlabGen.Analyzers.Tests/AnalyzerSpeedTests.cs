@@ -62,11 +62,7 @@ public class AnalyzerSpeedTests(ITestOutputHelper output)
         }
 
         source.Append("}\n");
-        var references = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
-            .Where(static p => Path.GetFileName(p).StartsWith("System.", StringComparison.Ordinal) || Path.GetFileName(p) == "netstandard.dll")
-            .Select(static p => MetadataReference.CreateFromFile(p))
-            .Append(MetadataReference.CreateFromFile(typeof(SlabCacheAttribute).Assembly.Location));
-        return CSharpCompilation.Create("Chains", [CSharpSyntaxTree.ParseText(source.ToString())], references,
+        return CSharpCompilation.Create("Chains", [CSharpSyntaxTree.ParseText(source.ToString())], Verify.References,
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, allowUnsafe: true));
     }
 }
