@@ -1,0 +1,151 @@
+// The one package, end to end: pack src/SlabGen into a temporary feed, then build fresh console projects that
+// reference it by version, with their own package folder (nothing from the repository leaks in). The runtime,
+// the generator and the analyzers must all arrive through the one PackageReference.
+using System.Diagnostics;
+using System.IO.Compression;
+using System.Runtime.CompilerServices;
+using Xunit.Abstractions;
+
+namespace SlabGen.Package.Tests;
+
+public sealed class PackageTests(PackageFixture package, ITestOutputHelper output) : IClassFixture<PackageFixture>
+{
+    [Fact]
+    public void The_package_holds_the_runtime_generator_analyzers_code_fixes_and_readme()
+    {
+        using ZipArchive archive = ZipFile.OpenRead(package.PackagePath);
+        var entries = archive.Entries.Select(static e => e.FullName).ToHashSet();
+
+        Assert.Contains("lib/net10.0/SlabGen.dll", entries);
+        Assert.Contains("lib/net10.0/SlabGen.xml", entries);
+        Assert.Contains("analyzers/dotnet/cs/SlabGen.Generators.dll", entries);
+        Assert.Contains("analyzers/dotnet/cs/SlabGen.Analyzers.dll", entries);
+        Assert.Contains("analyzers/dotnet/cs/SlabGen.Analyzers.CodeFixes.dll", entries);
+        Assert.Contains("README.md", entries);
+    }
+
+    [Fact]
+    public void A_fresh_project_gets_a_working_slab_cache_struct_from_the_package()
+    {
+        string project = package.NewProject("Works", """
+            using SlabGen;
+
+            SlabRef<Bullet> b = Bullet.New(3, 4);
+            long sum = b.Value.X + b.Value.Y;
+            Bullet.Free(b);
+            System.Console.WriteLine($"sum={sum} cache={Bullet.Cache.Name}");
+
+            [SlabCache(Name = "bullet", Checked = true)]
+            public partial struct Bullet
+            {
+                public long X, Y;
+                public Bullet(long x, long y) { X = x; Y = y; }
+            }
+            """);
+
+        (int exit, string text) = package.Dotnet(project, "run", "-c", "Release");
+
+        output.WriteLine(text);
+        Assert.True(exit == 0, text);
+        Assert.Contains("sum=7 cache=bullet", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Vmalloc_in_an_interrupt_context_method_fails_the_build_with_its_rule()
+    {
+        string project = package.NewProject("Fails", """
+            using SlabGen;
+
+            unsafe
+            {
+                new Game().Frame();
+            }
+
+            public unsafe class Game
+            {
+                [InterruptContext]
+                public void Frame() => Kmem.Vfree(Kmem.Vmalloc(4096));
+            }
+            """);
+
+        (int exit, string text) = package.Dotnet(project, "build", "-c", "Release");
+
+        output.WriteLine(text);
+        Assert.NotEqual(0, exit);
+        Assert.Contains("error SLAB101", text, StringComparison.Ordinal);
+    }
+}
+
+/// <summary>Packs SlabGen once for all tests, into a temporary feed with a version of its own.</summary>
+public sealed class PackageFixture : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("slabgen-package-").FullName;
+    private readonly string _version = $"0.0.0-test.{DateTime.UtcNow:yyyyMMddHHmmss}";
+
+    public PackageFixture()
+    {
+        string feed = Path.Combine(_root, "feed");
+        (int exit, string text) = Run(RepositoryRoot(), "pack", Path.Combine(RepositoryRoot(), "src", "SlabGen", "SlabGen.csproj"),
+            "-c", "Release", "-o", feed, $"-p:Version={_version}");
+        Assert.True(exit == 0, text);
+        PackagePath = Path.Combine(feed, $"SlabGen.{_version}.nupkg");
+        File.WriteAllText(Path.Combine(_root, "NuGet.config"), $"""
+            <?xml version="1.0" encoding="utf-8"?>
+            <configuration>
+              <packageSources>
+                <clear />
+                <add key="local" value="{feed}" />
+              </packageSources>
+            </configuration>
+            """);
+    }
+
+    public string PackagePath { get; }
+
+    /// <summary>A console project referencing the package, outside the repository (so none of its build files apply).</summary>
+    public string NewProject(string name, string program)
+    {
+        string directory = Path.Combine(_root, name);
+        Directory.CreateDirectory(directory);
+        File.WriteAllText(Path.Combine(directory, name + ".csproj"), $"""
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <OutputType>Exe</OutputType>
+                <TargetFramework>net10.0</TargetFramework>
+                <AllowUnsafeBlocks>true</AllowUnsafeBlocks>
+                <Nullable>enable</Nullable>
+                <RestorePackagesPath>{Path.Combine(_root, "packages")}</RestorePackagesPath>
+              </PropertyGroup>
+              <ItemGroup>
+                <PackageReference Include="SlabGen" Version="{_version}" />
+              </ItemGroup>
+            </Project>
+            """);
+        File.WriteAllText(Path.Combine(directory, "Program.cs"), program);
+        return directory;
+    }
+
+    public (int Exit, string Output) Dotnet(string directory, params string[] arguments) => Run(directory, arguments);
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    private static (int Exit, string Output) Run(string directory, params string[] arguments)
+    {
+        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        start.Environment["DOTNET_NOLOGO"] = "1";
+        using Process process = Process.Start(start)!;
+        Task<string> error = process.StandardError.ReadToEndAsync();
+        string text = process.StandardOutput.ReadToEnd();
+        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(5)), "dotnet " + string.Join(' ', arguments) + " did not finish in 5 minutes");
+        return (process.ExitCode, text + error.Result);
+    }
+
+    private static string RepositoryRoot([CallerFilePath] string path = "") =>
+        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(path)!, "..", ".."));
+}
