@@ -55,6 +55,7 @@ public sealed unsafe partial class PageAllocator : IDisposable
                 $"PerThreadPages must be between 0 and {PerThreadPageList.MaxHigh}.");
         }
 
+        SlabGenMetrics.EnsureCreated();
         MaxBytes = options.MaxBytes;
         _maxArenas = options.MaxBytes is long max ? max / (long)Arena.Bytes : long.MaxValue;
         PerThreadPages = options.PerThreadPages;

@@ -9,6 +9,7 @@ internal static class CacheRegistry
 
     public static void Add(KmemCache cache, int id)
     {
+        SlabGenMetrics.EnsureCreated();
         lock (s_lock)
         {
             if (id >= s_byId.Length)

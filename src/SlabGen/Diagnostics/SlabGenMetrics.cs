@@ -1,0 +1,64 @@
+// The .NET way to watch the allocator live: a System.Diagnostics.Metrics meter named "SlabGen", read by
+// dotnet-counters, OpenTelemetry or any MeterListener. Every instrument is observable: nothing is recorded on the
+// allocation paths; the numbers are read (under the caches' locks, like slabinfo) only when a listener collects.
+using System.Diagnostics.Metrics;
+
+namespace SlabGen;
+
+/// <summary>
+/// The <c>SlabGen</c> meter: per-cache object and slab counts and bytes, and the shared page allocator's free blocks
+/// per order, arenas and bytes from the OS. <c>dotnet-counters monitor --counters SlabGen -n &lt;process&gt;</c> shows them.
+/// </summary>
+/// <remarks>
+/// The meter comes into being with the first page allocator or slab cache (the kmalloc caches included).
+/// Cache instruments carry the tag <see cref="CacheTag"/>; page-allocator instruments describe
+/// <see cref="PageAllocator.Shared"/> only, and the free-block instrument carries the tag <see cref="OrderTag"/>.
+/// </remarks>
+public static class SlabGenMetrics
+{
+    /// <summary>The meter's name, for <c>dotnet-counters --counters</c> and OpenTelemetry's <c>AddMeter</c>.</summary>
+    public const string MeterName = "SlabGen";
+
+    /// <summary>The tag that names the cache on every cache instrument.</summary>
+    public const string CacheTag = "slabgen.cache.name";
+
+    /// <summary>The tag that gives the block order on <c>slabgen.pages.free_blocks</c>.</summary>
+    public const string OrderTag = "slabgen.pages.order";
+
+    private static readonly Meter s_meter = CreateMeter();
+
+    /// <summary>Creates the meter and its instruments if they do not exist yet. Called by the allocators; harmless to call again.</summary>
+    internal static void EnsureCreated() => _ = s_meter;
+
+    private static Meter CreateMeter()
+    {
+        var meter = new Meter(MeterName, typeof(SlabGenMetrics).Assembly.GetName().Version?.ToString());
+        meter.CreateObservableUpDownCounter("slabgen.cache.objects.active", () => PerCache(static e => e.ActiveObjects),
+            "{object}", "Objects allocated or held in threads' array caches (slabinfo's active_objs).");
+        meter.CreateObservableUpDownCounter("slabgen.cache.objects.total", () => PerCache(static e => e.TotalObjects),
+            "{object}", "Objects of all slabs of the cache (slabinfo's num_objs).");
+        meter.CreateObservableUpDownCounter("slabgen.cache.slabs", () => PerCache(static e => e.Slabs),
+            "{slab}", "Slabs of the cache (slabinfo's num_slabs).");
+        meter.CreateObservableUpDownCounter("slabgen.cache.size", () => PerCache(static e => e.Slabs * e.PagesPerSlab * PageAllocator.PageSize),
+            "By", "Bytes of pages the cache's slabs hold.");
+        meter.CreateObservableUpDownCounter("slabgen.pages.free_blocks", FreeBlocks,
+            "{block}", "Free blocks of the shared page allocator, per order (/proc/buddyinfo).");
+        meter.CreateObservableUpDownCounter("slabgen.pages.arenas", static () => (long)PageAllocator.Shared.ArenaCount,
+            "{arena}", "4 MiB arenas the shared page allocator holds.");
+        meter.CreateObservableUpDownCounter("slabgen.pages.os_bytes", static () => PageAllocator.Shared.BytesFromOs,
+            "By", "Bytes the shared page allocator has taken from the OS.");
+        return meter;
+    }
+
+    private static IEnumerable<Measurement<long>> PerCache(Func<SlabInfoEntry, long> value) =>
+        SlabInfo.Snapshot().Select(entry => new Measurement<long>(value(entry), new KeyValuePair<string, object?>(CacheTag, entry.Name)));
+
+    private static IEnumerable<Measurement<long>> FreeBlocks()
+    {
+        IReadOnlyList<long> free = PageAllocator.Shared.BuddyInfo().FreeBlocks;
+        for (int order = 0; order < free.Count; order++)
+        {
+            yield return new Measurement<long>(free[order], new KeyValuePair<string, object?>(OrderTag, order));
+        }
+    }
+}

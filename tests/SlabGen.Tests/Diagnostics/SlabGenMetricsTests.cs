@@ -1,0 +1,114 @@
+// The SlabGen meter, read the way dotnet-counters and OpenTelemetry read it: through a MeterListener.
+using System.Diagnostics.Metrics;
+
+namespace SlabGen.Tests.Diagnostics;
+
+public sealed unsafe class SlabGenMetricsTests
+{
+    [Fact]
+    public void Cache_instruments_report_the_objects_and_slabs_slabinfo_shows()
+    {
+        using KmemCache cache = KmemCache.Create("metrics-cache", 200, 0);
+        var objects = Enumerable.Range(0, 300).Select(_ => (nint)cache.Alloc()).ToArray();
+
+        Dictionary<string, long> values = Collect(tag: SlabGenMetrics.CacheTag, tagValue: "metrics-cache");
+        SlabInfoEntry row = SlabInfo.Snapshot().Single(static e => e.Name == "metrics-cache");
+
+        Assert.Equal(row.ActiveObjects, values["slabgen.cache.objects.active"]);
+        Assert.True(values["slabgen.cache.objects.active"] >= 300);
+        Assert.Equal(row.TotalObjects, values["slabgen.cache.objects.total"]);
+        Assert.Equal(row.Slabs, values["slabgen.cache.slabs"]);
+        Assert.Equal(row.Slabs * row.PagesPerSlab * PageAllocator.PageSize, values["slabgen.cache.size"]);
+        foreach (nint obj in objects)
+        {
+            cache.Free((void*)obj);
+        }
+
+        cache.Shrink();
+        Assert.True(Collect(SlabGenMetrics.CacheTag, "metrics-cache")["slabgen.cache.objects.active"] < 300);
+    }
+
+    [Fact]
+    public void Page_instruments_report_the_shared_allocator()
+    {
+        void* page = PageAllocator.Shared.AllocPages(2);
+        try
+        {
+            var measurements = new List<(string Instrument, long Value, int? Order)>();
+            using var listener = Listen((instrument, value, tags, _) =>
+            {
+                int? order = null;
+                foreach (KeyValuePair<string, object?> tag in tags)
+                {
+                    if (tag.Key == SlabGenMetrics.OrderTag)
+                    {
+                        order = (int)tag.Value!;
+                    }
+                }
+
+                measurements.Add((instrument.Name, value, order));
+            });
+            // Other test classes use the shared allocator at the same time: its arena count may move while we read.
+            int before = PageAllocator.Shared.ArenaCount;
+            listener.RecordObservableInstruments();
+            int after = PageAllocator.Shared.ArenaCount;
+
+            Assert.Equal(Enumerable.Range(0, PageAllocator.MaxOrder + 1).Cast<int?>(),
+                measurements.Where(static m => m.Instrument == "slabgen.pages.free_blocks").Select(static m => m.Order));
+            long arenas = measurements.Single(static m => m.Instrument == "slabgen.pages.arenas").Value;
+            Assert.InRange(arenas, Math.Max(1, Math.Min(before, after)), Math.Max(before, after));
+            Assert.InRange(measurements.Single(static m => m.Instrument == "slabgen.pages.os_bytes").Value,
+                Math.Min(before, after) * (4L << 20), Math.Max(before, after) * (4L << 20));
+        }
+        finally
+        {
+            PageAllocator.Shared.FreePages(page, 2);
+        }
+    }
+
+    [Fact]
+    public void A_destroyed_cache_leaves_the_instruments()
+    {
+        KmemCache cache = KmemCache.Create("metrics-gone", 64, 0);
+        cache.Free(cache.Alloc());
+        Assert.NotEmpty(Collect(SlabGenMetrics.CacheTag, "metrics-gone"));
+
+        cache.Destroy();
+
+        Assert.Empty(Collect(SlabGenMetrics.CacheTag, "metrics-gone"));
+    }
+
+    private static Dictionary<string, long> Collect(string tag, string tagValue)
+    {
+        var values = new Dictionary<string, long>();
+        using var listener = Listen((instrument, value, tags, _) =>
+        {
+            foreach (KeyValuePair<string, object?> t in tags)
+            {
+                if (t.Key == tag && (string?)t.Value == tagValue)
+                {
+                    values[instrument.Name] = value;
+                }
+            }
+        });
+        listener.RecordObservableInstruments();
+        return values;
+    }
+
+    private static MeterListener Listen(MeasurementCallback<long> onMeasurement)
+    {
+        var listener = new MeterListener
+        {
+            InstrumentPublished = static (instrument, l) =>
+            {
+                if (instrument.Meter.Name == SlabGenMetrics.MeterName)
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        listener.SetMeasurementEventCallback(onMeasurement);
+        listener.Start();
+        return listener;
+    }
+}
