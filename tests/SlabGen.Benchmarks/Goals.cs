@@ -19,6 +19,8 @@ internal static class Goals
         (nameof(ObjectBenchmarks), "KmemCache.Alloc+Free", "ObjectPool<T>.Get+Return", 3.0, null),
         (nameof(ObjectBenchmarks), "[SlabCache] Alloc+Free", "NativeMemory.Alloc+Free", 8.0, null),
         (nameof(ObjectBenchmarks), "[SlabCache] Alloc+Free", "ObjectPool<T>.Get+Return", 4.0, null),
+        (nameof(ThreadBenchmarks), "[SlabCache] pairs, 2 threads", "[SlabCache] pairs, 1 thread", 1.7, null),
+        (nameof(ThreadBenchmarks), "[SlabCache] producer→consumer, 2 threads", "[SlabCache] pairs, 2 threads", 0.5, null),
         (nameof(KmallocBenchmarks), "Kmalloc+Kfree", "NativeMemory.Alloc+Free", 5.0, "[Size=64]"),
     ];
 
