@@ -15,6 +15,9 @@ public sealed unsafe partial class KmemCache
     /// <summary>Empty slabs kept for the next allocations; more go back to the page allocator at once.</summary>
     private const int EmptySlabReserve = 2;
 
+    /// <summary>The shared array holds this many batches (the kernel SLAB's sharedfactor for small objects).</summary>
+    private const int SharedFactor = 8;
+
     private readonly Lock _lock = new();
     private readonly List<ThreadCache> _threadCaches = [];
     private PageFrameList _empty;
@@ -22,6 +25,15 @@ public sealed unsafe partial class KmemCache
     private PageFrameList _full;
     private long _activeObjects;
     private uint _nextColour;
+
+    /// <summary>
+    /// The shared array cache (SLAB's per-node <c>shared</c> array_cache): whole batches that threads' array caches
+    /// flushed, handed to the next thread that refills, by copying pointers under the lock instead of threading
+    /// each object through its slab's freelist. Its objects count as active, as the kernel counts them.
+    /// Made on first use; the first <see cref="_sharedAvail"/> entries hold objects.
+    /// </summary>
+    private nint[]? _shared;
+    private int _sharedAvail;
 
     /// <summary>
     /// Objects not on a slab's freelist: allocated by callers or cached in threads' array caches (slabinfo's
@@ -55,6 +67,7 @@ public sealed unsafe partial class KmemCache
         {
             ObjectDisposedException.ThrowIf(_id < 0, this);
             DrainThreadCaches(includeCallingThread: true);
+            DrainShared();
             if (_keepSlabs)
             {
                 return 0;
@@ -93,6 +106,7 @@ public sealed unsafe partial class KmemCache
             }
 
             DrainThreadCaches(includeCallingThread: true);
+            DrainShared();
             long cached = 0;
             foreach (ThreadCache cache in _threadCaches)
             {
@@ -130,7 +144,7 @@ public sealed unsafe partial class KmemCache
             DrainThreadCaches(includeCallingThread: false);
             long slabs = _empty.Count + _partial.Count + _full.Count;
             return new SlabInfoEntry(Name, _activeObjects, slabs * ObjectsPerSlab, (long)_layout.Stride, ObjectsPerSlab,
-                1 << SlabOrder, Limit, BatchCount, 0, _partial.Count + _full.Count, slabs, 0);
+                1 << SlabOrder, Limit, BatchCount, _debug ? 0 : SharedFactor, _partial.Count + _full.Count, slabs, _sharedAvail);
         }
     }
 
@@ -172,6 +186,15 @@ public sealed unsafe partial class KmemCache
         {
             lock (_lock)
             {
+                if (_sharedAvail != 0)
+                {
+                    int moved = Math.Min(cache.BatchCount, _sharedAvail);
+                    _sharedAvail -= moved;
+                    _shared.AsSpan(_sharedAvail, moved).CopyTo(cache.Entries[cache.Avail..]);
+                    cache.Avail += moved;
+                    return true;
+                }
+
                 cache.Avail += TakeObjects(cache.Entries.Slice(cache.Avail, cache.BatchCount));
                 if (cache.Avail != 0)
                 {
@@ -227,6 +250,39 @@ public sealed unsafe partial class KmemCache
             _empty.Remove(slab);
             ReleaseSlab(slab);
         }
+    }
+
+    /// <summary>
+    /// Makes room in a full array cache (SLAB's cache_flusharray): its BatchCount coldest objects go to the shared
+    /// array when it has room, else back to their slabs. Under the cache lock.
+    /// </summary>
+    private void FlushBatch(ThreadCache cache)
+    {
+        int count = cache.BatchCount;
+        _shared ??= new nint[SharedFactor * count];
+        if (_shared.Length - _sharedAvail < count)
+        {
+            ReturnObjects(cache, count);
+            return;
+        }
+
+        Span<nint> entries = cache.Entries;
+        entries[..count].CopyTo(_shared.AsSpan(_sharedAvail));
+        _sharedAvail += count;
+        entries[count..cache.Avail].CopyTo(entries);
+        cache.Avail -= count;
+    }
+
+    /// <summary>Returns every object of the shared array to its slab. Under the cache lock.</summary>
+    private void DrainShared()
+    {
+        for (int i = 0; i < _sharedAvail; i++)
+        {
+            var obj = (byte*)_shared![i];
+            PutObject(PageAllocator.HeadFrameOf(obj), obj);
+        }
+
+        _sharedAvail = 0;
     }
 
     /// <summary>Returns the <paramref name="count"/> coldest objects of an array cache to their slabs. Under the cache lock.</summary>

@@ -252,7 +252,7 @@ public sealed unsafe partial class KmemCache : IDisposable
         {
             lock (_lock)
             {
-                ReturnObjects(cache, cache.BatchCount);
+                FlushBatch(cache);
             }
         }
 

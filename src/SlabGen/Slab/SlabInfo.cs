@@ -13,10 +13,10 @@ namespace SlabGen;
 /// <param name="PagesPerSlab">Pages in one slab (pagesperslab).</param>
 /// <param name="Limit">The most objects of a thread's array cache (tunables limit).</param>
 /// <param name="BatchCount">Objects moved per refill or flush (tunables batchcount).</param>
-/// <param name="SharedFactor">Always 0: there is no shared array cache (tunables sharedfactor).</param>
+/// <param name="SharedFactor">How many batches the cache's shared array holds (tunables sharedfactor; 0 for debug caches).</param>
 /// <param name="ActiveSlabs">Slabs with at least one object in use (active_slabs).</param>
 /// <param name="Slabs">All slabs (num_slabs).</param>
-/// <param name="SharedAvailable">Always 0 (sharedavail).</param>
+/// <param name="SharedAvailable">Objects in the shared array now (sharedavail).</param>
 public sealed record SlabInfoEntry(
     string Name, long ActiveObjects, long TotalObjects, long ObjectSize, int ObjectsPerSlab, int PagesPerSlab,
     int Limit, int BatchCount, int SharedFactor, long ActiveSlabs, long Slabs, long SharedAvailable)

@@ -191,15 +191,62 @@ public sealed unsafe class KmemCacheTests : IDisposable
     }
 
     [Fact]
+    public void Batches_flushed_by_one_thread_refill_another_through_the_shared_array()
+    {
+        KmemCache cache = NewCache(64, name: "shared-array-refill");
+        nint[] objects = [];
+        var allocator = new Thread(() => objects = Enumerable.Range(0, 1_000).Select(_ => (nint)cache.Alloc()).ToArray());
+        allocator.Start();
+        allocator.Join();
+        var freer = new Thread(() => Array.ForEach(objects, o => cache.Free((void*)o)));
+        freer.Start();
+        freer.Join();
+        SlabInfoEntry afterFrees = SlabInfo.Snapshot().Single(e => e.Name == cache.Name);
+
+        // Both threads have exited and their array caches were reaped; the freer's flushed batches wait in the
+        // shared array, and this thread's first refill takes one of them.
+        Assert.Equal(8 * cache.BatchCount, afterFrees.SharedAvailable);
+        var again = new HashSet<nint>(Enumerable.Range(0, cache.BatchCount).Select(_ => (nint)cache.Alloc()));
+        Assert.Subset(objects.ToHashSet(), again);
+        Assert.Equal(afterFrees.SharedAvailable - cache.BatchCount, SlabInfo.Snapshot().Single(e => e.Name == cache.Name).SharedAvailable);
+
+        foreach (nint obj in again)
+        {
+            cache.Free((void*)obj);
+        }
+
+        cache.Shrink();
+        SlabInfoEntry shrunk = SlabInfo.Snapshot().Single(e => e.Name == cache.Name);
+        Assert.Equal((0L, 0L, 0L), (shrunk.SharedAvailable, shrunk.ActiveObjects, shrunk.Slabs));
+        cache.Destroy();
+    }
+
+    [Fact]
+    public void Destroy_counts_objects_in_the_shared_array_as_free()
+    {
+        KmemCache cache = NewCache(64, name: "shared-array-destroy");
+        var objects = Enumerable.Range(0, 500).Select(_ => (nint)cache.Alloc()).ToArray();
+        Array.ForEach(objects, o => cache.Free((void*)o));
+        Assert.True(SlabInfo.Snapshot().Single(e => e.Name == cache.Name).SharedAvailable > 0);
+
+        cache.Destroy();
+
+        Assert.DoesNotContain(SlabInfo.Snapshot(), e => e.Name == cache.Name);
+    }
+
+    [Fact]
     public void Shrink_returns_empty_slabs_to_the_page_allocator()
     {
-        using KmemCache cache = NewCache(64);
+        using KmemCache cache = NewCache(64, name: "shrink-test");
         var objects = Enumerable.Range(0, 20 * 64).Select(_ => (nint)cache.Alloc()).ToList();
         Assert.Equal(20, cache.SlabCount);
         objects.ForEach(o => cache.Free((void*)o));
 
-        // Two empty slabs in reserve, plus the slabs of the objects the thread's array cache still holds.
-        long expected = 2 + ((cache.Limit + cache.ObjectsPerSlab - 1) / cache.ObjectsPerSlab) + 1;
+        // Two empty slabs in reserve, plus the slabs of the objects the thread's array cache and the shared array hold.
+        SlabInfoEntry row = SlabInfo.Snapshot().Single(e => e.Name == cache.Name);
+        long cached = cache.Limit + (row.SharedFactor * (long)cache.BatchCount);
+        long expected = 2 + ((cached + cache.ObjectsPerSlab - 1) / cache.ObjectsPerSlab) + 1;
+        Assert.True(row.SharedAvailable > 0, "flushed batches should wait in the shared array");
         Assert.True(cache.SlabCount <= expected, $"at most {expected} slabs stay, got {cache.SlabCount}");
         long released = cache.Shrink();
         Assert.True(released > 0);
@@ -398,7 +445,7 @@ public sealed unsafe class KmemCacheTests : IDisposable
         long active = cache.ActiveObjects;
         Assert.InRange(active, 100, 100 + cache.Limit);
         Assert.Equal(
-            $"slabinfo-test     {active,6}    128     64   64    1 : tunables  120   60    0 : slabdata      2      2      0",
+            $"slabinfo-test     {active,6}    128     64   64    1 : tunables  120   60    8 : slabdata      2      2      0",
             row);
 
         objects.ForEach(o => cache.Free((void*)o));
