@@ -188,6 +188,18 @@ public sealed unsafe partial class PageAllocator
             }
         }
 
+        FreeToZone(page, order);
+    }
+
+    /// <summary>
+    /// Frees a block straight into the buddy free lists, past the calling thread's per-thread list. Slab caches
+    /// release slabs this way: a release often runs on a thread that will not allocate again (a shrink, a destroy,
+    /// a slabinfo snapshot reaping exited threads), and pages parked in its list would be out of everyone's reach.
+    /// </summary>
+    internal void FreePagesToZone(void* address, int order) => FreeToZone(BlockToFree(address, order), order);
+
+    private void FreeToZone(PageFrame* page, int order)
+    {
         lock (_zoneLock)
         {
             // Re-checked under the lock: of two racing frees of one block, the second fails here.

@@ -403,6 +403,6 @@ public sealed unsafe partial class KmemCache
         slab->SlabCookie = 0;
         slab->SlabFreelist = null;
         slab->SlabInUse = 0;
-        _pages.FreePages(slab->Virtual, _layout.Order);
+        _pages.FreePagesToZone(slab->Virtual, _layout.Order);
     }
 }

@@ -75,6 +75,33 @@ public sealed unsafe class KmemCacheConcurrencyTests
     }
 
     [Fact]
+    public void Slabs_released_on_another_live_thread_go_back_to_the_buddy_lists()
+    {
+        using var pages = new PageAllocator();
+        KmemCache cache = KmemCache.Create("released-elsewhere", 96, 0, pages: pages);
+        var worker = new Thread(() =>
+        {
+            var objects = Enumerable.Range(0, 2_000).Select(_ => (nint)cache.Alloc()).ToList();
+            objects.ForEach(o => cache.Free((void*)o));
+        });
+        worker.Start();
+        worker.Join();
+
+        // A thread that lives on (here: one that only takes a slabinfo snapshot and a shrink) reaps the exited
+        // worker's array cache and releases the empty slabs; their pages must not stay parked on that thread.
+        var reaper = new Thread(() =>
+        {
+            _ = SlabInfo.Snapshot();
+            cache.Shrink();
+        });
+        reaper.Start();
+        reaper.Join();
+        cache.Destroy();
+
+        Assert.Equal((long)pages.ArenaCount * 1024, pages.BuddyInfo().FreePages);
+    }
+
+    [Fact]
     public void Objects_cached_by_a_thread_that_exits_go_back_to_the_cache()
     {
         using var pages = new PageAllocator(new PageAllocatorOptions { PerThreadPages = 0 });
