@@ -38,9 +38,6 @@ internal static class BlockingApis
         ("System.IO.TextReader", ["Read", "ReadBlock", "ReadLine", "ReadToEnd"]),
     ];
 
-    /// <summary>Every synchronous member of these static classes does file-system I/O.</summary>
-    private static readonly HashSet<string> FileSystemTypes = new(StringComparer.Ordinal) { "System.IO.File", "System.IO.Directory" };
-
     /// <summary>Blocking properties: the result of an unfinished task waits for it.</summary>
     private static readonly HashSet<string> Properties = new(StringComparer.Ordinal)
     {
@@ -51,21 +48,20 @@ internal static class BlockingApis
     /// <summary>Whether the method blocks the calling thread, as far as this list knows.</summary>
     public static bool IsBlocking(IMethodSymbol method)
     {
-        if (!AnyName.Contains(method.Name) && !IsFileSystemMember(method))
+        if (IsFileSystemMember(method))
+        {
+            return !method.Name.EndsWith("Async", StringComparison.Ordinal);
+        }
+
+        if (!AnyName.Contains(method.Name))
         {
             return false;
         }
 
         INamedTypeSymbol type = method.ContainingType.OriginalDefinition;
-        string typeName = MetadataName(type);
-        if (Methods.TryGetValue(typeName, out HashSet<string>? names) && names.Contains(method.Name))
+        if (Methods.TryGetValue(MetadataName(type), out HashSet<string>? names) && names.Contains(method.Name))
         {
             return true;
-        }
-
-        if (FileSystemTypes.Contains(typeName))
-        {
-            return !method.Name.EndsWith("Async", StringComparison.Ordinal);
         }
 
         return IoMembers.Any(io => io.Names.Contains(method.Name) && DerivesFrom(type, io.BaseType));
@@ -75,6 +71,7 @@ internal static class BlockingApis
     private static readonly HashSet<string> AnyName = new(
         Methods.Values.SelectMany(static n => n).Concat(IoMembers.SelectMany(static io => io.Names)), StringComparer.Ordinal);
 
+    /// <summary>A member of System.IO.File or System.IO.Directory: every synchronous one does file-system I/O.</summary>
     private static bool IsFileSystemMember(IMethodSymbol method) =>
         method.ContainingType is { Name: "File" or "Directory", ContainingNamespace: { Name: "IO", ContainingNamespace.Name: "System" } };
 

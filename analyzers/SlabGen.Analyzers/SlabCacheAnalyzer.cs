@@ -189,10 +189,10 @@ public sealed class SlabCacheAnalyzer : DiagnosticAnalyzer
         {
             context.ReportDiagnostic(Diagnostic.Create(Descriptors.InvalidAlign, ArgumentLocation("Align"), arguments.Align));
         }
-        else if (arguments.Align != 0 && arguments.Align < StructLayoutEstimate.NaturalAlignment(type))
+        else if (arguments.Align != 0 && StructLayoutEstimate.NaturalAlignment(type) is var natural && arguments.Align < natural)
         {
             context.ReportDiagnostic(Diagnostic.Create(Descriptors.AlignBelowNatural, ArgumentLocation("Align"),
-                arguments.Align, type.Name, StructLayoutEstimate.NaturalAlignment(type)));
+                arguments.Align, type.Name, natural));
         }
 
         if (arguments.Name is { Length: 0 })

@@ -7,10 +7,7 @@ namespace SlabGen.Analyzers.Tests;
 
 public class DescriptorTests
 {
-    public static TheoryData<string> Ids => new(typeof(Descriptors)
-        .GetFields(BindingFlags.Public | BindingFlags.Static)
-        .Where(static f => f.FieldType == typeof(DiagnosticDescriptor))
-        .Select(static f => ((DiagnosticDescriptor)f.GetValue(null)!).Id));
+    public static TheoryData<string> Ids => new(AllDescriptors().Select(static d => d.Id));
 
     [Theory]
     [MemberData(nameof(Ids))]

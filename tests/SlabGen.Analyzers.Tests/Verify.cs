@@ -15,14 +15,7 @@ internal static class Verify
     public static readonly ReferenceAssemblies Net10 = new("net10.0");
 
     /// <summary>The running framework's assemblies and SlabGen.</summary>
-    public static readonly MetadataReference[] References =
-    [
-        .. ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
-            .Where(static path => Path.GetFileName(path).StartsWith("System.", StringComparison.Ordinal)
-                || Path.GetFileName(path) is "mscorlib.dll" or "netstandard.dll")
-            .Select(static path => MetadataReference.CreateFromFile(path)),
-        MetadataReference.CreateFromFile(typeof(SlabCacheAttribute).Assembly.Location),
-    ];
+    public static MetadataReference[] References => SlabGen.Tests.Shared.CompilationReferences.All;
 
     /// <summary>Checks the diagnostics marked inline in <paramref name="source"/>, with optional global analyzer config.</summary>
     public static async Task Analyzer<TAnalyzer>(string source, params (string Key, string Value)[] editorConfig)

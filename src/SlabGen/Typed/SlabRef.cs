@@ -45,11 +45,7 @@ public readonly unsafe struct SlabRef<T> : IEquatable<SlabRef<T>>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         get
         {
-            if (_generation != 0 && *GenerationWord(_pointer) != _generation)
-            {
-                ThrowFreed(nameof(Value));
-            }
-
+            ThrowIfFreed(nameof(Value));
             return ref *_pointer;
         }
     }
@@ -59,11 +55,7 @@ public readonly unsafe struct SlabRef<T> : IEquatable<SlabRef<T>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public T* AsPointer()
     {
-        if (_generation != 0 && *GenerationWord(_pointer) != _generation)
-        {
-            ThrowFreed(nameof(AsPointer));
-        }
-
+        ThrowIfFreed(nameof(AsPointer));
         return _pointer;
     }
 
@@ -99,6 +91,16 @@ public readonly unsafe struct SlabRef<T> : IEquatable<SlabRef<T>>
             ? string.Create(CultureInfo.InvariantCulture, $"SlabRef<{typeof(T).Name}>(0x{(nint)_pointer:x})")
             : string.Create(CultureInfo.InvariantCulture,
                 $"SlabRef<{typeof(T).Name}>(0x{(nint)_pointer:x}, generation {_generation & uint.MaxValue} of range {(_generation >> 32) & int.MaxValue})");
+
+    /// <summary>For a checked handle: throws when the object's generation word no longer matches the handle's.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void ThrowIfFreed(string operation)
+    {
+        if (_generation != 0 && *GenerationWord(_pointer) != _generation)
+        {
+            ThrowFreed(operation);
+        }
+    }
 
     [DoesNotReturn]
     internal static void ThrowFreed(string operation) => throw new ObjectDisposedException(
