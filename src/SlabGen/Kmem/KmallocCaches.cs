@@ -1,5 +1,10 @@
 // The kmalloc size classes, as the kernel's (mm/slab_common.c): kmalloc-8 … kmalloc-8k, found by size through
 // a table for sizes up to 192 (size_index) and the highest set bit above, never by a loop.
+//
+// The fast path does not go through the caches' objects: each thread has a table of its array-cache blocks, one
+// per class, reached through one thread static. Kmalloc indexes it by the class of the size (a constant when the
+// size is); Kfree by the class its slab's frame records. The caches are never destroyed, so a block in the table
+// stays its cache's for the thread's life, with no cookie to check.
 using System.Numerics;
 using System.Runtime.CompilerServices;
 
@@ -12,30 +17,115 @@ internal static unsafe class KmallocCaches
 
     private static readonly int[] Sizes = [8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192];
 
-    /// <summary>Class index for sizes 0..192, by (size + 7) / 8: the kernel's size_index, with 0 counted as 1.</summary>
-    private static readonly byte[] SizeIndex =
+    /// <summary>The caches by class: class c (1..13) is Caches[c - 1]; class 0 is "not a kmalloc cache".</summary>
+    public static readonly KmemCache[] Caches = CreateAll();
+
+    /// <summary>
+    /// Class for sizes 0..192, by (size + 7) / 8: the kernel's size_index, with 0 counted as 1. Static data, so
+    /// the JIT reads it at compile time for a constant size.
+    /// </summary>
+    private static ReadOnlySpan<byte> SizeIndex =>
     [
-        0,                // 0
-        0,                // 1..8     kmalloc-8
-        1,                // 9..16    kmalloc-16
-        2, 2,             // 17..32   kmalloc-32
-        3, 3, 3, 3,       // 33..64   kmalloc-64
-        4, 4, 4, 4,       // 65..96   kmalloc-96
-        5, 5, 5, 5,       // 97..128  kmalloc-128
-        6, 6, 6, 6, 6, 6, 6, 6, // 129..192 kmalloc-192
+        1,                // 0
+        1,                // 1..8     kmalloc-8
+        2,                // 9..16    kmalloc-16
+        3, 3,             // 17..32   kmalloc-32
+        4, 4, 4, 4,       // 33..64   kmalloc-64
+        5, 5, 5, 5,       // 65..96   kmalloc-96
+        6, 6, 6, 6,       // 97..128  kmalloc-128
+        7, 7, 7, 7, 7, 7, 7, 7, // 129..192 kmalloc-192
     ];
 
-    public static readonly KmemCache[] Caches = Array.ConvertAll(Sizes, Create);
-
-    /// <summary>The cache for <paramref name="size"/> (1..8192; 0 counts as 1).</summary>
+    /// <summary>The class (1..13) of <paramref name="size"/> (0..8192; 0 counts as 1).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static KmemCache For(nuint size) => Caches[size <= 192 ? SizeIndex[(int)(size + 7) >> 3] : BitOperations.Log2(size - 1)];
+    public static int ClassOf(nuint size) => size <= 192 ? SizeIndex[(int)(size + 7) >> 3] : BitOperations.Log2(size - 1) + 1;
 
-    private static KmemCache Create(int size)
+    /// <summary>The cache for <paramref name="size"/> (0..8192; 0 counts as 1).</summary>
+    public static KmemCache For(nuint size) => Caches[ClassOf(size) - 1];
+
+    /// <summary>The calling thread's blocks, indexed by class (slot 0, "not kmalloc", stays null); null before its first kmalloc.</summary>
+    public static nint* ThreadBlocks
     {
-        string name = size >= 1024 ? $"kmalloc-{size / 1024}k" : $"kmalloc-{size}";
-        // Power-of-two classes are aligned to their size, as SLUB guarantees; 96 and 192 to their largest power-of-two divisor.
-        nuint align = (nuint)Math.Min(size & -size, PageAllocator.PageSize);
-        return KmemCache.Create(name, (nuint)size, align);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => PerThread.Blocks;
+    }
+
+    /// <summary>The calling thread's block of class <paramref name="slabClass"/> (0..13), or null: none yet, or class 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static nint* ThreadBlock(int slabClass)
+    {
+        nint* blocks = PerThread.Blocks;
+        return blocks == null ? null : (nint*)blocks[slabClass];
+    }
+
+    /// <summary>Kmalloc's slow path: the cache's own, then the thread's block of the class is remembered.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static void* AllocSlow(int slabClass, GfpFlags flags)
+    {
+        KmemCache cache = Caches[slabClass - 1];
+        void* obj = cache.Alloc(flags);
+        Remember(slabClass, cache);
+        return obj;
+    }
+
+    /// <summary>Kfree's slow path for a slab object: a full block, a thread without a block yet, or a slab of another cache.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static void FreeSlow(void* obj, PageFrame* slab)
+    {
+        int slabClass = slab->SlabClass;
+        if (slabClass == 0)
+        {
+            KmemCache.FreeToSlabCache(obj, slab);
+            return;
+        }
+
+        KmemCache cache = Caches[slabClass - 1];
+        cache.Free(obj);
+        Remember(slabClass, cache);
+    }
+
+    private static void Remember(int slabClass, KmemCache cache)
+    {
+        nint* block = cache.ThreadBlock();
+        if (block == null)
+        {
+            return;
+        }
+
+        if (PerThread.Blocks == null)
+        {
+            PerThread.Storage = GC.AllocateArray<nint>(Sizes.Length + 1, pinned: true);
+            PerThread.Blocks = (nint*)Unsafe.AsPointer(ref PerThread.Storage[0]);
+        }
+
+        PerThread.Blocks[slabClass] = (nint)block;
+    }
+
+    private static KmemCache[] CreateAll()
+    {
+        var caches = new KmemCache[Sizes.Length];
+        for (int i = 0; i < Sizes.Length; i++)
+        {
+            int size = Sizes[i];
+            string name = size >= 1024 ? $"kmalloc-{size / 1024}k" : $"kmalloc-{size}";
+            // Power-of-two classes are aligned to their size, as SLUB guarantees; 96 and 192 to their largest power-of-two divisor.
+            nuint align = (nuint)Math.Min(size & -size, PageAllocator.PageSize);
+            caches[i] = KmemCache.Create(name, (nuint)size, align);
+            caches[i].MakeKmallocCache((byte)(i + 1));
+        }
+
+        return caches;
+    }
+
+    /// <summary>The thread statics, in a class without a static constructor so the JIT reads them straight from the thread's TLS block.</summary>
+    private static class PerThread
+    {
+        /// <summary>The calling thread's block of each class, indexed by class (slot 0 stays null); null until the thread's first kmalloc.</summary>
+        [ThreadStatic]
+        public static nint* Blocks;
+
+        /// <summary>Keeps <see cref="Blocks"/> alive while the thread lives.</summary>
+        [ThreadStatic]
+        public static nint[]? Storage;
     }
 }

@@ -26,8 +26,29 @@ public static unsafe partial class Kmem
     /// <returns>The memory, aligned to 8 bytes at least (to the size class for power-of-two classes up to 4 KiB,
     /// to the block size above 8 KiB); <see langword="null"/> when none is available or above 4 MiB.</returns>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void* Kmalloc(nuint size, GfpFlags flags = GfpFlags.Kernel) =>
-        size <= KmallocCaches.MaxCacheSize ? KmallocCaches.For(size).Alloc(flags) : KmallocLarge(size, flags);
+    public static void* Kmalloc(nuint size, GfpFlags flags = GfpFlags.Kernel)
+    {
+        // The thread's table is read before the size test, so the read dominates the rest of an inlining caller:
+        // a Kfree later in the same method reuses its thread-local address instead of looking it up again.
+        nint* blocks = KmallocCaches.ThreadBlocks;
+        if (size > KmallocCaches.MaxCacheSize)
+        {
+            return KmallocLarge(size, flags);
+        }
+
+        int slabClass = KmallocCaches.ClassOf(size);
+        if (blocks != null)
+        {
+            var block = (nint*)blocks[slabClass];
+            void* obj = block == null ? null : ThreadCache.TryPop(block, flags);
+            if (obj != null)
+            {
+                return obj;
+            }
+        }
+
+        return KmallocCaches.AllocSlow(slabClass, flags);
+    }
 
     /// <summary>Allocates zeroed memory (<c>kzalloc</c>): <see cref="Kmalloc"/> with <see cref="GfpFlags.Zero"/>.</summary>
     public static void* Kzalloc(nuint size, GfpFlags flags = GfpFlags.Kernel) => Kmalloc(size, flags | GfpFlags.Zero);
@@ -97,7 +118,11 @@ public static unsafe partial class Kmem
         PageFrame* head = PageAllocator.HeadFrameOf(memory);
         if (head != null && head->State == (PageFlags.Head | PageFlags.Slab))
         {
-            KmemCache.FreeToSlabCache(memory, head);
+            nint* block = KmallocCaches.ThreadBlock(head->SlabClass);
+            if (block == null || !ThreadCache.TryPush(block, memory))
+            {
+                KmallocCaches.FreeSlow(memory, head);
+            }
         }
         else
         {

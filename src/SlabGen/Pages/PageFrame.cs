@@ -10,7 +10,8 @@
 //              its other pages stay Tail, so a round trip through the list rewrites one frame only.
 //   Head       the first page of an allocated block. Order = the block's order.
 //   Head|Slab  the first page of a block that is a slab of a KmemCache. Next/Prev link the cache's
-//              empty, partial or full list; SlabCacheId, SlabCookie, SlabInUse, SlabColour and SlabFreelist are valid.
+//              empty, partial or full list; SlabCacheId, SlabCookie, SlabClass, SlabInUse, SlabColour and
+//              SlabFreelist are valid.
 //   Head|LargeKmalloc  the first page of a block that Kmem.Kmalloc handed out whole (above 8 KiB).
 //   Tail       any other page of an allocated block (order > 0). HeadPage = the block's first page
 //              (the kernel's compound_head), so an interior pointer is recognised in O(1).
@@ -73,6 +74,9 @@ public unsafe struct PageFrame
     [FieldOffset(32)] internal PageFlags State;
 
     [FieldOffset(34)] internal byte BlockOrder;
+
+    /// <summary>The kmalloc size class of the owning cache, 1..13, or 0 for any other cache (Slab): Kfree's index into its per-thread table.</summary>
+    [FieldOffset(35)] internal byte SlabClass;
 
     /// <summary>The owning cache's id (Slab).</summary>
     [FieldOffset(36)] internal int SlabCacheId;

@@ -86,14 +86,14 @@ public sealed unsafe partial class KmemCache
     /// <exception cref="InvalidOperationException">
     /// Objects are still allocated: the message says how many, and where they were allocated under
     /// <see cref="SlabFlags.StoreUser"/>. The cache stays usable; free them and destroy again. Or the cache is
-    /// the cache of a <see cref="SlabCacheAttribute"/> struct, which lives as long as the process.
+    /// the cache of a <see cref="SlabCacheAttribute"/> struct or a kmalloc size cache, which live as long as the process.
     /// </exception>
     public void Destroy()
     {
-        if (_typeCache)
+        if (_permanentOwner is not null)
         {
             throw new InvalidOperationException(
-                $"Cache '{Name}' belongs to a [SlabCache] struct and lives as long as the process; Shrink() gives its free slabs back.");
+                $"Cache '{Name}' {_permanentOwner} and lives as long as the process; Shrink() gives its free slabs back.");
         }
 
         int id;
@@ -370,6 +370,7 @@ public sealed unsafe partial class KmemCache
         slab->SlabColour = colour;
         slab->SlabCacheId = _id;
         slab->SlabCookie = _cookie;
+        slab->SlabClass = _slabClass;
         slab->State = PageFlags.Head | PageFlags.Slab;
         lock (_lock)
         {
@@ -401,6 +402,7 @@ public sealed unsafe partial class KmemCache
         slab->State = PageFlags.Head;
         slab->SlabCacheId = 0;
         slab->SlabCookie = 0;
+        slab->SlabClass = 0;
         slab->SlabFreelist = null;
         slab->SlabInUse = 0;
         _pages.FreePagesToZone(slab->Virtual, _layout.Order);

@@ -32,8 +32,14 @@ public sealed unsafe partial class KmemCache : IDisposable
     /// <summary>The id of this cache in the per-thread tables and page frames; -1 once destroyed.</summary>
     private int _id;
 
-    /// <summary>The cache of a [SlabCache] type: generated thread statics name its blocks, so it is never destroyed.</summary>
-    private bool _typeCache;
+    /// <summary>
+    /// Who keeps per-thread pointers to this cache's blocks outside <see cref="ThreadSlots"/> (a [SlabCache] type's
+    /// thread static, or kmalloc's per-thread table), so the cache is never destroyed; null for an ordinary cache.
+    /// </summary>
+    private string? _permanentOwner;
+
+    /// <summary>Written into every slab's frame: the kmalloc size class (1..13), or 0 for other caches.</summary>
+    private byte _slabClass;
 
     /// <summary>Empty slabs stay with the cache (checked handles may still read their objects' generation words).</summary>
     private bool _keepSlabs;
@@ -117,18 +123,13 @@ public sealed unsafe partial class KmemCache : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void* Alloc(GfpFlags flags = GfpFlags.Kernel)
     {
-        nint* cache = ThreadSlots.Find(_id);
-        // Atomic, or Kernel outside interrupt context, with or without NoWarn: anything else (Zero,
-        // contradictions, Kernel in interrupt context) takes the slow path, which checks it.
-        GfpFlags mode = flags & ~GfpFlags.NoWarn;
-        if (cache != null && cache[ThreadCache.CookieIndex] == (nint)_cookie
-            && (mode == GfpFlags.Atomic || (mode == GfpFlags.Kernel && (*(int*)cache[ThreadCache.InterruptDepthIndex] == 0 || !InterruptContext.ChecksEnabled))))
+        nint* block = ThreadSlots.Find(_id);
+        if (block != null && block[ThreadCache.CookieIndex] == (nint)_cookie)
         {
-            nint avail = cache[ThreadCache.AvailIndex] - 1;
-            if (avail >= 0)
+            void* obj = ThreadCache.TryPop(block, flags);
+            if (obj != null)
             {
-                cache[ThreadCache.AvailIndex] = avail;
-                return (void*)cache[ThreadCache.EntriesIndex + avail];
+                return obj;
             }
         }
 
@@ -144,50 +145,44 @@ public sealed unsafe partial class KmemCache : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Free(void* obj)
     {
-        nint* cache = ThreadSlots.Find(_id);
-        if (cache != null && cache[ThreadCache.CookieIndex] == (nint)_cookie)
+        // The slab lookup is independent of the array cache's loads, so the CPU overlaps them.
+        nint* block = ThreadSlots.Find(_id);
+        PageFrame* slab = PageAllocator.HeadFrameOf(obj);
+        if (block != null && block[ThreadCache.CookieIndex] == (nint)_cookie
+            && slab != null && slab->SlabCacheId == _id && slab->State == (PageFlags.Head | PageFlags.Slab)
+            && ThreadCache.TryPush(block, obj))
         {
-            // The slab lookup is independent of the array cache's loads, so the CPU overlaps them.
-            nint avail = cache[ThreadCache.AvailIndex];
-            PageFrame* slab = PageAllocator.HeadFrameOf(obj);
-            if (avail < cache[ThreadCache.LimitIndex] && slab != null && slab->SlabCacheId == _id && slab->State == (PageFlags.Head | PageFlags.Slab))
-            {
-                cache[ThreadCache.EntriesIndex + avail] = (nint)obj;
-                cache[ThreadCache.AvailIndex] = avail + 1;
-                return;
-            }
+            return;
         }
 
         FreeSlow(obj);
     }
 
     /// <summary>
-    /// Frees an object of whichever cache owns <paramref name="slab"/> (Kfree): pushes it onto the calling thread's
-    /// array cache straight from the slab's frame, without the cache object, or takes the cache's slow path.
+    /// Frees an object of whichever cache owns <paramref name="slab"/> (Kfree of an object that is not kmalloc's):
+    /// pushes it onto the calling thread's array cache straight from the slab's frame, or takes the cache's slow path.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void FreeToSlabCache(void* obj, PageFrame* slab)
     {
-        nint* cache = ThreadSlots.Find(slab->SlabCacheId);
-        if (cache != null && cache[ThreadCache.CookieIndex] == (nint)slab->SlabCookie)
+        nint* block = ThreadSlots.Find(slab->SlabCacheId);
+        if (block == null || block[ThreadCache.CookieIndex] != (nint)slab->SlabCookie || !ThreadCache.TryPush(block, obj))
         {
-            nint avail = cache[ThreadCache.AvailIndex];
-            if (avail < cache[ThreadCache.LimitIndex])
-            {
-                cache[ThreadCache.EntriesIndex + avail] = (nint)obj;
-                cache[ThreadCache.AvailIndex] = avail + 1;
-                return;
-            }
+            CacheRegistry.Find(slab->SlabCacheId)!.FreeSlow(obj);
         }
-
-        CacheRegistry.Find(slab->SlabCacheId)!.FreeSlow(obj);
     }
 
     /// <summary>Makes this the cache of a [SlabCache] type: never destroyed, and with <paramref name="keepSlabs"/> never shrunk.</summary>
     internal void MakeTypeCache(bool keepSlabs)
     {
-        _typeCache = true;
+        _permanentOwner = "belongs to a [SlabCache] struct";
         _keepSlabs = keepSlabs;
+    }
+
+    /// <summary>Makes this kmalloc's cache of size class <paramref name="slabClass"/> (1..13): never destroyed, its slabs tagged with the class.</summary>
+    internal void MakeKmallocCache(byte slabClass)
+    {
+        _permanentOwner = "is a kmalloc size cache";
+        _slabClass = slabClass;
     }
 
     /// <summary>The calling thread's array-cache block of this cache, or null (none yet, or a debug cache).</summary>

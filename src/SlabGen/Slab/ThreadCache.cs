@@ -62,6 +62,44 @@ internal sealed unsafe class ThreadCache
 
     public void* Pop() => (void*)Block[EntriesIndex + --Block[AvailIndex]];
 
+    /// <summary>
+    /// The fast-path pop of every allocation entry point: the hottest object of <paramref name="block"/> (a
+    /// thread's block, not null), or null when the block is empty or <paramref name="flags"/> need the slow path:
+    /// anything but Atomic, or Kernel outside interrupt context (either with NoWarn). Zero, contradictions and
+    /// Kernel inside interrupt context go to the slow path, which checks them.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void* TryPop(nint* block, GfpFlags flags)
+    {
+        GfpFlags mode = flags & ~GfpFlags.NoWarn;
+        if (mode == GfpFlags.Atomic || (mode == GfpFlags.Kernel && (*(int*)block[InterruptDepthIndex] == 0 || !InterruptContext.ChecksEnabled)))
+        {
+            nint avail = block[AvailIndex] - 1;
+            if (avail >= 0)
+            {
+                block[AvailIndex] = avail;
+                return (void*)block[EntriesIndex + avail];
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The fast-path push of every free entry point: false when <paramref name="block"/> (not null) is full.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool TryPush(nint* block, void* obj)
+    {
+        nint avail = block[AvailIndex];
+        if (avail < block[LimitIndex])
+        {
+            block[EntriesIndex + avail] = (nint)obj;
+            block[AvailIndex] = avail + 1;
+            return true;
+        }
+
+        return false;
+    }
+
     /// <summary>The kernel SLAB's enable_cpucache: smaller objects get larger array caches.</summary>
     public static (int Limit, int BatchCount) Tunables(nuint objectSize)
     {

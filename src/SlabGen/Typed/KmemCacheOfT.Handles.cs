@@ -71,15 +71,12 @@ public sealed unsafe partial class KmemCache<T>
     private static T* AllocPointer(ref nint threadCache, GfpFlags flags)
     {
         var block = (nint*)threadCache;
-        GfpFlags mode = flags & ~GfpFlags.NoWarn;
-        if (block != null
-            && (mode == GfpFlags.Atomic || (mode == GfpFlags.Kernel && (*(int*)block[ThreadCache.InterruptDepthIndex] == 0 || !InterruptContext.ChecksEnabled))))
+        if (block != null)
         {
-            nint avail = block[ThreadCache.AvailIndex] - 1;
-            if (avail >= 0)
+            var obj = (T*)ThreadCache.TryPop(block, flags);
+            if (obj != null)
             {
-                block[ThreadCache.AvailIndex] = avail;
-                return (T*)block[ThreadCache.EntriesIndex + avail];
+                return obj;
             }
         }
 
@@ -98,15 +95,9 @@ public sealed unsafe partial class KmemCache<T>
     {
         var block = (nint*)threadCache;
         T* pointer = obj.RawPointer;
-        if (block != null && pointer != null)
+        if (block != null && pointer != null && ThreadCache.TryPush(block, pointer))
         {
-            nint avail = block[ThreadCache.AvailIndex];
-            if (avail < block[ThreadCache.LimitIndex])
-            {
-                block[ThreadCache.EntriesIndex + avail] = (nint)pointer;
-                block[ThreadCache.AvailIndex] = avail + 1;
-                return;
-            }
+            return;
         }
 
         FreeRefSlow(ref threadCache, pointer);

@@ -141,6 +141,54 @@ public sealed unsafe class KmallocTests
         Kmem.Kfree(fresh);
     }
 
+    [Fact]
+    public void A_thread_that_only_frees_pushes_onto_its_own_array_cache_and_kmalloc_reuses_it()
+    {
+        var blocks = Enumerable.Range(0, 10).Select(_ => (nint)Kmem.Kmalloc(40)).ToArray();
+        nint reused = 0;
+        var thread = new Thread(() =>
+        {
+            // This thread has no kmalloc table yet: the first Kfree takes the slow path and makes it; the next ones
+            // push onto the thread's kmalloc-64 array cache, from which its next kmalloc pops the hottest.
+            foreach (nint block in blocks)
+            {
+                Kmem.Kfree((void*)block);
+            }
+
+            reused = (nint)Kmem.Kmalloc(64);
+            Kmem.Kfree((void*)reused);
+        });
+        thread.Start();
+        thread.Join();
+        Assert.Equal(blocks[^1], reused);
+        AssertKmallocUsable();
+    }
+
+    [Fact]
+    public void Kfree_frees_an_object_of_an_ordinary_cache_into_that_cache()
+    {
+        using var cache = KmemCache.Create("kfree-ordinary-64", 64, 0);
+        void* obj = cache.Alloc();
+        Kmem.Kfree(obj);
+        void* kmalloc64 = Kmem.Kmalloc(64);
+        Assert.NotEqual((nint)obj, (nint)kmalloc64); // not pushed onto the kmalloc-64 array cache
+        Assert.Equal((nint)obj, (nint)cache.Alloc()); // but onto this cache's
+        Kmem.Kfree(kmalloc64);
+        Kmem.Kfree(obj); // Dispose destroys the cache, which refuses while an object is live
+    }
+
+    [Fact]
+    public void A_kmalloc_cache_refuses_to_be_destroyed()
+    {
+        void* memory = Kmem.Kmalloc(64);
+        KmemCache cache = PageAllocator.Shared.HeadPageOf(memory).SlabCache!;
+        Kmem.Kfree(memory);
+        var refused = Assert.Throws<InvalidOperationException>(cache.Destroy);
+        Assert.Contains("kmalloc-64", refused.Message);
+        Assert.Contains("kmalloc size cache", refused.Message);
+        AssertKmallocUsable();
+    }
+
     // ---- bad input: a clear exception, nothing changed, kmalloc fully usable afterwards ----
 
     [Fact]
