@@ -27,13 +27,11 @@ public sealed unsafe partial class KmemCache
     private uint _nextColour;
 
     /// <summary>
-    /// The shared array cache (SLAB's per-node <c>shared</c> array_cache): whole batches that threads' array caches
-    /// flushed, handed to the next thread that refills, by copying pointers under the lock instead of threading
-    /// each object through its slab's freelist. Its objects count as active, as the kernel counts them.
-    /// Made on first use; the first <see cref="_sharedAvail"/> entries hold objects.
+    /// The shared array cache (SharedArray.cs): batches that threads' array caches flushed, handed to the next
+    /// thread that refills by copying pointers, instead of threading each object through its slab's freelist.
+    /// Its objects count as active, as the kernel counts them.
     /// </summary>
-    private nint[]? _shared;
-    private int _sharedAvail;
+    private SharedArray? _shared;
 
     /// <summary>
     /// Objects not on a slab's freelist: allocated by callers or cached in threads' array caches (slabinfo's
@@ -144,7 +142,7 @@ public sealed unsafe partial class KmemCache
             DrainThreadCaches(includeCallingThread: false);
             long slabs = _empty.Count + _partial.Count + _full.Count;
             return new SlabInfoEntry(Name, _activeObjects, slabs * ObjectsPerSlab, (long)_layout.Stride, ObjectsPerSlab,
-                1 << SlabOrder, Limit, BatchCount, _debug ? 0 : SharedFactor, _partial.Count + _full.Count, slabs, _sharedAvail);
+                1 << SlabOrder, Limit, BatchCount, _debug ? 0 : SharedFactor, _partial.Count + _full.Count, slabs, _shared?.Avail ?? 0);
         }
     }
 
@@ -179,22 +177,18 @@ public sealed unsafe partial class KmemCache
         return cache;
     }
 
-    /// <summary>Fills an empty array cache with a batch from the slabs, growing the cache when they are all full.</summary>
+    /// <summary>Fills an empty array cache with a batch from the shared array, else from the slabs, growing the cache when they are all full.</summary>
     private bool Refill(ThreadCache cache, GfpFlags flags)
     {
         while (true)
         {
+            if (TakeShared(cache))
+            {
+                return true;
+            }
+
             lock (_lock)
             {
-                if (_sharedAvail != 0)
-                {
-                    int moved = Math.Min(cache.BatchCount, _sharedAvail);
-                    _sharedAvail -= moved;
-                    _shared.AsSpan(_sharedAvail, moved).CopyTo(cache.Entries[cache.Avail..]);
-                    cache.Avail += moved;
-                    return true;
-                }
-
                 cache.Avail += TakeObjects(cache.Entries.Slice(cache.Avail, cache.BatchCount));
                 if (cache.Avail != 0)
                 {
@@ -207,6 +201,13 @@ public sealed unsafe partial class KmemCache
                 return false;
             }
         }
+    }
+
+    private bool TakeShared(ThreadCache cache)
+    {
+        int moved = _shared?.Take(cache.Entries.Slice(cache.Avail, cache.BatchCount)) ?? 0;
+        cache.Avail += moved;
+        return moved != 0;
     }
 
     /// <summary>Takes free objects off the slabs, partial slabs first. Under the cache lock.</summary>
@@ -254,35 +255,43 @@ public sealed unsafe partial class KmemCache
 
     /// <summary>
     /// Makes room in a full array cache (SLAB's cache_flusharray): its BatchCount coldest objects go to the shared
-    /// array when it has room, else back to their slabs. Under the cache lock.
+    /// array when it has room, else back to their slabs under the cache lock.
     /// </summary>
     private void FlushBatch(ThreadCache cache)
     {
         int count = cache.BatchCount;
-        _shared ??= new nint[SharedFactor * count];
-        if (_shared.Length - _sharedAvail < count)
+        if (_shared is null)
         {
-            ReturnObjects(cache, count);
+            Interlocked.CompareExchange(ref _shared, new SharedArray(SharedFactor, count), null);
+        }
+
+        if (_shared.TryPut(cache.Entries[..count]))
+        {
+            Span<nint> entries = cache.Entries;
+            entries[count..cache.Avail].CopyTo(entries);
+            cache.Avail -= count;
             return;
         }
 
-        Span<nint> entries = cache.Entries;
-        entries[..count].CopyTo(_shared.AsSpan(_sharedAvail));
-        _sharedAvail += count;
-        entries[count..cache.Avail].CopyTo(entries);
-        cache.Avail -= count;
+        lock (_lock)
+        {
+            ReturnObjects(cache, count);
+        }
     }
 
     /// <summary>Returns every object of the shared array to its slab. Under the cache lock.</summary>
     private void DrainShared()
     {
-        for (int i = 0; i < _sharedAvail; i++)
+        Span<nint> batch = stackalloc nint[BatchCount];
+        int taken;
+        while (_shared is not null && (taken = _shared.Take(batch)) != 0)
         {
-            var obj = (byte*)_shared![i];
-            PutObject(PageAllocator.HeadFrameOf(obj), obj);
+            foreach (nint entry in batch[..taken])
+            {
+                var obj = (byte*)entry;
+                PutObject(PageAllocator.HeadFrameOf(obj), obj);
+            }
         }
-
-        _sharedAvail = 0;
     }
 
     /// <summary>Returns the <paramref name="count"/> coldest objects of an array cache to their slabs. Under the cache lock.</summary>

@@ -245,10 +245,7 @@ public sealed unsafe partial class KmemCache : IDisposable
         ThreadCache cache = GetThreadCache();
         if (cache.Avail == cache.Limit)
         {
-            lock (_lock)
-            {
-                FlushBatch(cache);
-            }
+            FlushBatch(cache);
         }
 
         cache.Push(obj);
