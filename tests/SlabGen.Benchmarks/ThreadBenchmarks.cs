@@ -77,6 +77,44 @@ public unsafe class ThreadBenchmarks
         }
     });
 
+    /// <summary>
+    /// The producer→consumer hand-off alone, with no allocator: the producer fills the same handle batches with a
+    /// value and the consumer reads them. What the cross-thread cases cost beyond this is the allocator's.
+    /// </summary>
+    [Benchmark(OperationsPerInvoke = PairsPerThread, Description = "hand-off only (no allocation), 2 threads")]
+    public long HandOffOnly()
+    {
+        long sum = 0;
+        _workers.Run(2, worker =>
+        {
+            for (int n = 0; n < PairsPerThread / BatchSize; n++)
+            {
+                if (worker == 0)
+                {
+                    int index = _empty.Pop();
+                    SlabRef<SlabPayload64>[] batch = _handleBatches[index];
+                    for (int i = 0; i < batch.Length; i++)
+                    {
+                        batch[i] = default;
+                    }
+
+                    _full.Push(index);
+                }
+                else
+                {
+                    int index = _full.Pop();
+                    foreach (SlabRef<SlabPayload64> handle in _handleBatches[index])
+                    {
+                        sum += handle.IsNull ? 1 : 0;
+                    }
+
+                    _empty.Push(index);
+                }
+            }
+        });
+        return sum;
+    }
+
     [Benchmark(OperationsPerInvoke = PairsPerThread, Description = "NativeMemory pairs, 1 thread")]
     public void NativeOneThread() => _workers.Run(1, static _ => NativePairs());
 
