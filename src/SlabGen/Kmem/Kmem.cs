@@ -115,26 +115,33 @@ public static unsafe partial class Kmem
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Kfree(void* memory)
     {
-        PageFrame* head = PageAllocator.HeadFrameOf(memory);
-        if (head != null && head->State == (PageFlags.Head | PageFlags.Slab))
+        // Every page of a kmalloc slab carries its class, every other page 0, whose table slot stays null.
+        PageFrame* page = PageAllocator.FrameOf(memory);
+        if (page != null)
         {
-            nint* block = KmallocCaches.ThreadBlock(head->SlabClass);
-            if (block == null || !ThreadCache.TryPush(block, memory))
+            nint* block = KmallocCaches.ThreadBlock(page->SlabClass);
+            if (block != null && ThreadCache.TryPush(block, memory))
             {
-                KmallocCaches.FreeSlow(memory, head);
+                return;
             }
         }
-        else
-        {
-            KfreeSlow(memory);
-        }
+
+        KfreeSlow(memory);
     }
 
+    /// <summary>Kfree of anything but a kmalloc slab object going onto a thread's block that has room.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void KfreeSlow(void* memory)
     {
         if (memory == null)
         {
+            return;
+        }
+
+        PageFrame* slab = PageAllocator.HeadFrameOf(memory);
+        if (slab != null && slab->State == (PageFlags.Head | PageFlags.Slab))
+        {
+            KmallocCaches.FreeSlow(memory, slab);
             return;
         }
 

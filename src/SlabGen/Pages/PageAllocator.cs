@@ -161,14 +161,20 @@ public sealed unsafe partial class PageAllocator : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static PageFrame* HeadFrameOf(void* address)
     {
-        Arena* arena = SectionMap.Find(address);
-        if (arena == null)
-        {
-            return null;
-        }
+        PageFrame* page = FrameOf(address);
+        return page == null || page->State != PageFlags.Tail ? page : page->HeadPage;
+    }
 
-        PageFrame* page = arena->Frames + (((nuint)address >> PageShift) & (Arena.Pages - 1));
-        return page->State == PageFlags.Tail ? page->HeadPage : page;
+    /// <summary>
+    /// The frame of the page containing <paramref name="address"/> itself (a tail page is not resolved to its
+    /// head), in any allocator of the process; null when the address is in no arena. The free fast paths use it:
+    /// every page of a slab carries its cache's cookie and kmalloc class.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static PageFrame* FrameOf(void* address)
+    {
+        Arena* arena = SectionMap.Find(address);
+        return arena == null ? null : arena->Frames + (((nuint)address >> PageShift) & (Arena.Pages - 1));
     }
 
     /// <summary>

@@ -11,7 +11,8 @@
 //   Head       the first page of an allocated block. Order = the block's order.
 //   Head|Slab  the first page of a block that is a slab of a KmemCache. Next/Prev link the cache's
 //              empty, partial or full list; SlabCacheId, SlabCookie, SlabClass, SlabInUse, SlabColour and
-//              SlabFreelist are valid.
+//              SlabFreelist are valid. The slab's Tail pages carry SlabCookie and SlabClass too (0 on all other
+//              pages), so a free checks an object's cache from its own page without finding the head.
 //   Head|LargeKmalloc  the first page of a block that Kmem.Kmalloc handed out whole (above 8 KiB).
 //   Tail       any other page of an allocated block (order > 0). HeadPage = the block's first page
 //              (the kernel's compound_head), so an interior pointer is recognised in O(1).
@@ -75,7 +76,10 @@ public unsafe struct PageFrame
 
     [FieldOffset(34)] internal byte BlockOrder;
 
-    /// <summary>The kmalloc size class of the owning cache, 1..13, or 0 for any other cache (Slab): Kfree's index into its per-thread table.</summary>
+    /// <summary>
+    /// The kmalloc size class of the owning cache, 1..13, or 0 for any other cache: Kfree's index into its per-thread
+    /// table. Set on every page of a slab, tails too, so Kfree reads it from the object's own page; 0 on every other page.
+    /// </summary>
     [FieldOffset(35)] internal byte SlabClass;
 
     /// <summary>The owning cache's id (Slab).</summary>
@@ -90,7 +94,11 @@ public unsafe struct PageFrame
     /// <summary>The slab's first free object; each free object holds the next at the cache's free-pointer offset (Slab).</summary>
     [FieldOffset(48)] internal byte* SlabFreelist;
 
-    /// <summary>The owning cache's cookie (Slab): lets Kfree reach the thread's array cache without the cache object.</summary>
+    /// <summary>
+    /// The owning cache's cookie, never reused: lets Kfree reach the thread's array cache without the cache object,
+    /// and lets KmemCache.Free check that an object is its own with one load from the object's page. Set on every
+    /// page of a slab, tails too; 0 on every other page.
+    /// </summary>
     [FieldOffset(56)] internal long SlabCookie;
 
     /// <summary>The page's state.</summary>

@@ -378,9 +378,8 @@ public sealed unsafe partial class KmemCache
         slab->SlabInUse = 0;
         slab->SlabColour = colour;
         slab->SlabCacheId = _id;
-        slab->SlabCookie = _cookie;
-        slab->SlabClass = _slabClass;
         slab->State = PageFlags.Head | PageFlags.Slab;
+        StampPages(slab, _cookie, _slabClass);
         lock (_lock)
         {
             if (_id < 0)
@@ -410,10 +409,19 @@ public sealed unsafe partial class KmemCache
     {
         slab->State = PageFlags.Head;
         slab->SlabCacheId = 0;
-        slab->SlabCookie = 0;
-        slab->SlabClass = 0;
+        StampPages(slab, 0, 0);
         slab->SlabFreelist = null;
         slab->SlabInUse = 0;
         _pages.FreePagesToZone(slab->Virtual, _layout.Order);
+    }
+
+    /// <summary>Writes the owner's cookie and kmalloc class into every page of a slab (0 and 0 when it is released).</summary>
+    private void StampPages(PageFrame* slab, long cookie, byte slabClass)
+    {
+        for (nuint i = 0; i < (nuint)1 << _layout.Order; i++)
+        {
+            slab[i].SlabCookie = cookie;
+            slab[i].SlabClass = slabClass;
+        }
     }
 }

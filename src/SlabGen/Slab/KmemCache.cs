@@ -145,11 +145,12 @@ public sealed unsafe partial class KmemCache : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Free(void* obj)
     {
-        // The slab lookup is independent of the array cache's loads, so the CPU overlaps them.
+        // The page lookup is independent of the array cache's loads, so the CPU overlaps them. Every page of this
+        // cache's slabs, and no other page, carries its cookie: one load checks that the object is this cache's.
         nint* block = ThreadSlots.Find(_id);
-        PageFrame* slab = PageAllocator.HeadFrameOf(obj);
+        PageFrame* page = PageAllocator.FrameOf(obj);
         if (block != null && block[ThreadCache.CookieIndex] == (nint)_cookie
-            && slab != null && slab->SlabCacheId == _id && slab->State == (PageFlags.Head | PageFlags.Slab)
+            && page != null && page->SlabCookie == _cookie
             && ThreadCache.TryPush(block, obj))
         {
             return;
