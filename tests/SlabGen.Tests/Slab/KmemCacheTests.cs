@@ -415,6 +415,55 @@ public sealed unsafe class KmemCacheTests : IDisposable
     }
 
     [Fact]
+    public void An_object_on_a_tail_page_of_another_caches_slab_is_refused()
+    {
+        using KmemCache cache = NewCache(3000, name: "mine");
+        using KmemCache other = NewCache(3000, name: "theirs");
+        Assert.True(other.SlabOrder > 0);
+        AssertUsable(cache);
+        var theirs = Enumerable.Range(0, other.ObjectsPerSlab).Select(_ => (nint)other.Alloc()).ToList();
+        nint onTail = theirs.First(o => _pages.HeadPageOf((void*)o).Address != (void*)(o & ~(nint)(PageAllocator.PageSize - 1)));
+
+        var e = Assert.Throws<ArgumentException>(() => cache.Free((void*)onTail));
+        Assert.Contains("wrong cache", e.Message);
+        Assert.Contains("'theirs'", e.Message);
+
+        theirs.ForEach(o => other.Free((void*)o));
+        AssertUsable(cache);
+        AssertUsable(other);
+    }
+
+    [Fact]
+    public void A_released_slabs_pages_no_longer_pass_for_the_caches_own()
+    {
+        using KmemCache cache = NewCache(3000);
+        Assert.True(cache.SlabOrder > 0);
+        AssertUsable(cache);
+        var objects = Enumerable.Range(0, 3 * cache.ObjectsPerSlab).Select(_ => (nint)cache.Alloc()).ToList();
+        var slabs = objects.Select(o => (nint)_pages.HeadPageOf((void*)o).Address).ToHashSet();
+        objects.ForEach(o => cache.Free((void*)o));
+        cache.Shrink();
+        Assert.Equal(0, cache.SlabCount);
+
+        // Take blocks of the slab order until one is a former slab: its tail pages must have lost the cache's mark.
+        var blocks = new List<nint>();
+        nint reused = 0;
+        while (reused == 0)
+        {
+            var block = (nint)_pages.AllocPages(cache.SlabOrder);
+            Assert.True(block != 0, "a released slab was never handed out again");
+            blocks.Add(block);
+            reused = slabs.Contains(block) ? block : 0;
+        }
+
+        var e = Assert.Throws<ArgumentException>(() => cache.Free((void*)(reused + PageAllocator.PageSize)));
+        Assert.Contains("page-allocator block", e.Message);
+
+        blocks.ForEach(b => _pages.FreePages((void*)b, cache.SlabOrder));
+        AssertUsable(cache);
+    }
+
+    [Fact]
     public void Free_of_null_does_nothing()
     {
         using KmemCache cache = NewCache(32);
