@@ -168,7 +168,7 @@ public sealed unsafe partial class PageAllocator
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void FreePagesSlow(PageFrame* page, int order)
     {
-        if ((uint)order <= PerThreadPageList.CostlyOrder && PerThreadPages > 0)
+        if ((uint)order <= PerThreadPageList.MaxListOrder && PerThreadPages > 0)
         {
             PerThreadPageList list = PerThreadPageList.GetOrCreate(this, _cookie);
             if (list.Caches(order))
@@ -243,7 +243,7 @@ public sealed unsafe partial class PageAllocator
     /// </summary>
     private void ReturnPerThreadPages(PerThreadPageList list, bool drainAll)
     {
-        for (int order = 0; order <= PerThreadPageList.CostlyOrder; order++)
+        for (int order = 0; order <= PerThreadPageList.MaxListOrder; order++)
         {
             int count = list.Count(order);
             int returned = drainAll ? count : (count + 1) / 2;

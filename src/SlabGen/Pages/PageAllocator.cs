@@ -1,5 +1,5 @@
 // The buddy page allocator (mm/page_alloc.c): the public surface and the fast paths.
-// Allocations and frees of orders 0..3 go through the calling thread's page list without a lock; everything
+// Allocations and frees of orders 0..5 go through the calling thread's page list without a lock; everything
 // else, and a miss, goes to the named slow paths, which take the zone lock (PageAllocator.Zone.cs).
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
@@ -84,7 +84,7 @@ public sealed unsafe partial class PageAllocator : IDisposable
     /// <exception cref="ObjectDisposedException">The allocator was disposed.</exception>
     public void* AllocPages(int order, GfpFlags flags = GfpFlags.Kernel)
     {
-        if ((uint)order <= PerThreadPageList.CostlyOrder && (flags & KernelAndAtomic) != KernelAndAtomic
+        if ((uint)order <= PerThreadPageList.MaxListOrder && (flags & KernelAndAtomic) != KernelAndAtomic
             && ((flags & GfpFlags.Kernel) == 0 || ThreadSlots.InterruptDepth == 0 || !InterruptContext.ChecksEnabled))
         {
             nint* list = ThreadSlots.Find(_id);
@@ -115,7 +115,7 @@ public sealed unsafe partial class PageAllocator : IDisposable
     public void FreePages(void* address, int order)
     {
         PageFrame* page = BlockToFree(address, order);
-        if ((uint)order <= PerThreadPageList.CostlyOrder)
+        if ((uint)order <= PerThreadPageList.MaxListOrder)
         {
             nint* list = ThreadSlots.Find(_id);
             if (list != null && list[ThreadSlots.CookieIndex] == (nint)_cookie && PerThreadPageList.TryPush(list, page, order, PerThreadPages))

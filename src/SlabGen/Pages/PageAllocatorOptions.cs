@@ -11,7 +11,7 @@ public sealed class PageAllocatorOptions
     public long? MaxBytes { get; init; }
 
     /// <summary>
-    /// How many pages of freed small blocks (orders 0..3) each thread keeps for its next allocations without
+    /// How many pages of freed small blocks (orders 0..5) each thread keeps for its next allocations without
     /// taking the zone lock (the kernel's per-cpu pages, <c>pcp->high</c>). An order is kept only if half the
     /// limit holds one of its blocks. 0 turns the per-thread lists off. Default 64 (256 KiB per thread).
     /// </summary>

@@ -5,7 +5,7 @@
 //   None       a page inside a free buddy block, but not its first page; no other field is valid.
 //   Buddy      the first page of a free block on a buddy free list. Order = the block's order;
 //              Next/Prev link the free list of that order (the kernel's page->buddy_list).
-//   PerThread  the first page of a block of order 0..3 parked on a thread's list (the kernel's per-cpu
+//   PerThread  the first page of a block of order 0..5 parked on a thread's list (the kernel's per-cpu
 //              pages): not on a free list, not coalescable, not handed out. Order = the block's order;
 //              its other pages stay Tail, so a round trip through the list rewrites one frame only.
 //   Head       the first page of an allocated block. Order = the block's order.

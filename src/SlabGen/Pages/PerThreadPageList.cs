@@ -1,12 +1,12 @@
 // Per-thread lists of small blocks: the kernel's per-cpu pages (struct per_cpu_pages), per thread here.
-// A free of a block of order <= CostlyOrder pushes onto the calling thread's stack for that order, and an
+// A free of a block of order <= MaxListOrder pushes onto the calling thread's stack for that order, and an
 // allocation pops from it, without a lock. The thread holds at most High pages in all; when a push would
 // pass that, the coldest half of every stack goes back to the buddy lists under the zone lock. Lists are
 // registered with their allocator together with their thread; the list of a thread that has exited is
 // returned whole the next time the allocator drains, trims or registers a list: none is lost.
 //
 // The fast path reads the list through raw pointers, so it is a pinned block found through ThreadSlots:
-//   [Cookie][Pages][Count 0..3][frames of order 0 (High)][order 1 (High)][order 2 (High)][order 3 (High)]
+//   [Cookie][Pages][Count 0..5][frames of order 0 (High)][order 1 (High)] … [order 5 (High)]
 using System.Runtime.CompilerServices;
 
 namespace SlabGen;
@@ -16,12 +16,15 @@ internal sealed unsafe class PerThreadPageList
     public const int DefaultHigh = 64;
     public const int MaxHigh = 1024;
 
-    /// <summary>The largest order kept per thread (the kernel's PAGE_ALLOC_COSTLY_ORDER).</summary>
-    public const int CostlyOrder = 3;
+    /// <summary>
+    /// The largest order kept per thread. The kernel's PAGE_ALLOC_COSTLY_ORDER is 3; 5 lets kmalloc's page blocks
+    /// up to 128 KiB skip the zone lock (docs/pages.md), while High still bounds the pages a thread holds.
+    /// </summary>
+    public const int MaxListOrder = 5;
 
     private const int PagesIndex = 1;
     private const int CountsIndex = 2;
-    private const int FramesIndex = CountsIndex + CostlyOrder + 1;
+    private const int FramesIndex = CountsIndex + MaxListOrder + 1;
 
     /// <summary>The pinned block; kept alive by this object, which its thread's slots and its allocator reference.</summary>
     private readonly nint[] _storage;
@@ -31,7 +34,7 @@ internal sealed unsafe class PerThreadPageList
         Allocator = owner;
         High = owner.PerThreadPages;
         Thread = Thread.CurrentThread;
-        _storage = GC.AllocateArray<nint>(FramesIndex + ((CostlyOrder + 1) * High), pinned: true);
+        _storage = GC.AllocateArray<nint>(FramesIndex + ((MaxListOrder + 1) * High), pinned: true);
         Block = (nint*)Unsafe.AsPointer(ref _storage[0]);
         Block[ThreadSlots.CookieIndex] = (nint)cookie;
     }
@@ -78,9 +81,9 @@ internal sealed unsafe class PerThreadPageList
     }
 
     /// <summary>Whether blocks of <paramref name="order"/> are kept on the lists: small enough that half the list holds one.</summary>
-    public bool Caches(int order) => order <= CostlyOrder && (2 << order) <= High;
+    public bool Caches(int order) => order <= MaxListOrder && (2 << order) <= High;
 
-    /// <summary>The hottest block of <paramref name="order"/> (0..CostlyOrder) in a list block, or null when there is none.</summary>
+    /// <summary>The hottest block of <paramref name="order"/> (0..MaxListOrder) in a list block, or null when there is none.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static PageFrame* TryPop(nint* block, int order, int high)
     {
@@ -95,7 +98,7 @@ internal sealed unsafe class PerThreadPageList
         return (PageFrame*)block[FramesIndex + (order * high) + count];
     }
 
-    /// <summary>Keeps a block of <paramref name="order"/> (0..CostlyOrder) in a list block; false when the list is full.</summary>
+    /// <summary>Keeps a block of <paramref name="order"/> (0..MaxListOrder) in a list block; false when the list is full.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool TryPush(nint* block, PageFrame* page, int order, int high)
     {

@@ -64,7 +64,7 @@ public sealed unsafe class PageAllocatorModelTests
     {
         IReadOnlyList<long> free = pages.BuddyInfo().FreeBlocks;
         Assert.Equal(0, free.Skip(order).Sum());
-        Assert.True(order > PerThreadPageList.CostlyOrder || (PerThreadPageList.Find(pages.Id, pages)?.Count(order) ?? 0) == 0,
+        Assert.True(order > PerThreadPageList.MaxListOrder || (PerThreadPageList.Find(pages.Id, pages)?.Count(order) ?? 0) == 0,
             "an allocation failed with a block of its order on the thread's list");
         Assert.True(atomic || pages.ArenaCount == 2, "a Kernel allocation failed below the cap");
     }

@@ -160,6 +160,7 @@ public sealed unsafe class PageAllocatorTests
     [InlineData(0, 64)]
     [InlineData(3, 64)]
     [InlineData(4, 0)]
+    [InlineData(5, 64)]
     public void Zero_fills_memory_that_was_dirty(int order, int perThreadPages)
     {
         using PageAllocator pages = NewAllocator(perThreadPages: perThreadPages);
@@ -191,6 +192,29 @@ public sealed unsafe class PageAllocatorTests
         pages.FreePages(small, 0);
         Assert.Equal(4L * 1024 * 1024, pages.Trim());
         Assert.Equal(0, pages.ArenaCount);
+        AssertUsable(pages);
+    }
+
+    [Theory]
+    [InlineData(0, 64, true)]
+    [InlineData(3, 64, true)]
+    [InlineData(4, 64, true)]
+    [InlineData(5, 64, true)]
+    [InlineData(5, 32, false)] // two blocks of order 5 would not fit in 32 pages
+    [InlineData(6, 1024, false)]
+    public void The_threads_list_keeps_blocks_up_to_order_5_that_fit_twice(int order, int perThreadPages, bool kept)
+    {
+        using PageAllocator pages = NewAllocator(perThreadPages: perThreadPages);
+        void* block = pages.AllocPages(order);
+        pages.FreePages(block, order);
+
+        Assert.Equal(kept ? PageFlags.PerThread : PageFlags.Buddy, pages.PageOf(block).Flags);
+        Assert.Equal(kept ? 1 << order : 0, PerThreadPageList.Find(pages.Id, pages)?.Pages ?? 0);
+        Assert.True(pages.AllocPages(order) == block, "the same block comes back (LIFO)");
+        pages.FreePages(block, order);
+
+        pages.DrainPerThreadPages();
+        Assert.Equal(PageFlags.Buddy, pages.PageOf(block).Flags);
         AssertUsable(pages);
     }
 
@@ -279,6 +303,7 @@ public sealed unsafe class PageAllocatorTests
     [InlineData(0, 64)]
     [InlineData(3, 0)]
     [InlineData(3, 64)]
+    [InlineData(5, 64)]
     public void A_double_free_is_refused(int order, int perThreadPages)
     {
         using PageAllocator pages = NewAllocator(perThreadPages: perThreadPages);
