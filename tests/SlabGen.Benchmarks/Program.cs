@@ -1,8 +1,9 @@
 // The benchmark suite. `--quick` runs every case with a few short iterations (about a minute, for smoke runs
 // and CI); without it, BenchmarkDotNet's full measurement. Both run out of process, so both measure the code the
 // runtime's tiered JIT produces by default (an in-process run measured code still in its first tier). Any other arguments go to
-// BenchmarkDotNet (for example --filter *Page*). After the run the goals table prints the measured ratios, and
-// the memory goals (MemoryGoals.cs, counted in-process) follow; a full run exits non-zero when a goal is missed.
+// BenchmarkDotNet (for example --filter *Page*, or --disasm for the JIT's code of each case). After the run come the
+// goals table with the measured ratios, the thread cases as pairs per second with their scaling, and the memory
+// goals (MemoryGoals.cs, counted in-process); a full run exits non-zero when a goal is missed.
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Reports;
@@ -27,7 +28,9 @@ IConfig config = quick
     : DefaultConfig.Instance;
 
 IEnumerable<Summary> summaries = BenchmarkSwitcher.FromAssembly(typeof(PageBenchmarks).Assembly).Run(rest, config);
-int missed = Goals.Check(summaries, Console.Out) + MemoryGoals.Check(Console.Out);
+int missed = Goals.Check(summaries, Console.Out);
+Throughput.Print(summaries, Console.Out);
+missed += MemoryGoals.Check(Console.Out);
 Console.WriteLine(quick
     ? $"Quick mode: {missed} goal(s) below target; quick figures are indicative only, the full run decides."
     : $"{missed} goal(s) missed.");
