@@ -4,12 +4,14 @@ namespace SlabGen.Tests.Pages;
 
 public sealed unsafe class PageAllocatorConcurrencyTests
 {
-    [Fact]
-    public void Threads_freeing_each_others_blocks_keep_contents_intact_and_everything_coalesces()
+    [Theory]
+    [InlineData(16, 3)] // the thread lists keep orders 0..3
+    [InlineData(64, 5)] // ... and 0..5
+    public void Threads_freeing_each_others_blocks_keep_contents_intact_and_everything_coalesces(int perThreadPages, int maxOrder)
     {
         const int ThreadCount = 3;
         const int Operations = 60_000;
-        using var pages = new PageAllocator(new PageAllocatorOptions { PerThreadPages = 16 });
+        using var pages = new PageAllocator(new PageAllocatorOptions { PerThreadPages = perThreadPages });
         var inboxes = Enumerable.Range(0, ThreadCount).Select(_ => new ConcurrentQueue<Block>()).ToArray();
         long checkedBlocks = 0;
 
@@ -19,7 +21,7 @@ public sealed unsafe class PageAllocatorConcurrencyTests
             var kept = new List<Block>();
             for (int i = 0; i < Operations; i++)
             {
-                int order = random.Next(8) == 0 ? random.Next(1, 4) : 0;
+                int order = random.Next(8) == 0 ? random.Next(1, maxOrder + 1) : 0;
                 var block = Block.Allocate(pages, order, ((ulong)self << 56) | (uint)i);
                 if (random.Next(2) == 0)
                 {
