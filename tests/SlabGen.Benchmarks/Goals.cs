@@ -63,7 +63,7 @@ internal static class Goals
     }
 
     /// <summary>The case's description; BenchmarkDotNet quotes those with special characters.</summary>
-    private static string Name(BenchmarkReport report) => report.BenchmarkCase.Descriptor.WorkloadMethodDisplayInfo.Trim('\'');
+    internal static string Name(BenchmarkReport report) => report.BenchmarkCase.Descriptor.WorkloadMethodDisplayInfo.Trim('\'');
 
     /// <summary>The measured ratio in the goal's own words: "6.1× faster", or for a time limit "1.3× the time".</summary>
     private static string Measured(double speedUp, double factor) => factor >= 1

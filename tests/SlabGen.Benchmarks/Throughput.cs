@@ -16,7 +16,7 @@ internal static class Throughput
     {
         var cases = summaries.SelectMany(s => s.Reports)
             .Where(r => r.BenchmarkCase.Descriptor.Type.Name == nameof(ThreadBenchmarks) && r.ResultStatistics is not null)
-            .ToDictionary(r => r.BenchmarkCase.Descriptor.WorkloadMethodDisplayInfo.Trim('\''), r => r.ResultStatistics!.Mean);
+            .ToDictionary(Goals.Name, r => r.ResultStatistics!.Mean);
         if (cases.Count == 0)
         {
             return;
@@ -41,5 +41,5 @@ internal static class Throughput
     }
 
     /// <summary>Pairs per second for a time per pair in nanoseconds.</summary>
-    internal static double PairsPerSecond(double nanosecondsPerPair) => 1e9 / nanosecondsPerPair;
+    private static double PairsPerSecond(double nanosecondsPerPair) => 1e9 / nanosecondsPerPair;
 }

@@ -24,6 +24,10 @@ internal unsafe struct Arena
 
     public PageFrame* Frames => (PageFrame*)((byte*)Unsafe.AsPointer(ref this) + sizeof(Arena));
 
+    /// <summary>The frame of the page containing <paramref name="address"/>, an address inside this arena.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public PageFrame* FrameOf(void* address) => Frames + (((nuint)address >> PageAllocator.PageShift) & (Pages - 1));
+
     /// <summary>Takes a new arena from the OS; null when the OS refuses.</summary>
     public static Arena* Create(int ownerId)
     {

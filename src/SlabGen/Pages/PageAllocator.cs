@@ -140,7 +140,7 @@ public sealed unsafe partial class PageAllocator : IDisposable
             ThrowForeign(address);
         }
 
-        return ref arena->Frames[((nuint)address >> PageShift) & (Arena.Pages - 1)];
+        return ref *arena->FrameOf(address);
     }
 
     /// <summary>
@@ -174,7 +174,7 @@ public sealed unsafe partial class PageAllocator : IDisposable
     internal static PageFrame* FrameOf(void* address)
     {
         Arena* arena = SectionMap.Find(address);
-        return arena == null ? null : arena->Frames + (((nuint)address >> PageShift) & (Arena.Pages - 1));
+        return arena == null ? null : arena->FrameOf(address);
     }
 
     /// <summary>
@@ -211,7 +211,7 @@ public sealed unsafe partial class PageAllocator : IDisposable
             ThrowForeign(address);
         }
 
-        PageFrame* page = arena->Frames + (((nuint)address >> PageShift) & (Arena.Pages - 1));
+        PageFrame* page = arena->FrameOf(address);
         if (page->Virtual != address || page->State != PageFlags.Head || page->BlockOrder != order)
         {
             ThrowBadFree(page, address, order);
