@@ -33,8 +33,10 @@ public static class SlabGenMetrics
     private static Meter CreateMeter()
     {
         var meter = new Meter(MeterName, typeof(SlabGenMetrics).Assembly.GetName().Version?.ToString());
+        meter.CreateObservableUpDownCounter("slabgen.cache.objects.live", () => PerCache(static e => e.LiveObjects),
+            "{object}", "Objects allocated and not yet freed: what to watch for leaks.");
         meter.CreateObservableUpDownCounter("slabgen.cache.objects.active", () => PerCache(static e => e.ActiveObjects),
-            "{object}", "Objects allocated or held in threads' array caches (slabinfo's active_objs).");
+            "{object}", "Objects allocated or parked in threads' array caches and the depot (slabinfo's active_objs).");
         meter.CreateObservableUpDownCounter("slabgen.cache.objects.total", () => PerCache(static e => e.TotalObjects),
             "{object}", "Objects of all slabs of the cache (slabinfo's num_objs).");
         meter.CreateObservableUpDownCounter("slabgen.cache.slabs", () => PerCache(static e => e.Slabs),
@@ -43,6 +45,8 @@ public static class SlabGenMetrics
             "By", "Bytes of pages the cache's slabs hold.");
         meter.CreateObservableUpDownCounter("slabgen.pages.free_blocks", FreeBlocks,
             "{block}", "Free blocks of the shared page allocator, per order (/proc/buddyinfo).");
+        meter.CreateObservableUpDownCounter("slabgen.pages.per_thread_pages", static () => PageAllocator.Shared.BuddyInfo().PerThreadPages,
+            "{page}", "Free pages of the shared page allocator parked on threads' per-thread lists.");
         meter.CreateObservableUpDownCounter("slabgen.pages.arenas", static () => (long)PageAllocator.Shared.ArenaCount,
             "{arena}", "4 MiB arenas the shared page allocator holds.");
         meter.CreateObservableUpDownCounter("slabgen.pages.os_bytes", static () => PageAllocator.Shared.BytesFromOs,

@@ -40,7 +40,7 @@ public static unsafe partial class Kmem
         if (blocks != null)
         {
             var block = (nint*)blocks[slabClass];
-            void* obj = block == null ? null : ThreadCache.TryPop(block, flags);
+            void* obj = block == null ? null : ArrayCache.TryPop(block, flags);
             if (obj != null)
             {
                 return obj;
@@ -120,7 +120,7 @@ public static unsafe partial class Kmem
         if (page != null)
         {
             nint* block = KmallocCaches.ThreadBlock(page->SlabClass);
-            if (block != null && ThreadCache.TryPush(block, memory))
+            if (block != null && ArrayCache.TryPush(block, memory))
             {
                 return;
             }

@@ -1,8 +1,10 @@
 // The zone: buddy free lists of orders 0..MaxOrder under one lock, and the slow paths that use them.
 // __rmqueue_smallest / expand / __free_one_page follow mm/page_alloc.c; arenas come and go here too.
 //
-// Lock order: the zone lock, then SectionMap's lock (taken only while an arena is registered or removed).
-// The OS is asked for memory outside the zone lock.
+// Lock order: a cache lock, then the zone lock, then SectionMap's lock (taken only while an arena is registered or
+// removed). The OS is asked for memory outside the zone lock, and no lock is held while a per-thread list is
+// entered or drained (PerThread/). Before an allocation fails, Reclaim takes back what every thread and every
+// cache on this allocator parks, and the allocation is tried once more.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
@@ -15,7 +17,10 @@ public sealed unsafe partial class PageAllocator
     /// <summary>The free blocks of each order.</summary>
     private readonly PageFrameList[] _freeArea = new PageFrameList[MaxOrder + 1];
     private readonly List<nint> _arenas = [];
-    private readonly List<PerThreadPageList> _threadLists = [];
+    private readonly PerThreadRegistry<PerThreadPageList> _pageLists = new();
+
+    /// <summary>The caches whose slabs come from this allocator, for Reclaim; guarded by itself, a leaf lock.</summary>
+    private readonly List<KmemCache> _caches = [];
 
     private readonly long _maxArenas;
 
@@ -42,23 +47,96 @@ public sealed unsafe partial class PageAllocator
     /// <summary>How many allocations returned <see langword="null"/>, except those that passed <see cref="GfpFlags.NoWarn"/>.</summary>
     public long FailedAllocations => Volatile.Read(ref _failedAllocations);
 
-    /// <summary>The free blocks per order on the buddy lists, like <c>/proc/buddyinfo</c>.</summary>
+    /// <summary>
+    /// The free blocks per order on the buddy lists, like <c>/proc/buddyinfo</c>, and beside them the free blocks
+    /// parked on threads' per-thread lists (<see cref="SlabGen.BuddyInfo.PerThreadBlocks"/>), which /proc/buddyinfo
+    /// does not count either.
+    /// </summary>
     public BuddyInfo BuddyInfo()
     {
+        long[] perThread = new long[MaxOrder + 1];
+        foreach (PerThreadPageList list in _pageLists.Snapshot())
+        {
+            for (int order = 0; order <= PerThreadPageList.MaxListOrder; order++)
+            {
+                perThread[order] += list.Count(order);
+            }
+        }
+
         lock (_zoneLock)
         {
-            return new BuddyInfo(Array.ConvertAll(_freeArea, list => list.Count));
+            return new BuddyInfo(Array.ConvertAll(_freeArea, list => list.Count), perThread);
         }
     }
 
     /// <summary>
-    /// Gives every fully free arena back to the OS, after draining the calling thread's lists and those of
-    /// exited threads. Blocks cached by other live threads keep their arenas until those threads free or exit.
+    /// Gives every fully free arena back to the OS, after draining every thread's per-thread list (live threads'
+    /// too). Slabs are not touched: <see cref="KmemCache.Shrink"/> gives a cache's empty slabs back first.
     /// </summary>
     /// <returns>The bytes given back.</returns>
+    /// <exception cref="ObjectDisposedException">The allocator was disposed.</exception>
     public long Trim()
     {
         DrainPerThreadPages();
+        return ReleaseFreeArenas();
+    }
+
+    /// <summary>
+    /// Takes back what threads and caches on this allocator park, so a failing allocation can be retried:
+    /// every cache's array caches and depot (then its empty slabs), then the per-thread page lists. A caller that
+    /// may sleep reaches every thread; an Atomic one only its own thread and exited threads, without waiting.
+    /// </summary>
+    internal void Reclaim(GfpFlags flags) => Reclaim((flags & GfpFlags.Kernel) != 0 ? DrainScope.All : DrainScope.OwnAndExited);
+
+    internal void Reclaim(DrainScope scope)
+    {
+        foreach (KmemCache cache in Caches())
+        {
+            cache.Reclaim(scope);
+        }
+
+        _pageLists.Drain(scope);
+    }
+
+    /// <summary>A memory-pressure trim (MemoryPressure.cs): idle or all threads, caches, then free arenas.</summary>
+    internal long TrimForPressure(bool highLoad)
+    {
+        if (_id < 0)
+        {
+            return 0;
+        }
+
+        Reclaim(highLoad ? DrainScope.All : DrainScope.Idle);
+        return ReleaseFreeArenas();
+    }
+
+    internal void AddCache(KmemCache cache)
+    {
+        lock (_caches)
+        {
+            ObjectDisposedException.ThrowIf(_id < 0, this);
+            _caches.Add(cache);
+        }
+    }
+
+    internal void RemoveCache(KmemCache cache)
+    {
+        lock (_caches)
+        {
+            _caches.Remove(cache);
+        }
+    }
+
+    private KmemCache[] Caches()
+    {
+        lock (_caches)
+        {
+            return [.. _caches];
+        }
+    }
+
+    private long ReleaseFreeArenas()
+    {
         var released = new List<nint>();
         lock (_zoneLock)
         {
@@ -104,13 +182,18 @@ public sealed unsafe partial class PageAllocator
             }
 
             _id = -1;
+        }
+
+        _pageLists.Close();
+        MemoryPressure.Remove(this);
+        lock (_zoneLock)
+        {
             foreach (nint arena in _arenas)
             {
                 Arena.Destroy((Arena*)arena);
             }
 
             _arenas.Clear();
-            _threadLists.Clear();
             Array.Clear(_freeArea);
         }
 
@@ -137,6 +220,7 @@ public sealed unsafe partial class PageAllocator
         }
 
         PageFrame* page;
+        bool reclaimed = false;
         while (true)
         {
             lock (_zoneLock)
@@ -145,10 +229,24 @@ public sealed unsafe partial class PageAllocator
             }
 
             // Only a caller that may sleep asks the OS; another thread may take the new arena first: retry.
-            if (page != null || (flags & GfpFlags.Kernel) == 0 || !Grow())
+            if (page != null || ((flags & GfpFlags.Kernel) != 0 && Grow()))
+            {
+                if (page != null)
+                {
+                    break;
+                }
+
+                continue;
+            }
+
+            // No false out-of-memory: what threads and caches park comes back, and the allocation is tried once more.
+            if (reclaimed)
             {
                 break;
             }
+
+            Reclaim(flags);
+            reclaimed = true;
         }
 
         if (page == null)
@@ -170,25 +268,35 @@ public sealed unsafe partial class PageAllocator
     {
         if ((uint)order <= PerThreadPageList.MaxListOrder && PerThreadPages > 0)
         {
-            PerThreadPageList list = PerThreadPageList.GetOrCreate(this, _cookie);
-            if (list.Caches(order))
+            PerThreadPageList? list = PerThreadPageList.GetOrCreate(this, _pageLists, _cookie);
+            if (list is not null && list.Caches(order) && FreeToPerThreadList(list, page, order))
             {
-                if (!list.TryPush(page, order))
-                {
-                    lock (_zoneLock)
-                    {
-                        ReturnPerThreadPages(list, drainAll: false);
-                    }
-
-                    list.TryPush(page, order);
-                }
-
-                page->State = PageFlags.PerThread;
                 return;
             }
         }
 
         FreeToZone(page, order);
+    }
+
+    /// <summary>Pushes onto the thread's list, first sending its coldest half to the buddy lists when it is full.</summary>
+    private bool FreeToPerThreadList(PerThreadPageList list, PageFrame* page, int order)
+    {
+        list.SlowPaths++;
+        if (PerThreadPageList.TryPush(list.Block, page, order, list.High))
+        {
+            return true;
+        }
+
+        if (!PerThreadBlock.Enter(list.Block))
+        {
+            return false;
+        }
+
+        var coldest = new List<nint>();
+        list.TakeColdestHalf(coldest);
+        PerThreadBlock.EndOperation(list.Block);
+        ReturnBlocks(coldest);
+        return PerThreadPageList.TryPush(list.Block, page, order, list.High);
     }
 
     /// <summary>
@@ -213,48 +321,18 @@ public sealed unsafe partial class PageAllocator
         }
     }
 
-    /// <summary>Registers a thread's new list, and returns the lists of threads that have exited.</summary>
-    internal void Register(PerThreadPageList list)
+    /// <summary>Gives blocks taken off a per-thread list (frame | order) back to the buddy lists.</summary>
+    internal void ReturnBlocks(List<nint> blocks)
     {
         lock (_zoneLock)
         {
-            ObjectDisposedException.ThrowIf(_id < 0, this);
-            ReapExitedThreadLists();
-            _threadLists.Add(list);
-        }
-    }
-
-    /// <summary>Returns every block of the lists of threads that have exited, and forgets those lists. Under the zone lock.</summary>
-    private void ReapExitedThreadLists()
-    {
-        for (int i = _threadLists.Count - 1; i >= 0; i--)
-        {
-            if (!_threadLists[i].Thread.IsAlive)
+            foreach (nint taken in blocks)
             {
-                ReturnPerThreadPages(_threadLists[i], drainAll: true);
-                _threadLists.RemoveAt(i);
-            }
-        }
-    }
-
-    /// <summary>
-    /// Moves blocks from a thread's lists back to the buddy lists: all of them, or the coldest half of each
-    /// order (rounded up), which always leaves room for one more block of any cached order. Under the zone lock.
-    /// </summary>
-    private void ReturnPerThreadPages(PerThreadPageList list, bool drainAll)
-    {
-        for (int order = 0; order <= PerThreadPageList.MaxListOrder; order++)
-        {
-            int count = list.Count(order);
-            int returned = drainAll ? count : (count + 1) / 2;
-            for (int i = 0; i < returned; i++)
-            {
-                PageFrame* page = list[order, i];
+                PageFrame* page = PerThreadPageList.FrameOf(taken);
+                int order = PerThreadPageList.OrderOf(taken);
                 ClearTails(page, order);
                 FreeOneBlock(page, order);
             }
-
-            list.RemoveOldest(order, returned);
         }
     }
 

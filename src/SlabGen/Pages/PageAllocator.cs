@@ -1,6 +1,6 @@
 // The buddy page allocator (mm/page_alloc.c): the public surface and the fast paths.
-// Allocations and frees of orders 0..5 go through the calling thread's page list without a lock; everything
-// else, and a miss, goes to the named slow paths, which take the zone lock (PageAllocator.Zone.cs).
+// Allocations and frees of orders 0..5 go through the calling thread's page list without a lock or an atomic;
+// everything else, and a miss, goes to the named slow paths, which take the zone lock (PageAllocator.Zone.cs).
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -28,7 +28,7 @@ public sealed unsafe partial class PageAllocator : IDisposable
 
     private const GfpFlags KernelAndAtomic = GfpFlags.Kernel | GfpFlags.Atomic;
 
-    private static readonly PageAllocator s_shared = new();
+    private static readonly PageAllocator s_shared = new(new PageAllocatorOptions { TrimOnMemoryPressure = true });
 
     /// <summary>Never reused: tells this allocator's per-thread lists from those a disposed allocator with the same id left.</summary>
     private readonly long _cookie = ThreadSlots.NewCookie();
@@ -59,14 +59,22 @@ public sealed unsafe partial class PageAllocator : IDisposable
         MaxBytes = options.MaxBytes;
         _maxArenas = options.MaxBytes is long max ? max / (long)Arena.Bytes : long.MaxValue;
         PerThreadPages = options.PerThreadPages;
+        TrimsOnMemoryPressure = options.TrimOnMemoryPressure;
         _id = OwnerIds.Take();
+        if (TrimsOnMemoryPressure)
+        {
+            MemoryPressure.Add(this);
+        }
     }
 
     /// <summary>The cap on memory taken from the OS, or <see langword="null"/> for none.</summary>
     public long? MaxBytes { get; }
 
-    /// <summary>How many freed order-0 pages each thread may keep (0: none).</summary>
+    /// <summary>How many pages of freed small blocks each thread may keep (0: none).</summary>
     public int PerThreadPages { get; }
+
+    /// <summary>Whether the allocator trims itself after gen-2 collections and under high memory load (<see cref="PageAllocatorOptions.TrimOnMemoryPressure"/>).</summary>
+    public bool TrimsOnMemoryPressure { get; }
 
     internal int Id => _id;
 
@@ -88,7 +96,7 @@ public sealed unsafe partial class PageAllocator : IDisposable
             && ((flags & GfpFlags.Kernel) == 0 || ThreadSlots.InterruptDepth == 0 || !InterruptContext.ChecksEnabled))
         {
             nint* list = ThreadSlots.Find(_id);
-            PageFrame* page = list != null && list[ThreadSlots.CookieIndex] == (nint)_cookie ? PerThreadPageList.TryPop(list, order, PerThreadPages) : null;
+            PageFrame* page = PerThreadBlock.IsOwnedBy(list, _cookie) ? PerThreadPageList.TryPop(list, order, PerThreadPages) : null;
             if (page != null)
             {
                 page->State = PageFlags.Head;
@@ -118,9 +126,8 @@ public sealed unsafe partial class PageAllocator : IDisposable
         if ((uint)order <= PerThreadPageList.MaxListOrder)
         {
             nint* list = ThreadSlots.Find(_id);
-            if (list != null && list[ThreadSlots.CookieIndex] == (nint)_cookie && PerThreadPageList.TryPush(list, page, order, PerThreadPages))
+            if (PerThreadBlock.IsOwnedBy(list, _cookie) && PerThreadPageList.TryPush(list, page, order, PerThreadPages))
             {
-                page->State = PageFlags.PerThread;
                 return;
             }
         }
@@ -178,22 +185,14 @@ public sealed unsafe partial class PageAllocator : IDisposable
     }
 
     /// <summary>
-    /// Returns the calling thread's cached small blocks, and those of threads that have exited, to the buddy
-    /// lists, where they can coalesce (the kernel's <c>drain_local_pages</c>).
+    /// Returns the small blocks every thread keeps on its per-thread list (live threads' too) to the buddy lists,
+    /// where they can coalesce (the kernel's <c>drain_all_pages</c>). Any thread may call it.
     /// </summary>
+    /// <exception cref="ObjectDisposedException">The allocator was disposed.</exception>
     public void DrainPerThreadPages()
     {
-        PerThreadPageList? list = PerThreadPageList.Find(_id, this);
-        lock (_zoneLock)
-        {
-            ObjectDisposedException.ThrowIf(_id < 0, this);
-            if (list is not null)
-            {
-                ReturnPerThreadPages(list, drainAll: true);
-            }
-
-            ReapExitedThreadLists();
-        }
+        ObjectDisposedException.ThrowIf(_id < 0, this);
+        _pageLists.Drain(DrainScope.All);
     }
 
     /// <summary>Validates a free and returns the block's head frame, or throws without changing anything.</summary>

@@ -16,4 +16,14 @@ public sealed class PageAllocatorOptions
     /// limit holds one of its blocks. 0 turns the per-thread lists off. Default 64 (256 KiB per thread).
     /// </summary>
     public int PerThreadPages { get; init; } = PerThreadPageList.DefaultHigh;
+
+    /// <summary>
+    /// Whether the allocator trims itself when the GC reports memory pressure, as <c>ArrayPool&lt;T&gt;.Shared</c> does:
+    /// after every gen-2 collection, per-thread lists and array caches that sat idle since the last trim are drained,
+    /// the depots are emptied, empty slabs of the caches on this allocator are released and fully free arenas go back
+    /// to the OS; when the memory load is high, live threads' per-thread state is drained too. The work runs on the
+    /// finalizer thread, never on an allocation path. <see cref="PageAllocator.Shared"/> turns it on; for other
+    /// allocators the default is off.
+    /// </summary>
+    public bool TrimOnMemoryPressure { get; init; }
 }

@@ -1,17 +1,17 @@
 // Per-thread lists of small blocks: the kernel's per-cpu pages (struct per_cpu_pages), per thread here.
 // A free of a block of order <= MaxListOrder pushes onto the calling thread's stack for that order, and an
-// allocation pops from it, without a lock. The thread holds at most High pages in all; when a push would
-// pass that, the coldest half of every stack goes back to the buddy lists under the zone lock. Lists are
-// registered with their allocator together with their thread; the list of a thread that has exited is
-// returned whole the next time the allocator drains, trims or registers a list: none is lost.
+// allocation pops from it, without a lock or an atomic. The thread holds at most High pages in all; when a push
+// would pass that, the coldest half of every stack goes back to the buddy lists under the zone lock. Any thread
+// can take a list's blocks back (a drain, PerThread/): Trim, DrainPerThreadPages and a failing allocation do.
 //
-// The fast path reads the list through raw pointers, so it is a pinned block found through ThreadSlots:
-//   [Cookie][Pages][Count 0..5][frames of order 0 (High)][order 1 (High)] … [order 5 (High)]
+// The block (PerThreadBlock.cs) is found through ThreadSlots by the allocator's id:
+//   [header: Cookie Busy Floor Capacity Limit InterruptDepth* Count][Count 0..5][frames of order 0 (High)] … [order 5 (High)]
+//   Count = pages held, all orders together; Capacity = High (0 while a drain holds the list).
 using System.Runtime.CompilerServices;
 
 namespace SlabGen;
 
-internal sealed unsafe class PerThreadPageList
+internal sealed unsafe class PerThreadPageList : PerThreadState
 {
     public const int DefaultHigh = 64;
     public const int MaxHigh = 1024;
@@ -22,48 +22,36 @@ internal sealed unsafe class PerThreadPageList
     /// </summary>
     public const int MaxListOrder = 5;
 
-    private const int PagesIndex = 1;
-    private const int CountsIndex = 2;
+    private const int CountsIndex = PerThreadBlock.HeaderWords;
     private const int FramesIndex = CountsIndex + MaxListOrder + 1;
 
-    /// <summary>The pinned block; kept alive by this object, which its thread's slots and its allocator reference.</summary>
-    private readonly nint[] _storage;
+    /// <summary>Blocks a drain took, each a frame pointer with its order in the low bits (frames are 64-byte aligned).</summary>
+    private readonly List<nint> _taken = [];
 
     private PerThreadPageList(PageAllocator owner, long cookie)
+        : base(cookie, owner.PerThreadPages, FramesIndex + ((MaxListOrder + 1) * owner.PerThreadPages))
     {
         Allocator = owner;
         High = owner.PerThreadPages;
-        Thread = Thread.CurrentThread;
-        _storage = GC.AllocateArray<nint>(FramesIndex + ((MaxListOrder + 1) * High), pinned: true);
-        Block = (nint*)Unsafe.AsPointer(ref _storage[0]);
-        Block[ThreadSlots.CookieIndex] = (nint)cookie;
     }
 
     public PageAllocator Allocator { get; }
 
-    /// <summary>The thread whose list this is.</summary>
-    public Thread Thread { get; }
-
     /// <summary>The most pages the thread holds, all orders together (the kernel's pcp->high).</summary>
     public int High { get; }
 
-    public nint* Block { get; }
-
-    /// <summary>The pages held, all orders together.</summary>
-    public int Pages => (int)Block[PagesIndex];
+    /// <summary>The pages held, all orders together; exact only when the thread is not allocating or freeing.</summary>
+    public int Pages => (int)Volatile.Read(ref Block[PerThreadBlock.CountIndex]);
 
     /// <summary>How many blocks of <paramref name="order"/> are held.</summary>
-    public int Count(int order) => (int)Block[CountsIndex + order];
-
-    /// <summary>The <paramref name="index"/>-th coldest block of <paramref name="order"/>.</summary>
-    public PageFrame* this[int order, int index] => (PageFrame*)Block[FramesIndex + (order * High) + index];
+    public int Count(int order) => (int)Volatile.Read(ref Block[CountsIndex + order]);
 
     /// <summary>The calling thread's list for <paramref name="owner"/>, or null when it has none yet.</summary>
     public static PerThreadPageList? Find(int id, PageAllocator owner) =>
         ThreadSlots.Owner(id) is PerThreadPageList list && list.Allocator == owner ? list : null;
 
-    /// <summary>The calling thread's list for <paramref name="owner"/>, made and registered on first use.</summary>
-    public static PerThreadPageList GetOrCreate(PageAllocator owner, long cookie)
+    /// <summary>The calling thread's list for <paramref name="owner"/>, made and registered on first use; null once the allocator is disposed.</summary>
+    public static PerThreadPageList? GetOrCreate(PageAllocator owner, PerThreadRegistry<PerThreadPageList> registry, long cookie)
     {
         int id = owner.Id;
         ObjectDisposedException.ThrowIf(id < 0, owner);
@@ -75,7 +63,11 @@ internal sealed unsafe class PerThreadPageList
 
         // A list left in this slot by a disposed allocator is simply dropped.
         list = new PerThreadPageList(owner, cookie);
-        owner.Register(list);
+        if (!registry.Add(list))
+        {
+            return null;
+        }
+
         ThreadSlots.Set(id, list, list.Block);
         return list;
     }
@@ -83,46 +75,98 @@ internal sealed unsafe class PerThreadPageList
     /// <summary>Whether blocks of <paramref name="order"/> are kept on the lists: small enough that half the list holds one.</summary>
     public bool Caches(int order) => order <= MaxListOrder && (2 << order) <= High;
 
-    /// <summary>The hottest block of <paramref name="order"/> (0..MaxListOrder) in a list block, or null when there is none.</summary>
+    /// <summary>The hottest block of <paramref name="order"/> (0..MaxListOrder) in a list block, or null when there is none or a drain holds it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static PageFrame* TryPop(nint* block, int order, int high)
     {
+        PerThreadBlock.BeginOperation(block);
         nint count = block[CountsIndex + order] - 1;
-        if (count < 0)
+        if (count >= Volatile.Read(ref block[PerThreadBlock.FloorIndex]))
         {
-            return null;
+            block[CountsIndex + order] = count;
+            block[PerThreadBlock.CountIndex] -= 1 << order;
+            var page = (PageFrame*)block[FramesIndex + (order * high) + count];
+            PerThreadBlock.EndOperation(block);
+            return page;
         }
 
-        block[CountsIndex + order] = count;
-        block[PagesIndex] -= 1 << order;
-        return (PageFrame*)block[FramesIndex + (order * high) + count];
+        PerThreadBlock.EndOperation(block);
+        return null;
     }
 
-    /// <summary>Keeps a block of <paramref name="order"/> (0..MaxListOrder) in a list block; false when the list is full.</summary>
+    /// <summary>
+    /// Keeps a block of <paramref name="order"/> (0..MaxListOrder) in a list block and marks its frame PerThread;
+    /// false (and nothing changed) when the list is full or a drain holds it.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool TryPush(nint* block, PageFrame* page, int order, int high)
     {
-        nint pages = block[PagesIndex] + (1 << order);
-        if (pages > high)
+        PerThreadBlock.BeginOperation(block);
+        nint pages = block[PerThreadBlock.CountIndex] + (1 << order);
+        if (pages <= Volatile.Read(ref block[PerThreadBlock.CapacityIndex]))
         {
-            return false;
+            // Marked inside the operation: once the push is visible a drain may take the block and free it.
+            page->State = PageFlags.PerThread;
+            nint count = block[CountsIndex + order];
+            block[FramesIndex + (order * high) + count] = (nint)page;
+            block[CountsIndex + order] = count + 1;
+            block[PerThreadBlock.CountIndex] = pages;
+            PerThreadBlock.EndOperation(block);
+            return true;
         }
 
-        nint count = block[CountsIndex + order];
-        block[FramesIndex + (order * high) + count] = (nint)page;
-        block[CountsIndex + order] = count + 1;
-        block[PagesIndex] = pages;
-        return true;
+        PerThreadBlock.EndOperation(block);
+        return false;
     }
 
-    public bool TryPush(PageFrame* page, int order) => TryPush(Block, page, order, High);
+    /// <summary>
+    /// Owner side, inside an operation: moves the coldest half of each order (rounded up) into <paramref name="into"/>,
+    /// which always leaves room for one more block of any cached order.
+    /// </summary>
+    public void TakeColdestHalf(List<nint> into)
+    {
+        for (int order = 0; order <= MaxListOrder; order++)
+        {
+            int count = Count(order);
+            TakeOldest(order, (count + 1) / 2, into);
+        }
+    }
 
-    /// <summary>Drops the <paramref name="count"/> coldest blocks of <paramref name="order"/>, which the caller has freed.</summary>
-    public void RemoveOldest(int order, int count)
+    /// <inheritdoc/>
+    public override void TakeAll()
+    {
+        for (int order = 0; order <= MaxListOrder; order++)
+        {
+            TakeOldest(order, Count(order), _taken);
+        }
+    }
+
+    /// <inheritdoc/>
+    public override void ReturnTaken()
+    {
+        if (_taken.Count != 0)
+        {
+            Allocator.ReturnBlocks(_taken);
+            _taken.Clear();
+        }
+    }
+
+    /// <summary>A taken block's frame.</summary>
+    public static PageFrame* FrameOf(nint taken) => (PageFrame*)(taken & ~(nint)63);
+
+    /// <summary>A taken block's order.</summary>
+    public static int OrderOf(nint taken) => (int)(taken & 63);
+
+    private void TakeOldest(int order, int count, List<nint> into)
     {
         var frames = new Span<nint>(Block + FramesIndex + (order * High), Count(order));
+        foreach (nint frame in frames[..count])
+        {
+            into.Add(frame | order);
+        }
+
         frames[count..].CopyTo(frames);
         Block[CountsIndex + order] -= count;
-        Block[PagesIndex] -= count << order;
+        Block[PerThreadBlock.CountIndex] -= count << order;
     }
 }

@@ -1,10 +1,11 @@
-// The slab lists and the slow paths: refilling a thread's array cache from slabs, flushing it back, growing
-// the cache by a slab, shrinking and destroying.
+// The slab lists and the slow paths: an array cache's misses (magazine exchanges with the depot, batches from
+// slabs), growing the cache by a slab, draining threads' caches, shrinking and destroying.
 //
 // A slab is on exactly one list, chosen by its in-use count: empty (0), full (ObjectsPerSlab), else partial.
 // Allocation prefers partial slabs, so empty ones stay empty and can go back to the page allocator.
-// Lock order: the cache lock, then the page allocator's zone lock (slabs are freed under the cache lock).
-// The page allocator is asked for new slabs outside the cache lock, and constructors run outside it too.
+// Lock order: the cache lock, then the page allocator's zone lock (slabs are freed under the cache lock). No lock
+// is held while an array cache is entered or drained (PerThread/), while the page allocator is asked for a new
+// slab, or while constructors run.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
@@ -15,11 +16,9 @@ public sealed unsafe partial class KmemCache
     /// <summary>Empty slabs kept for the next allocations; more go back to the page allocator at once.</summary>
     private const int EmptySlabReserve = 2;
 
-    /// <summary>The shared array holds this many batches (the kernel SLAB's sharedfactor for small objects).</summary>
-    private const int SharedFactor = 8;
-
     private readonly Lock _lock = new();
-    private readonly List<ThreadCache> _threadCaches = [];
+    private readonly PerThreadRegistry<ArrayCache> _arrayCaches = new();
+    private readonly MagazineDepot _depot;
     private PageFrameList _empty;
     private PageFrameList _partial;
     private PageFrameList _full;
@@ -27,17 +26,31 @@ public sealed unsafe partial class KmemCache
     private uint _nextColour;
 
     /// <summary>
-    /// The shared array cache (SharedArray.cs): batches that threads' array caches flushed, handed to the next
-    /// thread that refills by copying pointers, instead of threading each object through its slab's freelist.
-    /// Its objects count as active, as the kernel counts them.
-    /// </summary>
-    private SharedArray? _shared;
-
-    /// <summary>
-    /// Objects not on a slab's freelist: allocated by callers or cached in threads' array caches (slabinfo's
-    /// active_objs, as the kernel counts it).
+    /// Objects not on a slab's freelist: allocated by callers, or parked in threads' array caches and the depot
+    /// (slabinfo's active_objs, as the kernel counts it). For leaks, watch <see cref="LiveObjects"/>.
     /// </summary>
     public long ActiveObjects => Volatile.Read(ref _activeObjects);
+
+    /// <summary>
+    /// Objects allocated and not yet freed: <see cref="ActiveObjects"/> without those parked in threads' array
+    /// caches and the depot. Exact whenever no allocation or free of the cache is in flight; what to watch for leaks.
+    /// </summary>
+    public long LiveObjects => Math.Max(0, ActiveObjects - CachedObjects);
+
+    /// <summary>Objects parked in threads' array caches and the depot: free, but not on a slab's freelist.</summary>
+    public long CachedObjects
+    {
+        get
+        {
+            long cached = _depot.Objects;
+            foreach (ArrayCache cache in _arrayCaches.Snapshot())
+            {
+                cached += cache.Cached;
+            }
+
+            return cached;
+        }
+    }
 
     /// <summary>The objects of all slabs of the cache (slabinfo's num_objs).</summary>
     public long TotalObjects => SlabCount * ObjectsPerSlab;
@@ -55,26 +68,15 @@ public sealed unsafe partial class KmemCache
     }
 
     /// <summary>
-    /// Returns the calling thread's cached objects and those of exited threads to their slabs, then gives every
-    /// empty slab back to the page allocator (<c>kmem_cache_shrink</c>).
+    /// Returns every thread's cached objects (live threads' too) and the depot's to their slabs, then gives every
+    /// empty slab back to the page allocator (<c>kmem_cache_shrink</c>). Any thread may call it.
     /// </summary>
     /// <returns>The bytes given back to the page allocator.</returns>
+    /// <exception cref="ObjectDisposedException">The cache was destroyed.</exception>
     public long Shrink()
     {
-        lock (_lock)
-        {
-            ObjectDisposedException.ThrowIf(_id < 0, this);
-            DrainThreadCaches(includeCallingThread: true);
-            DrainShared();
-            if (_keepSlabs)
-            {
-                return 0;
-            }
-
-            long released = _empty.Count * (long)_layout.SlabBytes;
-            ReleaseAll(ref _empty);
-            return released;
-        }
+        ObjectDisposedException.ThrowIf(_id < 0, this);
+        return Reclaim(DrainScope.All);
     }
 
     /// <summary>
@@ -94,6 +96,13 @@ public sealed unsafe partial class KmemCache
                 $"Cache '{Name}' {_permanentOwner} and lives as long as the process; Shrink() gives its free slabs back.");
         }
 
+        if (_id < 0)
+        {
+            return;
+        }
+
+        _arrayCaches.Drain(DrainScope.All);
+        DrainDepot();
         int id;
         lock (_lock)
         {
@@ -103,28 +112,27 @@ public sealed unsafe partial class KmemCache
                 return;
             }
 
-            DrainThreadCaches(includeCallingThread: true);
-            DrainShared();
-            long cached = 0;
-            foreach (ThreadCache cache in _threadCaches)
+            if (_activeObjects > 0)
             {
-                cached += cache.Avail;
-            }
-
-            long live = _activeObjects - cached;
-            if (live > 0)
-            {
-                throw new InvalidOperationException(LeakReport(live));
+                throw new InvalidOperationException(LeakReport(_activeObjects));
             }
 
             _id = -1;
+        }
+
+        // Anything a racing free parked after the drain comes back here; the blocks stay shut for good.
+        _arrayCaches.Close();
+        DrainDepot();
+        _depot.FreeEmpties();
+        lock (_lock)
+        {
             ReleaseAll(ref _empty);
             ReleaseAll(ref _partial);
             ReleaseAll(ref _full);
-            _threadCaches.Clear();
             _activeObjects = 0;
         }
 
+        _pages.RemoveCache(this);
         CacheRegistry.Remove(this, id);
         OwnerIds.Return(id);
     }
@@ -132,6 +140,8 @@ public sealed unsafe partial class KmemCache
     /// <summary>This cache's slabinfo row, after reaping exited threads; null once destroyed.</summary>
     internal SlabInfoEntry? SlabInfoEntry()
     {
+        _arrayCaches.Drain(DrainScope.Exited);
+        long cached = CachedObjects;
         lock (_lock)
         {
             if (_id < 0)
@@ -139,75 +149,210 @@ public sealed unsafe partial class KmemCache
                 return null;
             }
 
-            DrainThreadCaches(includeCallingThread: false);
             long slabs = _empty.Count + _partial.Count + _full.Count;
             return new SlabInfoEntry(Name, _activeObjects, slabs * ObjectsPerSlab, (long)_layout.Stride, ObjectsPerSlab,
-                1 << SlabOrder, Limit, BatchCount, _debug ? 0 : SharedFactor, _partial.Count + _full.Count, slabs, _shared?.Avail ?? 0);
+                1 << SlabOrder, Limit, BatchCount, _debug ? 0 : MagazineDepot.Capacity, _partial.Count + _full.Count, slabs,
+                _depot.Objects)
+            {
+                LiveObjects = Math.Max(0, _activeObjects - cached),
+            };
         }
     }
 
-    private void* AllocFromThreadCache(GfpFlags flags)
+    /// <summary>
+    /// Takes back what the chosen threads' array caches hold and everything in the depot, then releases every
+    /// empty slab (a cache with checked handles keeps its slabs). Returns the bytes released. Used by
+    /// <see cref="Shrink"/>, by the page allocator before it reports a failure, and by memory-pressure trims.
+    /// </summary>
+    internal long Reclaim(DrainScope scope)
     {
-        ThreadCache cache = GetThreadCache();
-        if (cache.Avail == 0 && !Refill(cache, flags))
+        if (_id < 0)
         {
-            return null;
+            return 0;
         }
 
-        return cache.Pop();
+        _arrayCaches.Drain(scope);
+        DrainDepot();
+        _depot.FreeEmpties();
+        lock (_lock)
+        {
+            if (_keepSlabs || _id < 0)
+            {
+                return 0;
+            }
+
+            long released = _empty.Count * (long)_layout.SlabBytes;
+            ReleaseAll(ref _empty);
+            return released;
+        }
+    }
+
+    /// <summary>Returns objects a drain took from a thread's magazines (or a magazine's) to their slabs.</summary>
+    internal void ReturnObjects(ReadOnlySpan<nint> objects)
+    {
+        lock (_lock)
+        {
+            ReturnObjectsLocked(objects);
+        }
+    }
+
+    /// <summary>An allocation that missed the loaded magazine: previous magazine, depot, slabs, a new slab, in that order.</summary>
+    private void* AllocFromArrayCache(GfpFlags flags)
+    {
+        ArrayCache cache = GetArrayCache();
+        nint* block = cache.Block;
+        cache.SlowPaths++;
+        bool retried = false;
+        while (true)
+        {
+            EnterOrThrow(block);
+            void* obj = cache.PopOrSwap();
+            PerThreadBlock.EndOperation(block);
+            if (obj != null)
+            {
+                return obj;
+            }
+
+            nint* full = _depot.TakeFull();
+            if (full != null)
+            {
+                if (!PerThreadBlock.Enter(block))
+                {
+                    ReturnMagazine(full, _depot.MagazineSize);
+                    ObjectDisposedException.ThrowIf(true, this);
+                }
+
+                nint* spare = cache.LoadFull(full, out obj);
+                PerThreadBlock.EndOperation(block);
+                if (spare == full)
+                {
+                    ReturnMagazine(full, _depot.MagazineSize);
+                }
+                else
+                {
+                    _depot.PutEmpty(spare);
+                }
+
+                return obj;
+            }
+
+            if (TryRefillFromSlabs(cache, out obj))
+            {
+                return obj;
+            }
+
+            // Grow fails only after the page allocator has drained every thread and cache on it (Reclaim), which
+            // may have put objects of this cache back on its slabs: look there once more before failing.
+            if (!Grow(flags))
+            {
+                if (retried)
+                {
+                    return null;
+                }
+
+                retried = true;
+            }
+        }
+    }
+
+    private bool TryRefillFromSlabs(ArrayCache cache, out void* obj)
+    {
+        Span<nint> batch = stackalloc nint[BatchCount];
+        int taken;
+        lock (_lock)
+        {
+            taken = TakeObjects(batch);
+        }
+
+        obj = null;
+        if (taken == 0)
+        {
+            return false;
+        }
+
+        if (!PerThreadBlock.Enter(cache.Block))
+        {
+            ReturnObjects(batch[..taken]);
+            ObjectDisposedException.ThrowIf(true, this);
+        }
+
+        int left = cache.FillAndPop(batch[..taken], out obj);
+        PerThreadBlock.EndOperation(cache.Block);
+        if (left != 0)
+        {
+            ReturnObjects(batch[..left]);
+        }
+
+        return true;
+    }
+
+    /// <summary>A free that found the loaded magazine full: previous magazine, else a magazine exchange with the depot.</summary>
+    private void FreeToArrayCache(void* obj)
+    {
+        ArrayCache cache = GetArrayCache();
+        nint* block = cache.Block;
+        cache.SlowPaths++;
+        EnterOrThrow(block);
+        bool pushed = cache.PushOrSwap(obj);
+        PerThreadBlock.EndOperation(block);
+        if (pushed)
+        {
+            return;
+        }
+
+        nint* empty = _depot.TakeEmpty();
+        if (!PerThreadBlock.Enter(block))
+        {
+            _depot.PutEmpty(empty);
+            ObjectDisposedException.ThrowIf(true, this);
+        }
+
+        nint* displaced = cache.LoadEmpty(empty, obj, out int count);
+        PerThreadBlock.EndOperation(block);
+        if (count == 0)
+        {
+            _depot.PutEmpty(displaced);
+        }
+        else if (count != _depot.MagazineSize || !_depot.PutFull(displaced))
+        {
+            // The depot is full: this magazine's objects go back to their slabs.
+            ReturnMagazine(displaced, count);
+        }
+    }
+
+    private void EnterOrThrow(nint* block)
+    {
+        if (!PerThreadBlock.Enter(block))
+        {
+            ObjectDisposedException.ThrowIf(true, this);
+        }
+    }
+
+    /// <summary>Returns a magazine's objects to their slabs and keeps it as an empty one.</summary>
+    private void ReturnMagazine(nint* magazine, int count)
+    {
+        ReturnObjects(new ReadOnlySpan<nint>(magazine, count));
+        _depot.PutEmpty(magazine);
     }
 
     /// <summary>The calling thread's array cache, made and registered on first use.</summary>
-    private ThreadCache GetThreadCache()
+    private ArrayCache GetArrayCache()
     {
-        if (ThreadSlots.Owner(_id) is ThreadCache existing && existing.Cache == this)
+        if (ThreadSlots.Owner(_id) is ArrayCache existing && existing.Cache == this)
         {
             return existing;
         }
 
-        var cache = new ThreadCache(this, _cookie);
-        lock (_lock)
+        ObjectDisposedException.ThrowIf(_id < 0, this);
+        var cache = new ArrayCache(this, _cookie);
+        if (!_arrayCaches.Add(cache))
         {
-            ObjectDisposedException.ThrowIf(_id < 0, this);
-            DrainThreadCaches(includeCallingThread: false);
-            _threadCaches.Add(cache);
+            cache.Retire();
+            ObjectDisposedException.ThrowIf(true, this);
         }
 
         ThreadSlots.Set(_id, cache, cache.Block);
         return cache;
-    }
-
-    /// <summary>Fills an empty array cache with a batch from the shared array, else from the slabs, growing the cache when they are all full.</summary>
-    private bool Refill(ThreadCache cache, GfpFlags flags)
-    {
-        while (true)
-        {
-            if (TakeShared(cache))
-            {
-                return true;
-            }
-
-            lock (_lock)
-            {
-                cache.Avail += TakeObjects(cache.Entries.Slice(cache.Avail, cache.BatchCount));
-                if (cache.Avail != 0)
-                {
-                    return true;
-                }
-            }
-
-            if (!Grow(flags))
-            {
-                return false;
-            }
-        }
-    }
-
-    private bool TakeShared(ThreadCache cache)
-    {
-        int moved = _shared?.Take(cache.Entries.Slice(cache.Avail, cache.BatchCount)) ?? 0;
-        cache.Avail += moved;
-        return moved != 0;
     }
 
     /// <summary>Takes free objects off the slabs, partial slabs first. Under the cache lock.</summary>
@@ -253,81 +398,22 @@ public sealed unsafe partial class KmemCache
         }
     }
 
-    /// <summary>
-    /// Makes room in a full array cache (SLAB's cache_flusharray): its BatchCount coldest objects go to the shared
-    /// array when it has room, else back to their slabs under the cache lock.
-    /// </summary>
-    private void FlushBatch(ThreadCache cache)
+    private void ReturnObjectsLocked(ReadOnlySpan<nint> objects)
     {
-        int count = cache.BatchCount;
-        if (_shared is null)
+        foreach (nint entry in objects)
         {
-            Interlocked.CompareExchange(ref _shared, new SharedArray(SharedFactor, count), null);
-        }
-
-        if (_shared.TryPut(cache.Entries[..count]))
-        {
-            Span<nint> entries = cache.Entries;
-            entries[count..cache.Avail].CopyTo(entries);
-            cache.Avail -= count;
-            return;
-        }
-
-        lock (_lock)
-        {
-            ReturnObjects(cache, count);
-        }
-    }
-
-    /// <summary>Returns every object of the shared array to its slab. Under the cache lock.</summary>
-    private void DrainShared()
-    {
-        Span<nint> batch = stackalloc nint[BatchCount];
-        int taken;
-        while (_shared is not null && (taken = _shared.Take(batch)) != 0)
-        {
-            foreach (nint entry in batch[..taken])
-            {
-                var obj = (byte*)entry;
-                PutObject(PageAllocator.HeadFrameOf(obj), obj);
-            }
-        }
-    }
-
-    /// <summary>Returns the <paramref name="count"/> coldest objects of an array cache to their slabs. Under the cache lock.</summary>
-    private void ReturnObjects(ThreadCache cache, int count)
-    {
-        Span<nint> entries = cache.Entries;
-        for (int i = 0; i < count; i++)
-        {
-            var obj = (byte*)entries[i];
+            var obj = (byte*)entry;
             PutObject(PageAllocator.HeadFrameOf(obj), obj);
         }
-
-        entries[count..cache.Avail].CopyTo(entries);
-        cache.Avail -= count;
     }
 
-    /// <summary>
-    /// Empties the array caches of threads that have exited, and forgets them; with
-    /// <paramref name="includeCallingThread"/>, empties the calling thread's too. Under the cache lock.
-    /// </summary>
-    private void DrainThreadCaches(bool includeCallingThread)
+    /// <summary>Returns every object of the depot's full magazines to their slabs, keeping the magazines as empties.</summary>
+    private void DrainDepot()
     {
-        Thread current = Thread.CurrentThread;
-        for (int i = _threadCaches.Count - 1; i >= 0; i--)
+        nint* magazine;
+        while ((magazine = _depot.TakeFull()) != null)
         {
-            ThreadCache cache = _threadCaches[i];
-            bool exited = !cache.Thread.IsAlive;
-            if (exited || (includeCallingThread && cache.Thread == current))
-            {
-                ReturnObjects(cache, cache.Avail);
-            }
-
-            if (exited)
-            {
-                _threadCaches.RemoveAt(i);
-            }
+            ReturnMagazine(magazine, _depot.MagazineSize);
         }
     }
 
@@ -357,6 +443,8 @@ public sealed unsafe partial class KmemCache
     /// <summary>Adds one slab (new_slab): pages from the allocator, the next colour, objects initialised and linked.</summary>
     private bool Grow(GfpFlags flags)
     {
+        // A new slab is a slow path of the whole cache: threads that have exited give their magazines back first.
+        _arrayCaches.Drain(DrainScope.Exited);
         void* memory = _pages.AllocPages(_layout.Order, flags & (GfpFlags.Kernel | GfpFlags.Atomic | GfpFlags.NoWarn));
         if (memory == null)
         {

@@ -1,6 +1,6 @@
 // A slab cache (mm/slub.c, mm/slab.c): objects of one size carved from slabs of 2^order pages.
 // This file: the public surface and the fast paths. An allocation pops the calling thread's array cache and
-// a free pushes onto it, without a lock (ThreadCache.cs); misses go to the named slow paths
+// a free pushes onto it, without a lock or an atomic (ArrayCache.cs); misses go to the named slow paths
 // (KmemCache.Slabs.cs), debug caches always do (KmemCache.Debug.cs).
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
@@ -52,10 +52,12 @@ public sealed unsafe partial class KmemCache : IDisposable
         _ctor = ctor;
         _pages = pages;
         _debug = (flags & DebugFlags) != 0;
-        (Limit, BatchCount) = ThreadCache.Tunables(layout.Stride);
+        (Limit, BatchCount) = ArrayCache.Tunables(layout.Stride);
+        _depot = new MagazineDepot(Limit);
         _allocationSites = (flags & SlabFlags.StoreUser) != 0 ? new Dictionary<nint, string>() : null;
         _id = OwnerIds.Take();
         CacheRegistry.Add(this, _id);
+        pages.AddCache(this);
     }
 
     /// <summary>
@@ -101,10 +103,10 @@ public sealed unsafe partial class KmemCache : IDisposable
     /// <summary>How many distinct colours (first-object offsets) successive slabs cycle through.</summary>
     public int Colours => _layout.Colours;
 
-    /// <summary>The most objects a thread's array cache holds (slabinfo's limit).</summary>
+    /// <summary>The rounds of a magazine: a thread's array cache holds two (slabinfo's limit).</summary>
     public int Limit { get; }
 
-    /// <summary>How many objects move between a thread's array cache and the slabs at once (slabinfo's batchcount).</summary>
+    /// <summary>How many objects move from the slabs to a thread's array cache at once, when the depot has no full magazine (slabinfo's batchcount).</summary>
     public int BatchCount { get; }
 
     internal int Id => _id;
@@ -124,9 +126,9 @@ public sealed unsafe partial class KmemCache : IDisposable
     public void* Alloc(GfpFlags flags = GfpFlags.Kernel)
     {
         nint* block = ThreadSlots.Find(_id);
-        if (block != null && block[ThreadCache.CookieIndex] == (nint)_cookie)
+        if (PerThreadBlock.IsOwnedBy(block, _cookie))
         {
-            void* obj = ThreadCache.TryPop(block, flags);
+            void* obj = ArrayCache.TryPop(block, flags);
             if (obj != null)
             {
                 return obj;
@@ -149,9 +151,9 @@ public sealed unsafe partial class KmemCache : IDisposable
         // cache's slabs, and no other page, carries its cookie: one load checks that the object is this cache's.
         nint* block = ThreadSlots.Find(_id);
         PageFrame* page = PageAllocator.FrameOf(obj);
-        if (block != null && block[ThreadCache.CookieIndex] == (nint)_cookie
+        if (PerThreadBlock.IsOwnedBy(block, _cookie)
             && page != null && page->SlabCookie == _cookie
-            && ThreadCache.TryPush(block, obj))
+            && ArrayCache.TryPush(block, obj))
         {
             return;
         }
@@ -166,7 +168,7 @@ public sealed unsafe partial class KmemCache : IDisposable
     internal static void FreeToSlabCache(void* obj, PageFrame* slab)
     {
         nint* block = ThreadSlots.Find(slab->SlabCacheId);
-        if (block == null || block[ThreadCache.CookieIndex] != (nint)slab->SlabCookie || !ThreadCache.TryPush(block, obj))
+        if (!PerThreadBlock.IsOwnedBy(block, slab->SlabCookie) || !ArrayCache.TryPush(block, obj))
         {
             CacheRegistry.Find(slab->SlabCacheId)!.FreeSlow(obj);
         }
@@ -190,7 +192,7 @@ public sealed unsafe partial class KmemCache : IDisposable
     internal nint* ThreadBlock()
     {
         nint* block = ThreadSlots.Find(_id);
-        return block != null && block[ThreadCache.CookieIndex] == (nint)_cookie ? block : null;
+        return PerThreadBlock.IsOwnedBy(block, _cookie) ? block : null;
     }
 
     /// <summary>Destroys the cache (<see cref="Destroy"/>).</summary>
@@ -218,7 +220,7 @@ public sealed unsafe partial class KmemCache : IDisposable
             InterruptContext.ThrowSleepingInInterrupt($"kmem_cache_alloc({Name}, GfpFlags.Kernel)");
         }
 
-        void* obj = _debug ? AllocDebug(flags) : AllocFromThreadCache(flags);
+        void* obj = _debug ? AllocDebug(flags) : AllocFromArrayCache(flags);
         if (obj != null && (flags & GfpFlags.Zero) != 0)
         {
             NativeMemory.Clear(obj, _layout.Size);
@@ -243,13 +245,7 @@ public sealed unsafe partial class KmemCache : IDisposable
             return;
         }
 
-        ThreadCache cache = GetThreadCache();
-        if (cache.Avail == cache.Limit)
-        {
-            FlushBatch(cache);
-        }
-
-        cache.Push(obj);
+        FreeToArrayCache(obj);
     }
 
     /// <summary>The slab of an object of this cache, or an exception naming what the pointer really is.</summary>

@@ -18,10 +18,22 @@ public sealed unsafe partial class KmemCache<T> : IDisposable
     /// <summary>The name slabinfo shows.</summary>
     public string Name => Cache.Name;
 
+    /// <summary>The object size asked for: <c>sizeof(T)</c>, plus the generation word of a checked [SlabCache] type.</summary>
+    public nuint ObjectSize => Cache.ObjectSize;
+
+    /// <summary>The alignment of every object.</summary>
+    public nuint Align => Cache.Align;
+
+    /// <summary>The options the cache was created with.</summary>
+    public SlabFlags Flags => Cache.Flags;
+
     /// <summary>How many objects a slab holds.</summary>
     public int ObjectsPerSlab => Cache.ObjectsPerSlab;
 
-    /// <summary>Objects allocated or cached by threads (slabinfo's active_objs).</summary>
+    /// <inheritdoc cref="KmemCache.LiveObjects"/>
+    public long LiveObjects => Cache.LiveObjects;
+
+    /// <inheritdoc cref="KmemCache.ActiveObjects"/>
     public long ActiveObjects => Cache.ActiveObjects;
 
     /// <summary>The objects of all slabs (slabinfo's num_objs).</summary>

@@ -6,21 +6,30 @@ namespace SlabGen;
 
 /// <summary>One cache's row of slabinfo: the columns of <c>/proc/slabinfo</c> version 2.1.</summary>
 /// <param name="Name">The cache's name.</param>
-/// <param name="ActiveObjects">Objects allocated or cached by threads (active_objs).</param>
+/// <param name="ActiveObjects">
+/// Objects not on a slab's freelist: allocated, or parked in threads' array caches and the depot (active_objs, as the
+/// kernel's SLAB counts them). For leaks, watch <see cref="LiveObjects"/>.
+/// </param>
 /// <param name="TotalObjects">Objects of all slabs (num_objs).</param>
 /// <param name="ObjectSize">Bytes per object slot, with padding and debug metadata (objsize).</param>
 /// <param name="ObjectsPerSlab">Objects in one slab (objperslab).</param>
 /// <param name="PagesPerSlab">Pages in one slab (pagesperslab).</param>
 /// <param name="Limit">The most objects of a thread's array cache (tunables limit).</param>
 /// <param name="BatchCount">Objects moved per refill or flush (tunables batchcount).</param>
-/// <param name="SharedFactor">How many batches the cache's shared array holds (tunables sharedfactor; 0 for debug caches).</param>
+/// <param name="SharedFactor">How many full magazines the cache's depot holds at most (tunables sharedfactor; 0 for debug caches).</param>
 /// <param name="ActiveSlabs">Slabs with at least one object in use (active_slabs).</param>
 /// <param name="Slabs">All slabs (num_slabs).</param>
-/// <param name="SharedAvailable">Objects in the shared array now (sharedavail).</param>
+/// <param name="SharedAvailable">Objects in the depot's full magazines now (sharedavail).</param>
 public sealed record SlabInfoEntry(
     string Name, long ActiveObjects, long TotalObjects, long ObjectSize, int ObjectsPerSlab, int PagesPerSlab,
     int Limit, int BatchCount, int SharedFactor, long ActiveSlabs, long Slabs, long SharedAvailable)
 {
+    /// <summary>
+    /// Objects allocated and not yet freed: <see cref="ActiveObjects"/> without those parked in threads' array caches
+    /// and the depot. Exact when no allocation or free of the cache is in flight. Not a column of /proc/slabinfo.
+    /// </summary>
+    public long LiveObjects { get; init; }
+
     /// <summary>The row as <c>/proc/slabinfo</c> prints it.</summary>
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
         $"{Name,-17} {ActiveObjects,6} {TotalObjects,6} {ObjectSize,6} {ObjectsPerSlab,4} {PagesPerSlab,4}" +

@@ -73,7 +73,7 @@ public sealed unsafe partial class KmemCache<T>
         var block = (nint*)threadCache;
         if (block != null)
         {
-            var obj = (T*)ThreadCache.TryPop(block, flags);
+            var obj = (T*)ArrayCache.TryPop(block, flags);
             if (obj != null)
             {
                 return obj;
@@ -95,7 +95,7 @@ public sealed unsafe partial class KmemCache<T>
     {
         var block = (nint*)threadCache;
         T* pointer = obj.RawPointer;
-        if (block != null && pointer != null && ThreadCache.TryPush(block, pointer))
+        if (block != null && pointer != null && ArrayCache.TryPush(block, pointer))
         {
             return;
         }

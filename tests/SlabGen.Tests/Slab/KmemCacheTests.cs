@@ -191,9 +191,9 @@ public sealed unsafe class KmemCacheTests : IDisposable
     }
 
     [Fact]
-    public void Batches_flushed_by_one_thread_refill_another_through_the_shared_array()
+    public void Magazines_filled_by_one_thread_refill_another_through_the_depot()
     {
-        KmemCache cache = NewCache(64, name: "shared-array-refill");
+        KmemCache cache = NewCache(64, name: "depot-refill");
         nint[] objects = [];
         var allocator = new Thread(() => objects = Enumerable.Range(0, 1_000).Select(_ => (nint)cache.Alloc()).ToArray());
         allocator.Start();
@@ -203,12 +203,15 @@ public sealed unsafe class KmemCacheTests : IDisposable
         freer.Join();
         SlabInfoEntry afterFrees = SlabInfo.Snapshot().Single(e => e.Name == cache.Name);
 
-        // Both threads have exited and their array caches were reaped; the freer's flushed batches wait in the
-        // shared array, and this thread's first refill takes one of them.
-        Assert.Equal(8 * cache.BatchCount, afterFrees.SharedAvailable);
-        var again = new HashSet<nint>(Enumerable.Range(0, cache.BatchCount).Select(_ => (nint)cache.Alloc()));
+        // Both threads have exited and their array caches were reaped. The freer kept two magazines (loaded and
+        // previous); every magazine it filled beyond those went whole to the depot, and this thread's first
+        // refill takes one of them.
+        int magazine = cache.Limit;
+        Assert.Equal((objects.Length - magazine - 1) / magazine * magazine, afterFrees.SharedAvailable);
+        Assert.Equal(0, afterFrees.LiveObjects);
+        var again = new HashSet<nint>(Enumerable.Range(0, magazine).Select(_ => (nint)cache.Alloc()));
         Assert.Subset(objects.ToHashSet(), again);
-        Assert.Equal(afterFrees.SharedAvailable - cache.BatchCount, SlabInfo.Snapshot().Single(e => e.Name == cache.Name).SharedAvailable);
+        Assert.Equal(afterFrees.SharedAvailable - magazine, SlabInfo.Snapshot().Single(e => e.Name == cache.Name).SharedAvailable);
 
         foreach (nint obj in again)
         {
@@ -222,9 +225,9 @@ public sealed unsafe class KmemCacheTests : IDisposable
     }
 
     [Fact]
-    public void Destroy_counts_objects_in_the_shared_array_as_free()
+    public void Destroy_counts_objects_in_the_depot_as_free()
     {
-        KmemCache cache = NewCache(64, name: "shared-array-destroy");
+        KmemCache cache = NewCache(64, name: "depot-destroy");
         var objects = Enumerable.Range(0, 500).Select(_ => (nint)cache.Alloc()).ToArray();
         Array.ForEach(objects, o => cache.Free((void*)o));
         Assert.True(SlabInfo.Snapshot().Single(e => e.Name == cache.Name).SharedAvailable > 0);
@@ -494,7 +497,7 @@ public sealed unsafe class KmemCacheTests : IDisposable
         long active = cache.ActiveObjects;
         Assert.InRange(active, 100, 100 + cache.Limit);
         Assert.Equal(
-            $"slabinfo-test     {active,6}    128     64   64    1 : tunables  120   60    8 : slabdata      2      2      0",
+            $"slabinfo-test     {active,6}    128     64   64    1 : tunables  120   60   16 : slabdata      2      2      0",
             row);
 
         objects.ForEach(o => cache.Free((void*)o));

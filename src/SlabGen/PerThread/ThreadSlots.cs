@@ -1,17 +1,16 @@
-// Per-thread state of allocators and caches, found in O(1) without a dictionary or a GC-tracked thread static:
-// every owner (a page allocator or a slab cache) takes a small id, and each thread has a pinned table of
-// pointers to its per-owner blocks, reached through a raw-pointer thread static (the unmanaged TLS area: one
-// helper call and one load, as a bare [ThreadStatic] free list). Each block starts with its owner's cookie,
-// which is never reused, so a block left behind by a disposed owner whose id was reused is told apart.
+// How a thread finds its per-thread blocks (PerThreadBlock.cs) in O(1), without a dictionary or a GC-tracked
+// thread static: every owner (a page allocator or a slab cache) takes a small id, and each thread has a pinned
+// table of pointers to its per-owner blocks, reached through a raw-pointer thread static (the unmanaged TLS area:
+// one helper call and one load, as a bare [ThreadStatic] free list). Each block starts with its owner's cookie,
+// which is never reused, so a block left behind by a disposed owner whose id was reused is told apart
+// (PerThreadBlock.IsOwnedBy). The other two routes to the same blocks, a generated type's thread static and
+// kmalloc's per-thread table, are caches of this one for owners that are never destroyed (docs/per-thread.md).
 using System.Runtime.CompilerServices;
 
 namespace SlabGen;
 
 internal static unsafe class ThreadSlots
 {
-    /// <summary>Every per-thread block starts with its owner's cookie.</summary>
-    public const int CookieIndex = 0;
-
     private static long s_lastCookie;
 
     [ThreadStatic]

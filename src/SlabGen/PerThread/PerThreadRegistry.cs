@@ -1,0 +1,273 @@
+// The states of one owner, one per thread that used it, and the drains over them. A drain takes what threads
+// hold back to the owner: the calling thread's state inside an operation of its own, every other thread's
+// through a hold (PerThreadBlock.cs), all holds of a drain behind one process-wide barrier. A thread that has
+// exited is drained the same way and then forgotten; ThreadExitWatch reaps such threads after the next GC, and
+// every registration and drain reaps them too.
+//
+// Locks: a registry's lock guards its list only and is a leaf. s_holdLock makes holders take turns; while it is
+// held only blocks are copied (no other lock is taken). What was taken is given back after both are released.
+namespace SlabGen;
+
+/// <summary>Which threads' states a drain reaches.</summary>
+internal enum DrainScope
+{
+    /// <summary>Threads that have exited.</summary>
+    Exited,
+
+    /// <summary>The calling thread and threads that have exited, without waiting for anything (GfpFlags.Atomic).</summary>
+    OwnAndExited,
+
+    /// <summary>Every thread, live ones included: may wait for a preempted owner to finish an operation.</summary>
+    All,
+
+    /// <summary>Threads whose states took no slow path since the last such drain, and exited ones (memory pressure).</summary>
+    Idle,
+}
+
+internal abstract unsafe class PerThreadRegistry
+{
+    private static readonly Lock s_holdLock = new();
+    private static readonly Lock s_allLock = new();
+    private static readonly List<PerThreadRegistry> s_all = [];
+
+    /// <summary>Drains the exited threads of every registry (ThreadExitWatch, after a thread's exit).</summary>
+    public static void ReapEverywhere()
+    {
+        PerThreadRegistry[] registries;
+        lock (s_allLock)
+        {
+            registries = [.. s_all];
+        }
+
+        foreach (PerThreadRegistry registry in registries)
+        {
+            registry.Drain(DrainScope.Exited);
+        }
+    }
+
+    /// <summary>Drains the chosen threads' states; returns how many states were drained.</summary>
+    public abstract int Drain(DrainScope scope);
+
+    protected static void Track(PerThreadRegistry registry)
+    {
+        lock (s_allLock)
+        {
+            s_all.Add(registry);
+        }
+    }
+
+    protected static void Untrack(PerThreadRegistry registry)
+    {
+        lock (s_allLock)
+        {
+            s_all.Remove(registry);
+        }
+    }
+
+    /// <summary>
+    /// Takes the contents of <paramref name="states"/> out of their blocks and gives them back to their owner.
+    /// Returns the states whose contents were taken; with <paramref name="mayWait"/> false, live threads' states
+    /// other than the caller's are skipped, and so is everything when another drain is under way. With
+    /// <paramref name="kill"/>, the blocks stay shut for good (their owner is going away).
+    /// </summary>
+    protected static List<PerThreadState> DrainStates(List<PerThreadState> states, bool mayWait, bool kill = false)
+    {
+        Thread current = Thread.CurrentThread;
+        var taken = new List<PerThreadState>(states.Count);
+        var others = new List<PerThreadState>(states.Count);
+        foreach (PerThreadState state in states)
+        {
+            if (state.Thread != current || kill)
+            {
+                others.Add(state);
+                continue;
+            }
+
+            // The calling thread's own state: an operation of its owner, like any slow path.
+            bool entered = mayWait ? PerThreadBlock.Enter(state.Block) : PerThreadBlock.TryEnter(state.Block);
+            if (entered)
+            {
+                state.TakeAll();
+                PerThreadBlock.EndOperation(state.Block);
+                taken.Add(state);
+            }
+        }
+
+        if (!mayWait)
+        {
+            others.RemoveAll(static state => state.Thread.IsAlive);
+        }
+
+        if (others.Count != 0)
+        {
+            HoldAndTake(others, mayWait, kill, taken);
+        }
+
+        foreach (PerThreadState state in taken)
+        {
+            state.ReturnTaken();
+        }
+
+        return taken;
+    }
+
+    private static void HoldAndTake(List<PerThreadState> others, bool mayWait, bool kill, List<PerThreadState> taken)
+    {
+        if (!mayWait && !s_holdLock.TryEnter())
+        {
+            return;
+        }
+        else if (mayWait)
+        {
+            s_holdLock.Enter();
+        }
+
+        try
+        {
+            bool live = false;
+            foreach (PerThreadState state in others)
+            {
+                live |= state.Thread.IsAlive;
+                PerThreadBlock.BeginHold(state.Block);
+            }
+
+            // Exited threads run no more operations; live ones need the barrier (PerThreadBlock.cs).
+            if (live)
+            {
+                Interlocked.MemoryBarrierProcessWide();
+            }
+
+            foreach (PerThreadState state in others)
+            {
+                PerThreadBlock.WaitForOwner(state.Block);
+                state.TakeAll();
+                if (kill)
+                {
+                    PerThreadBlock.Kill(state.Block);
+                }
+                else
+                {
+                    PerThreadBlock.EndHold(state.Block);
+                }
+
+                taken.Add(state);
+            }
+        }
+        finally
+        {
+            s_holdLock.Exit();
+        }
+    }
+}
+
+/// <summary>The per-thread states of one owner.</summary>
+internal sealed class PerThreadRegistry<TState> : PerThreadRegistry
+    where TState : PerThreadState
+{
+    private readonly Lock _lock = new();
+    private readonly List<TState> _states = [];
+    private bool _closed;
+
+    public PerThreadRegistry() => Track(this);
+
+    /// <summary>Registers the calling thread's new state, after reaping threads that have exited.</summary>
+    /// <returns>False when the owner is gone (<see cref="Close"/>); the state is not registered.</returns>
+    public bool Add(TState state)
+    {
+        Drain(DrainScope.Exited);
+        lock (_lock)
+        {
+            if (_closed)
+            {
+                return false;
+            }
+
+            _states.Add(state);
+            return true;
+        }
+    }
+
+    /// <summary>The registered states now (threads that have exited included, until reaped).</summary>
+    public TState[] Snapshot()
+    {
+        lock (_lock)
+        {
+            return [.. _states];
+        }
+    }
+
+    /// <inheritdoc/>
+    public override int Drain(DrainScope scope)
+    {
+        var chosen = new List<PerThreadState>();
+        Thread current = Thread.CurrentThread;
+        lock (_lock)
+        {
+            foreach (TState state in _states)
+            {
+                bool exited = !state.Thread.IsAlive;
+                bool pick = scope switch
+                {
+                    DrainScope.Exited => exited,
+                    DrainScope.OwnAndExited => exited || state.Thread == current,
+                    DrainScope.Idle => exited || Interlocked.Exchange(ref state.SlowPaths, 0) == 0,
+                    _ => true,
+                };
+                if (pick)
+                {
+                    chosen.Add(state);
+                }
+            }
+        }
+
+        if (chosen.Count == 0)
+        {
+            return 0;
+        }
+
+        List<PerThreadState> drained = DrainStates(chosen, mayWait: scope != DrainScope.OwnAndExited);
+        Forget(drained);
+        return drained.Count;
+    }
+
+    /// <summary>The owner is going away: every state is drained, killed and forgotten; later registrations fail.</summary>
+    public void Close()
+    {
+        TState[] states;
+        lock (_lock)
+        {
+            _closed = true;
+            states = [.. _states];
+            _states.Clear();
+        }
+
+        DrainStates(new List<PerThreadState>(states), mayWait: true, kill: true);
+        foreach (TState state in states)
+        {
+            state.Retire();
+        }
+
+        Untrack(this);
+    }
+
+    /// <summary>Forgets the drained states of exited threads: their blocks are empty and nobody reaches them again.</summary>
+    private void Forget(List<PerThreadState> drained)
+    {
+        var gone = new List<TState>();
+        lock (_lock)
+        {
+            foreach (PerThreadState state in drained)
+            {
+                if (!state.Thread.IsAlive && _states.Remove((TState)state))
+                {
+                    gone.Add((TState)state);
+                }
+            }
+        }
+
+        foreach (TState state in gone)
+        {
+            state.Retire();
+        }
+    }
+}
