@@ -45,8 +45,54 @@ internal abstract unsafe class PerThreadRegistry
         }
     }
 
+    private int _drainsInFlight;
+    private int _drainGeneration;
+
     /// <summary>Drains the chosen threads' states; returns how many states were drained.</summary>
     public abstract int Drain(DrainScope scope);
+
+    /// <summary>
+    /// Marks a drain of this owner's parked objects as under way (<see cref="Drain"/> does it; the owner does it
+    /// around emptying its own shared stores), so <see cref="ReadQuiescent"/> can tell a count read during one.
+    /// </summary>
+    public void BeginDrain()
+    {
+        Interlocked.Increment(ref _drainsInFlight);
+        Interlocked.Increment(ref _drainGeneration);
+    }
+
+    /// <inheritdoc cref="BeginDrain"/>
+    public void EndDrain()
+    {
+        Interlocked.Increment(ref _drainGeneration);
+        Interlocked.Decrement(ref _drainsInFlight);
+    }
+
+    /// <summary>
+    /// Reads a value that a drain moves from one count to another (live = active − cached), retrying until no drain
+    /// overlapped the read; after many tries it settles for the last read (drains that never stop).
+    /// </summary>
+    public long ReadQuiescent(Func<long> read)
+    {
+        SpinWait spinner = default;
+        long value = 0;
+        for (int attempt = 0; attempt < 1_000; attempt++)
+        {
+            int generation = Volatile.Read(ref _drainGeneration);
+            if (Volatile.Read(ref _drainsInFlight) == 0)
+            {
+                value = read();
+                if (Volatile.Read(ref _drainGeneration) == generation)
+                {
+                    return value;
+                }
+            }
+
+            spinner.SpinOnce(sleep1Threshold: -1);
+        }
+
+        return value;
+    }
 
     protected static void Track(PerThreadRegistry registry)
     {
@@ -225,9 +271,17 @@ internal sealed class PerThreadRegistry<TState> : PerThreadRegistry
             return 0;
         }
 
-        List<PerThreadState> drained = DrainStates(chosen, mayWait: scope != DrainScope.OwnAndExited);
-        Forget(drained);
-        return drained.Count;
+        BeginDrain();
+        try
+        {
+            List<PerThreadState> drained = DrainStates(chosen, mayWait: scope != DrainScope.OwnAndExited);
+            Forget(drained);
+            return drained.Count;
+        }
+        finally
+        {
+            EndDrain();
+        }
     }
 
     /// <summary>The owner is going away: every state is drained, killed and forgotten; later registrations fail.</summary>
@@ -241,7 +295,9 @@ internal sealed class PerThreadRegistry<TState> : PerThreadRegistry
             _states.Clear();
         }
 
+        BeginDrain();
         DrainStates(new List<PerThreadState>(states), mayWait: true, kill: true);
+        EndDrain();
         foreach (TState state in states)
         {
             state.Retire();

@@ -35,7 +35,7 @@ public sealed unsafe partial class KmemCache
     /// Objects allocated and not yet freed: <see cref="ActiveObjects"/> without those parked in threads' array
     /// caches and the depot. Exact whenever no allocation or free of the cache is in flight; what to watch for leaks.
     /// </summary>
-    public long LiveObjects => Math.Max(0, ActiveObjects - CachedObjects);
+    public long LiveObjects => Math.Max(0, _arrayCaches.ReadQuiescent(() => ActiveObjects - CachedObjects));
 
     /// <summary>Objects parked in threads' array caches and the depot: free, but not on a slab's freelist.</summary>
     public long CachedObjects
@@ -51,6 +51,9 @@ public sealed unsafe partial class KmemCache
             return cached;
         }
     }
+
+    /// <summary>Objects in the depot's full magazines now (slabinfo's sharedavail).</summary>
+    internal long DepotObjects => _depot.Objects;
 
     /// <summary>The objects of all slabs of the cache (slabinfo's num_objs).</summary>
     public long TotalObjects => SlabCount * ObjectsPerSlab;
@@ -141,7 +144,7 @@ public sealed unsafe partial class KmemCache
     internal SlabInfoEntry? SlabInfoEntry()
     {
         _arrayCaches.Drain(DrainScope.Exited);
-        long cached = CachedObjects;
+        long live = LiveObjects;
         lock (_lock)
         {
             if (_id < 0)
@@ -154,7 +157,7 @@ public sealed unsafe partial class KmemCache
                 1 << SlabOrder, Limit, BatchCount, _debug ? 0 : MagazineDepot.Capacity, _partial.Count + _full.Count, slabs,
                 _depot.Objects)
             {
-                LiveObjects = Math.Max(0, _activeObjects - cached),
+                LiveObjects = live,
             };
         }
     }
@@ -410,11 +413,14 @@ public sealed unsafe partial class KmemCache
     /// <summary>Returns every object of the depot's full magazines to their slabs, keeping the magazines as empties.</summary>
     private void DrainDepot()
     {
+        _arrayCaches.BeginDrain();
         nint* magazine;
         while ((magazine = _depot.TakeFull()) != null)
         {
             ReturnMagazine(magazine, _depot.MagazineSize);
         }
+
+        _arrayCaches.EndDrain();
     }
 
     /// <summary>Moves a slab to the list its new in-use count belongs on. Under the cache lock.</summary>

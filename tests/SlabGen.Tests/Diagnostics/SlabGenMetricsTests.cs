@@ -16,6 +16,7 @@ public sealed unsafe class SlabGenMetricsTests
 
         Assert.Equal(row.ActiveObjects, values["slabgen.cache.objects.active"]);
         Assert.True(values["slabgen.cache.objects.active"] >= 300);
+        Assert.Equal(300, values["slabgen.cache.objects.live"]);
         Assert.Equal(row.TotalObjects, values["slabgen.cache.objects.total"]);
         Assert.Equal(row.Slabs, values["slabgen.cache.slabs"]);
         Assert.Equal(row.Slabs * row.PagesPerSlab * PageAllocator.PageSize, values["slabgen.cache.size"]);
@@ -24,8 +25,9 @@ public sealed unsafe class SlabGenMetricsTests
             cache.Free((void*)obj);
         }
 
+        Assert.Equal(0, Collect(SlabGenMetrics.CacheTag, "metrics-cache")["slabgen.cache.objects.live"]);
         cache.Shrink();
-        Assert.True(Collect(SlabGenMetrics.CacheTag, "metrics-cache")["slabgen.cache.objects.active"] < 300);
+        Assert.Equal(0, Collect(SlabGenMetrics.CacheTag, "metrics-cache")["slabgen.cache.objects.active"]);
     }
 
     [Fact]

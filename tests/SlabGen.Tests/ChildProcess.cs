@@ -1,0 +1,63 @@
+using System.Diagnostics;
+using System.Reflection;
+
+namespace SlabGen.Tests;
+
+/// <summary>
+/// Runs a static test body in a child process (the test assembly started with <c>dotnet exec</c>, which enters
+/// <see cref="Main"/>), so a crash or a hang in crash-prone code fails one test instead of killing the test run.
+/// </summary>
+internal static class ChildProcess
+{
+    private const string Verb = "--slabgen-child";
+
+    /// <summary>Runs <paramref name="body"/> (a static method) in a child process; fails with its output when it fails.</summary>
+    public static void Run(Action body, TimeSpan? timeout = null)
+    {
+        MethodInfo method = body.Method;
+        Assert.True(method.IsStatic && body.Target is null, "a child process runs a static method only");
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.ArgumentList.Add("exec");
+        start.ArgumentList.Add(typeof(ChildProcess).Assembly.Location);
+        start.ArgumentList.Add(Verb);
+        start.ArgumentList.Add(method.DeclaringType!.AssemblyQualifiedName!);
+        start.ArgumentList.Add(method.Name);
+        using Process process = Process.Start(start)!;
+        Task<string> output = process.StandardOutput.ReadToEndAsync();
+        Task<string> error = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(timeout ?? TimeSpan.FromMinutes(2)))
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail($"{method.Name} hung in its child process.\n{output.Result}{error.Result}");
+        }
+
+        Assert.True(process.ExitCode == 0, $"{method.Name} failed in its child process (exit code {process.ExitCode}):\n{output.Result}{error.Result}");
+    }
+
+    /// <summary>The child's entry point: runs the named static method; any exception is a non-zero exit.</summary>
+    public static int Main(string[] args)
+    {
+        if (args.Length != 3 || args[0] != Verb)
+        {
+            Console.Error.WriteLine($"usage: dotnet exec SlabGen.Tests.dll {Verb} <type> <method>");
+            return 2;
+        }
+
+        MethodInfo method = Type.GetType(args[1], throwOnError: true)!
+            .GetMethod(args[2], BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic)!;
+        try
+        {
+            method.Invoke(null, null);
+            return 0;
+        }
+        catch (TargetInvocationException e)
+        {
+            Console.Error.WriteLine(e.InnerException);
+            return 1;
+        }
+    }
+}
