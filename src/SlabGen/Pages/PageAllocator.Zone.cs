@@ -287,14 +287,14 @@ public sealed unsafe partial class PageAllocator
             return true;
         }
 
-        if (!PerThreadBlock.Enter(list.Block))
+        if (!list.Enter())
         {
             return false;
         }
 
         var coldest = new List<nint>();
         list.TakeColdestHalf(coldest);
-        PerThreadBlock.EndOperation(list.Block);
+        list.Exit();
         ReturnBlocks(coldest);
         return PerThreadPageList.TryPush(list.Block, page, order, list.High);
     }

@@ -25,8 +25,11 @@ internal sealed unsafe class PerThreadPageList : PerThreadState
     private const int CountsIndex = PerThreadBlock.HeaderWords;
     private const int FramesIndex = CountsIndex + MaxListOrder + 1;
 
-    /// <summary>Blocks a drain took, each a frame pointer with its order in the low bits (frames are 64-byte aligned).</summary>
+    /// <summary>Blocks drains took, each a frame pointer with its order in the low bits (frames are 64-byte aligned); guarded by itself.</summary>
     private readonly List<nint> _taken = [];
+
+    /// <summary>Per order, how far a drain took, until the owner reconciles (PerThreadBlock.cs).</summary>
+    private readonly int[] _seen = new int[MaxListOrder + 1];
 
     private PerThreadPageList(PageAllocator owner, long cookie)
         : base(cookie, owner.PerThreadPages, FramesIndex + ((MaxListOrder + 1) * owner.PerThreadPages))
@@ -40,11 +43,23 @@ internal sealed unsafe class PerThreadPageList : PerThreadState
     /// <summary>The most pages the thread holds, all orders together (the kernel's pcp->high).</summary>
     public int High { get; }
 
-    /// <summary>The pages held, all orders together; exact only when the thread is not allocating or freeing.</summary>
-    public int Pages => (int)Volatile.Read(ref Block[PerThreadBlock.CountIndex]);
+    /// <summary>The pages held, all orders together (not those a drain took); exact only when the thread is not allocating or freeing.</summary>
+    public int Pages
+    {
+        get
+        {
+            int pages = 0;
+            for (int order = 0; order <= MaxListOrder; order++)
+            {
+                pages += Count(order) << order;
+            }
 
-    /// <summary>How many blocks of <paramref name="order"/> are held.</summary>
-    public int Count(int order) => (int)Volatile.Read(ref Block[CountsIndex + order]);
+            return pages;
+        }
+    }
+
+    /// <summary>How many blocks of <paramref name="order"/> are held (not those a drain took).</summary>
+    public int Count(int order) => Math.Max(0, Held(order) - (IsTaken ? Volatile.Read(ref _seen[order]) : 0));
 
     /// <summary>The calling thread's list for <paramref name="owner"/>, or null when it has none yet.</summary>
     public static PerThreadPageList? Find(int id, PageAllocator owner) =>
@@ -75,79 +90,124 @@ internal sealed unsafe class PerThreadPageList : PerThreadState
     /// <summary>Whether blocks of <paramref name="order"/> are kept on the lists: small enough that half the list holds one.</summary>
     public bool Caches(int order) => order <= MaxListOrder && (2 << order) <= High;
 
-    /// <summary>The hottest block of <paramref name="order"/> (0..MaxListOrder) in a list block, or null when there is none or a drain holds it.</summary>
+    /// <summary>
+    /// The hottest block of <paramref name="order"/> (0..MaxListOrder) in a list block, or null when there is none or a
+    /// drain has the list. The count store comes before the Floor load: that order is the drain handshake (PerThreadBlock.cs).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static PageFrame* TryPop(nint* block, int order, int high)
     {
-        PerThreadBlock.BeginOperation(block);
-        nint count = block[CountsIndex + order] - 1;
-        if (count >= Volatile.Read(ref block[PerThreadBlock.FloorIndex]))
+        nint count = block[CountsIndex + order];
+        if (count > 0)
         {
-            block[CountsIndex + order] = count;
-            block[PerThreadBlock.CountIndex] -= 1 << order;
-            var page = (PageFrame*)block[FramesIndex + (order * high) + count];
-            PerThreadBlock.EndOperation(block);
-            return page;
+            Volatile.Write(ref block[CountsIndex + order], count - 1);
+            if (PerThreadBlock.IsOpen(block))
+            {
+                block[PerThreadBlock.CountIndex] -= 1 << order;
+                return (PageFrame*)block[FramesIndex + (order * high) + count - 1];
+            }
+
+            Volatile.Write(ref block[CountsIndex + order], count);
         }
 
-        PerThreadBlock.EndOperation(block);
         return null;
     }
 
     /// <summary>
     /// Keeps a block of <paramref name="order"/> (0..MaxListOrder) in a list block and marks its frame PerThread;
-    /// false (and nothing changed) when the list is full or a drain holds it.
+    /// false (and nothing changed) when the list is full or a drain has it.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool TryPush(nint* block, PageFrame* page, int order, int high)
     {
-        PerThreadBlock.BeginOperation(block);
         nint pages = block[PerThreadBlock.CountIndex] + (1 << order);
         if (pages <= Volatile.Read(ref block[PerThreadBlock.CapacityIndex]))
         {
-            // Marked inside the operation: once the push is visible a drain may take the block and free it.
+            // Marked before the count publishes the block: once a drain sees it, it may free it.
             page->State = PageFlags.PerThread;
             nint count = block[CountsIndex + order];
             block[FramesIndex + (order * high) + count] = (nint)page;
-            block[CountsIndex + order] = count + 1;
+            Volatile.Write(ref block[CountsIndex + order], count + 1);
             block[PerThreadBlock.CountIndex] = pages;
-            PerThreadBlock.EndOperation(block);
             return true;
         }
 
-        PerThreadBlock.EndOperation(block);
         return false;
     }
 
     /// <summary>
-    /// Owner side, inside an operation: moves the coldest half of each order (rounded up) into <paramref name="into"/>,
+    /// Owner side, in a slow-path step: moves the coldest half of each order (rounded up) into <paramref name="into"/>,
     /// which always leaves room for one more block of any cached order.
     /// </summary>
     public void TakeColdestHalf(List<nint> into)
     {
         for (int order = 0; order <= MaxListOrder; order++)
         {
-            int count = Count(order);
-            TakeOldest(order, (count + 1) / 2, into);
+            TakeOldest(order, (Held(order) + 1) / 2, into);
         }
     }
 
     /// <inheritdoc/>
-    public override void TakeAll()
+    public override void TakeAllAsHolder()
     {
+        lock (_taken)
+        {
+            for (int order = 0; order <= MaxListOrder; order++)
+            {
+                int start = _seen[order];
+                int end = Math.Max(start, Held(order));
+                foreach (nint frame in Frames(order, start, end - start))
+                {
+                    _taken.Add(frame | order);
+                }
+
+                _seen[order] = end;
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    public override void TakeAllAsOwner()
+    {
+        lock (_taken)
+        {
+            for (int order = 0; order <= MaxListOrder; order++)
+            {
+                TakeOldest(order, Held(order), _taken);
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    protected override void Reconcile()
+    {
+        nint pages = 0;
         for (int order = 0; order <= MaxListOrder; order++)
         {
-            TakeOldest(order, Count(order), _taken);
+            int taken = _seen[order];
+            int present = Math.Max(0, Held(order) - taken);
+            Frames(order, taken, present).CopyTo(Frames(order, 0, present));
+            Block[CountsIndex + order] = present;
+            _seen[order] = 0;
+            pages += present << order;
         }
+
+        Block[PerThreadBlock.CountIndex] = pages;
     }
 
     /// <inheritdoc/>
     public override void ReturnTaken()
     {
-        if (_taken.Count != 0)
+        List<nint> blocks;
+        lock (_taken)
         {
-            Allocator.ReturnBlocks(_taken);
+            blocks = [.. _taken];
             _taken.Clear();
+        }
+
+        if (blocks.Count != 0)
+        {
+            Allocator.ReturnBlocks(blocks);
         }
     }
 
@@ -157,9 +217,15 @@ internal sealed unsafe class PerThreadPageList : PerThreadState
     /// <summary>A taken block's order.</summary>
     public static int OrderOf(nint taken) => (int)(taken & 63);
 
+    /// <summary>The blocks of <paramref name="order"/> as the block counts them (taken ones included until reconciled).</summary>
+    private int Held(int order) => (int)Volatile.Read(ref Block[CountsIndex + order]);
+
+    private Span<nint> Frames(int order, int start, int count) => new(Block + FramesIndex + (order * High) + start, count);
+
+    /// <summary>Owner side, in a slow-path step (the list open): removes the <paramref name="count"/> coldest blocks of an order into <paramref name="into"/>.</summary>
     private void TakeOldest(int order, int count, List<nint> into)
     {
-        var frames = new Span<nint>(Block + FramesIndex + (order * High), Count(order));
+        Span<nint> frames = Frames(order, 0, Held(order));
         foreach (nint frame in frames[..count])
         {
             into.Add(frame | order);

@@ -1,30 +1,40 @@
 // The block every piece of per-thread state lives in (a thread's page list, a thread's array cache of one slab
-// cache), and the protocol that lets any thread take what a live thread's block holds without the owner's fast
-// path paying for a lock or an atomic instruction. README of the mechanism: docs/per-thread.md.
+// cache), and the protocol that lets any thread take what a live thread's block holds while the owner's fast path
+// pays for no lock, no atomic instruction and no extra store. The whole mechanism: docs/per-thread.md.
 //
 // Layout (pinned words; the first HeaderWords are the same for every kind of block):
 //   [Cookie][Busy][Floor][Capacity][Limit][InterruptDepth*][Count][kind-specific words …]
 //   Cookie          the owner's cookie, never reused: the one ownership check (IsOwnedBy).
-//   Busy            written by the owning thread only: 1 while it is inside an operation on the block, else 0.
-//   Floor           0 while the block is open; Held while a drain holds it; Dead once its owner is gone.
-//   Capacity        how much the block may hold: Limit while open, 0 while held or dead.
-//   Limit           the configured capacity, which Capacity returns to when a hold ends.
+//   Busy            written by the owning thread only, on its slow paths: 1 inside a slow-path step, else 0.
+//   Floor           Open (0); Held while a drain copies the block; Taken after a drain until the owner has
+//                   caught up with it (Reconcile); Dead once the block's owner (a cache, an allocator) is gone.
+//   Capacity        how much the block may hold: Limit while open, 0 otherwise.
+//   Limit           the configured capacity.
 //   InterruptDepth* the owning thread's interrupt-context depth word (InterruptContext), so a fast path tests it
 //                   without a second thread-local access.
-//   Count           how much the block holds now (array cache: objects in the loaded magazine; page list: pages).
+//   Count           how much the block holds (array cache: objects in the loaded magazine; page list: per order).
 //
-// The protocol is an asymmetric Dekker handshake (Dice, Huang and Yang, "Asymmetric Dekker Synchronization",
-// 2001; the same shape as liburcu's membarrier flavour, Desnoyers et al., IEEE TPDS 2012):
-//   owner:   Busy = 1;  read Floor (a pop) or Capacity (a push);  operate;  Busy = 0 (release)
-//   holder:  Floor = Held; Capacity = 0;  Interlocked.MemoryBarrierProcessWide();  wait until Busy == 0;
-//            take what the block holds;  Capacity = Limit; Floor = 0 (release)
-// The owner's side is plain stores and loads. The process-wide barrier (membarrier on Linux,
-// FlushProcessWriteBuffers on Windows) runs a full fence on every processor that runs a thread of the process,
-// so after it returns either the owner's Busy = 1 is visible to the holder (who then waits for the operation to
-// end) or the owner's later read of Floor/Capacity sees the hold (and it takes the slow path, which waits for the
-// hold to end). Either way the owner and the holder never change the block at once. The owner's critical
-// sections are a few instructions with no call, no lock and no wait, so a holder waits at most until a
-// preempted owner runs again. Holders exclude each other with one process-wide lock (PerThreadRegistry).
+// The fast paths (ArrayCache.TryPop/TryPush, PerThreadPageList.TryPop/TryPush):
+//   pop:  c = Count; Count = c - 1 (release); if Floor == Open take entry c - 1, else Count = c (undo) and miss
+//   push: c = Count; if c < Capacity: entry c = x; Count = c + 1 (release), else miss
+// A drain (a holder) never writes Count or an entry of a live thread's block. It takes the entries below the Count it
+// reads and records that Count (the state's "seen" mark); the owner's next slow path drops the taken entries and
+// reopens the block (Reconcile). Why the two never hand out one object twice:
+//   holder: Floor = Held; Capacity = 0;  Interlocked.MemoryBarrierProcessWide();  wait while Busy;  read Count …
+// The process-wide barrier (membarrier on Linux, FlushProcessWriteBuffers on Windows) runs a full fence on every
+// processor that runs a thread of the process. A pop stores Count before it reads Floor, so if it read Open, its
+// store was before the barrier and the holder's read sees the decremented Count: the popped entry is not taken. If
+// it read Held, it undoes its store; whether the holder saw c or c - 1, Reconcile leaves exactly the entries the
+// holder did not take. A push needs no such order: its entry is above any Count the holder can read unless the
+// holder read the incremented Count, and then (release) it also sees the entry and takes it. This is an asymmetric
+// Dekker handshake (Dice, Huang and Yang, "Asymmetric Dekker Synchronization", 2001) with the owner's flag store
+// folded into its own Count store; liburcu's membarrier flavour has the same shape. It relies on the JIT keeping a
+// volatile store before a later volatile load, which RyuJIT does (it never reorders volatile accesses).
+//
+// The owner's slow paths change several words (the previous magazine, a whole exchange), so they announce
+// themselves with Busy (plain stores, the same handshake) and a holder waits while Busy is set. Slow-path steps are
+// a few dozen instructions with no call, lock or wait, so the holder waits at most until a preempted owner runs.
+// Holders take a state's HoldLock for the whole hold; the owner takes it only to reconcile after a drain.
 using System.Runtime.CompilerServices;
 
 namespace SlabGen;
@@ -40,11 +50,17 @@ internal static unsafe class PerThreadBlock
     public const int CountIndex = 6;
     public const int HeaderWords = 7;
 
-    /// <summary>Floor while a drain holds the block: no count passes <c>count &gt;= Floor</c>.</summary>
-    public const nint Held = int.MaxValue;
+    /// <summary>Floor of an open block: every fast path may proceed.</summary>
+    public const nint Open = 0;
+
+    /// <summary>Floor while a drain copies the block.</summary>
+    public const nint Held = 1;
+
+    /// <summary>Floor after a drain took the block's contents, until the owner's next slow path reconciles.</summary>
+    public const nint Taken = 2;
 
     /// <summary>Floor once the block's owner (a cache or an allocator) is gone: the block stays shut for good.</summary>
-    public const nint Dead = int.MaxValue - 1;
+    public const nint Dead = 3;
 
     /// <summary>Fills in the common header of a new block of the calling thread.</summary>
     public static void Initialize(nint* block, long cookie, nint limit)
@@ -59,55 +75,17 @@ internal static unsafe class PerThreadBlock
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool IsOwnedBy(nint* block, long cookie) => block != null && block[CookieIndex] == (nint)cookie;
 
-    /// <summary>Owner side: marks the start of an operation on the thread's own block. Plain stores on x64 and Arm64 (stlr).</summary>
+    /// <summary>Whether the block is open: read after the owner's Count store in a pop (the handshake's load).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void BeginOperation(nint* block) => Volatile.Write(ref block[BusyIndex], 1);
+    public static bool IsOpen(nint* block) => Volatile.Read(ref block[FloorIndex]) == Open;
 
-    /// <summary>Owner side: marks the end of an operation; everything it read and wrote is ordered before.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void EndOperation(nint* block) => Volatile.Write(ref block[BusyIndex], 0);
+    /// <summary>Owner side, slow paths: marks the start of a slow-path step.</summary>
+    public static void BeginStep(nint* block) => Volatile.Write(ref block[BusyIndex], 1);
 
-    /// <summary>
-    /// Owner side, slow paths: begins an operation once no drain holds the block (waiting while one does, which
-    /// takes as long as the holder copies the block out). False when the block is dead; then nothing is begun.
-    /// Call it holding no lock: a holder never needs one while it holds.
-    /// </summary>
-    public static bool Enter(nint* block)
-    {
-        SpinWait spinner = default;
-        while (true)
-        {
-            BeginOperation(block);
-            nint floor = Volatile.Read(ref block[FloorIndex]);
-            if (floor == 0)
-            {
-                return true;
-            }
+    /// <summary>Owner side, slow paths: marks the end of a slow-path step; everything it did is ordered before.</summary>
+    public static void EndStep(nint* block) => Volatile.Write(ref block[BusyIndex], 0);
 
-            EndOperation(block);
-            if (floor == Dead)
-            {
-                return false;
-            }
-
-            spinner.SpinOnce(sleep1Threshold: -1);
-        }
-    }
-
-    /// <summary>Owner side, slow paths: <see cref="Enter"/> that gives up instead of waiting (GfpFlags.Atomic).</summary>
-    public static bool TryEnter(nint* block)
-    {
-        BeginOperation(block);
-        if (Volatile.Read(ref block[FloorIndex]) == 0)
-        {
-            return true;
-        }
-
-        EndOperation(block);
-        return false;
-    }
-
-    /// <summary>Holder side: shuts the block to its owner's operations (they see it before or after the barrier).</summary>
+    /// <summary>Holder side, under the state's HoldLock: shuts the block to its owner's operations.</summary>
     public static void BeginHold(nint* block)
     {
         if (Volatile.Read(ref block[FloorIndex]) == Dead)
@@ -119,7 +97,7 @@ internal static unsafe class PerThreadBlock
         Volatile.Write(ref block[CapacityIndex], 0);
     }
 
-    /// <summary>Holder side, after the process-wide barrier: waits for an operation the owner began before it to end.</summary>
+    /// <summary>Holder side, after the process-wide barrier: waits for a slow-path step the owner began before it.</summary>
     public static void WaitForOwner(nint* block)
     {
         SpinWait spinner = default;
@@ -129,16 +107,20 @@ internal static unsafe class PerThreadBlock
         }
     }
 
-    /// <summary>Holder side: opens the block again (or leaves a dead block dead).</summary>
+    /// <summary>Holder side: the contents are taken; the owner reconciles on its next slow path (a dead block stays dead).</summary>
     public static void EndHold(nint* block)
     {
-        if (Volatile.Read(ref block[FloorIndex]) == Dead)
+        if (Volatile.Read(ref block[FloorIndex]) != Dead)
         {
-            return;
+            Volatile.Write(ref block[FloorIndex], Taken);
         }
+    }
 
+    /// <summary>Owner side, under the HoldLock after reconciling: opens the block again.</summary>
+    public static void Reopen(nint* block)
+    {
         Volatile.Write(ref block[CapacityIndex], block[LimitIndex]);
-        Volatile.Write(ref block[FloorIndex], 0);
+        Volatile.Write(ref block[FloorIndex], Open);
     }
 
     /// <summary>Holder side: shuts a held block for good; every later operation of its owner fails.</summary>

@@ -1,11 +1,12 @@
 // The states of one owner, one per thread that used it, and the drains over them. A drain takes what threads
-// hold back to the owner: the calling thread's state inside an operation of its own, every other thread's
+// hold back to the owner: the calling thread's state in a slow-path step of its own, every other thread's
 // through a hold (PerThreadBlock.cs), all holds of a drain behind one process-wide barrier. A thread that has
 // exited is drained the same way and then forgotten; ThreadExitWatch reaps such threads after the next GC, and
 // every registration and drain reaps them too.
 //
-// Locks: a registry's lock guards its list only and is a leaf. s_holdLock makes holders take turns; while it is
-// held only blocks are copied (no other lock is taken). What was taken is given back after both are released.
+// Locks: a registry's lock guards its list only and is a leaf. s_holdLock makes holders take turns, then each
+// state's HoldLock is taken in list order; while they are held only block words are copied (no other lock is
+// taken). What was taken is given back after all are released, under the owner's own locks.
 namespace SlabGen;
 
 /// <summary>Which threads' states a drain reaches.</summary>
@@ -129,12 +130,12 @@ internal abstract unsafe class PerThreadRegistry
                 continue;
             }
 
-            // The calling thread's own state: an operation of its owner, like any slow path.
-            bool entered = mayWait ? PerThreadBlock.Enter(state.Block) : PerThreadBlock.TryEnter(state.Block);
+            // The calling thread's own state: a slow-path step of its owner, like any other.
+            bool entered = mayWait ? state.Enter() : state.TryEnter();
             if (entered)
             {
-                state.TakeAll();
-                PerThreadBlock.EndOperation(state.Block);
+                state.TakeAllAsOwner();
+                state.Exit();
                 taken.Add(state);
             }
         }
@@ -168,11 +169,14 @@ internal abstract unsafe class PerThreadRegistry
             s_holdLock.Enter();
         }
 
+        int locked = 0;
         try
         {
             bool live = false;
             foreach (PerThreadState state in others)
             {
+                state.HoldLock.Enter();
+                locked++;
                 live |= state.Thread.IsAlive;
                 PerThreadBlock.BeginHold(state.Block);
             }
@@ -186,7 +190,7 @@ internal abstract unsafe class PerThreadRegistry
             foreach (PerThreadState state in others)
             {
                 PerThreadBlock.WaitForOwner(state.Block);
-                state.TakeAll();
+                state.TakeAllAsHolder();
                 if (kill)
                 {
                     PerThreadBlock.Kill(state.Block);
@@ -201,6 +205,11 @@ internal abstract unsafe class PerThreadRegistry
         }
         finally
         {
+            for (int i = 0; i < locked; i++)
+            {
+                others[i].HoldLock.Exit();
+            }
+
             s_holdLock.Exit();
         }
     }
@@ -246,12 +255,18 @@ internal sealed class PerThreadRegistry<TState> : PerThreadRegistry
     public override int Drain(DrainScope scope)
     {
         var chosen = new List<PerThreadState>();
+        var exitedBefore = new HashSet<PerThreadState>();
         Thread current = Thread.CurrentThread;
         lock (_lock)
         {
             foreach (TState state in _states)
             {
                 bool exited = !state.Thread.IsAlive;
+                if (exited)
+                {
+                    exitedBefore.Add(state);
+                }
+
                 bool pick = scope switch
                 {
                     DrainScope.Exited => exited,
@@ -275,6 +290,7 @@ internal sealed class PerThreadRegistry<TState> : PerThreadRegistry
         try
         {
             List<PerThreadState> drained = DrainStates(chosen, mayWait: scope != DrainScope.OwnAndExited);
+            drained.RemoveAll(state => !exitedBefore.Contains(state));
             Forget(drained);
             return drained.Count;
         }
@@ -300,21 +316,25 @@ internal sealed class PerThreadRegistry<TState> : PerThreadRegistry
         EndDrain();
         foreach (TState state in states)
         {
-            state.Retire();
+            state.Retire(threadExited: !state.Thread.IsAlive);
         }
 
         Untrack(this);
     }
 
-    /// <summary>Forgets the drained states of exited threads: their blocks are empty and nobody reaches them again.</summary>
-    private void Forget(List<PerThreadState> drained)
+    /// <summary>
+    /// Forgets states drained after their thread had exited: their blocks are empty and nobody reaches them again.
+    /// (A thread that exits during a drain may have put more into its block after the drain took it: a later drain
+    /// reaps it.)
+    /// </summary>
+    private void Forget(List<PerThreadState> drainedAfterExit)
     {
         var gone = new List<TState>();
         lock (_lock)
         {
-            foreach (PerThreadState state in drained)
+            foreach (PerThreadState state in drainedAfterExit)
             {
-                if (!state.Thread.IsAlive && _states.Remove((TState)state))
+                if (_states.Remove((TState)state))
                 {
                     gone.Add((TState)state);
                 }
@@ -323,7 +343,7 @@ internal sealed class PerThreadRegistry<TState> : PerThreadRegistry
 
         foreach (TState state in gone)
         {
-            state.Retire();
+            state.Retire(threadExited: true);
         }
     }
 }

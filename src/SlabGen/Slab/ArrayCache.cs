@@ -23,9 +23,11 @@ internal sealed unsafe class ArrayCache : PerThreadState
     private nint* _previous;
     private int _previousCount;
 
-    /// <summary>What the last drain took out of both magazines, until it is given back.</summary>
-    private readonly nint[] _taken;
-    private int _takenCount;
+    /// <summary>What drains took out of the magazines, until it is given back; guarded by itself (two drains may overlap).</summary>
+    private readonly List<nint> _taken = [];
+
+    /// <summary>How far into the loaded magazine a drain took, until the owner reconciles (PerThreadBlock.cs).</summary>
+    private int _seen;
 
     /// <summary>Makes the calling thread's array cache of <paramref name="cache"/>, with two empty magazines.</summary>
     public ArrayCache(KmemCache cache, long cookie)
@@ -33,7 +35,6 @@ internal sealed unsafe class ArrayCache : PerThreadState
     {
         Cache = cache;
         Size = cache.Limit;
-        _taken = new nint[2 * Size];
         Block[EntriesIndex] = (nint)MagazineDepot.NewMagazine(Size);
         _previous = MagazineDepot.NewMagazine(Size);
     }
@@ -43,8 +44,16 @@ internal sealed unsafe class ArrayCache : PerThreadState
     /// <summary>The rounds of a magazine (slabinfo's limit).</summary>
     public int Size { get; }
 
-    /// <summary>Objects in both magazines; read without synchronisation, so exact only when the thread is not allocating or freeing.</summary>
-    public int Cached => (int)Volatile.Read(ref Block[PerThreadBlock.CountIndex]) + Volatile.Read(ref _previousCount);
+    /// <summary>Objects in both magazines (not those a drain took); read without synchronisation, so exact only when the thread is not allocating or freeing.</summary>
+    public int Cached
+    {
+        get
+        {
+            int loaded = (int)Volatile.Read(ref Block[PerThreadBlock.CountIndex]);
+            int taken = IsTaken ? Volatile.Read(ref _seen) : 0;
+            return Math.Max(0, loaded - taken) + Volatile.Read(ref _previousCount);
+        }
+    }
 
     private nint Count
     {
@@ -60,9 +69,10 @@ internal sealed unsafe class ArrayCache : PerThreadState
 
     /// <summary>
     /// The fast-path pop of every allocation entry point: the hottest object of <paramref name="block"/> (a
-    /// thread's block, not null), or null when the loaded magazine is empty, a drain holds the block, or
+    /// thread's block, not null), or null when the loaded magazine is empty, a drain has the block, or
     /// <paramref name="flags"/> need the slow path: anything but Atomic, or Kernel outside interrupt context (either
     /// with NoWarn). Zero, contradictions and Kernel inside interrupt context go to the slow path, which checks them.
+    /// The Count store comes before the Floor load: that order is the drain handshake (PerThreadBlock.cs).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void* TryPop(nint* block, GfpFlags flags)
@@ -70,37 +80,34 @@ internal sealed unsafe class ArrayCache : PerThreadState
         GfpFlags mode = flags & ~GfpFlags.NoWarn;
         if (mode == GfpFlags.Atomic || (mode == GfpFlags.Kernel && (*(int*)block[PerThreadBlock.InterruptDepthIndex] == 0 || !InterruptContext.ChecksEnabled)))
         {
-            PerThreadBlock.BeginOperation(block);
-            nint avail = block[PerThreadBlock.CountIndex] - 1;
-            if (avail >= Volatile.Read(ref block[PerThreadBlock.FloorIndex]))
+            nint count = block[PerThreadBlock.CountIndex];
+            if (count > 0)
             {
-                block[PerThreadBlock.CountIndex] = avail;
-                void* obj = (void*)((nint*)block[EntriesIndex])[avail];
-                PerThreadBlock.EndOperation(block);
-                return obj;
-            }
+                Volatile.Write(ref block[PerThreadBlock.CountIndex], count - 1);
+                if (PerThreadBlock.IsOpen(block))
+                {
+                    return (void*)((nint*)block[EntriesIndex])[count - 1];
+                }
 
-            PerThreadBlock.EndOperation(block);
+                Volatile.Write(ref block[PerThreadBlock.CountIndex], count);
+            }
         }
 
         return null;
     }
 
-    /// <summary>The fast-path push of every free entry point: false when the loaded magazine of <paramref name="block"/> (not null) is full or held.</summary>
+    /// <summary>The fast-path push of every free entry point: false when the loaded magazine of <paramref name="block"/> (not null) is full or a drain has the block.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool TryPush(nint* block, void* obj)
     {
-        PerThreadBlock.BeginOperation(block);
-        nint avail = block[PerThreadBlock.CountIndex];
-        if (avail < Volatile.Read(ref block[PerThreadBlock.CapacityIndex]))
+        nint count = block[PerThreadBlock.CountIndex];
+        if (count < Volatile.Read(ref block[PerThreadBlock.CapacityIndex]))
         {
-            ((nint*)block[EntriesIndex])[avail] = (nint)obj;
-            block[PerThreadBlock.CountIndex] = avail + 1;
-            PerThreadBlock.EndOperation(block);
+            ((nint*)block[EntriesIndex])[count] = (nint)obj;
+            Volatile.Write(ref block[PerThreadBlock.CountIndex], count + 1);
             return true;
         }
 
-        PerThreadBlock.EndOperation(block);
         return false;
     }
 
@@ -118,7 +125,7 @@ internal sealed unsafe class ArrayCache : PerThreadState
         return (limit, (limit + 1) / 2);
     }
 
-    // The owner's slow-path steps; each runs inside an operation (PerThreadBlock.Enter … EndOperation).
+    // The owner's slow-path steps; each runs between Enter and Exit.
 
     /// <summary>Pops from the loaded magazine, or swaps in a full previous one first; null when both are empty.</summary>
     public void* PopOrSwap()
@@ -204,33 +211,83 @@ internal sealed unsafe class ArrayCache : PerThreadState
     }
 
     /// <inheritdoc/>
-    public override void TakeAll()
+    public override void TakeAllAsHolder()
     {
-        int loaded = (int)Count;
-        new ReadOnlySpan<nint>(Loaded, loaded).CopyTo(_taken);
-        new ReadOnlySpan<nint>(_previous, _previousCount).CopyTo(_taken.AsSpan(loaded));
-        _takenCount = loaded + _previousCount;
+        int start = _seen;
+        int end = Math.Max(start, (int)Volatile.Read(ref Block[PerThreadBlock.CountIndex]));
+        Take(new ReadOnlySpan<nint>(Loaded + start, end - start));
+        _seen = end;
+    }
+
+    /// <inheritdoc/>
+    public override void TakeAllAsOwner()
+    {
+        Take(new ReadOnlySpan<nint>(Loaded, (int)Count));
         Count = 0;
-        _previousCount = 0;
+    }
+
+    /// <inheritdoc/>
+    protected override void Reconcile()
+    {
+        int taken = _seen;
+        int present = Math.Max(0, (int)Count - taken);
+        new ReadOnlySpan<nint>(Loaded + taken, present).CopyTo(new Span<nint>(Loaded, present));
+        Count = present;
+        _seen = 0;
     }
 
     /// <inheritdoc/>
     public override void ReturnTaken()
     {
-        if (_takenCount != 0)
+        nint[] objects;
+        lock (_taken)
         {
-            Cache.ReturnObjects(_taken.AsSpan(0, _takenCount));
-            _takenCount = 0;
+            objects = [.. _taken];
+            _taken.Clear();
+        }
+
+        if (objects.Length != 0)
+        {
+            Cache.ReturnObjects(objects);
         }
     }
 
     /// <inheritdoc/>
-    public override void Retire()
+    public override void Retire(bool threadExited)
     {
-        MagazineDepot.FreeMagazine(Loaded);
+        if (threadExited)
+        {
+            FreeMagazines();
+        }
+    }
+
+    /// <summary>A killed block of a live thread: the magazines go when nothing can push into them any more (a no-op after Retire).</summary>
+    ~ArrayCache() => FreeMagazines();
+
+    private void FreeMagazines()
+    {
+        MagazineDepot.FreeMagazine((nint*)Interlocked.Exchange(ref Block[EntriesIndex], 0));
         MagazineDepot.FreeMagazine(_previous);
-        Loaded = null;
         _previous = null;
+    }
+
+    /// <summary>Moves loaded entries and the whole previous magazine into the taken list.</summary>
+    private void Take(ReadOnlySpan<nint> loaded)
+    {
+        lock (_taken)
+        {
+            foreach (nint obj in loaded)
+            {
+                _taken.Add(obj);
+            }
+
+            foreach (nint obj in new ReadOnlySpan<nint>(_previous, _previousCount))
+            {
+                _taken.Add(obj);
+            }
+        }
+
+        _previousCount = 0;
     }
 
     private void Swap()

@@ -203,43 +203,30 @@ public sealed unsafe partial class KmemCache
     private void* AllocFromArrayCache(GfpFlags flags)
     {
         ArrayCache cache = GetArrayCache();
-        nint* block = cache.Block;
         cache.SlowPaths++;
         bool retried = false;
         while (true)
         {
-            EnterOrThrow(block);
+            EnterOrThrow(cache);
             void* obj = cache.PopOrSwap();
-            PerThreadBlock.EndOperation(block);
-            if (obj != null)
+            nint* full = null;
+            nint* spare = null;
+            if (obj == null && (full = _depot.TakeFull()) != null)
             {
-                return obj;
+                spare = cache.LoadFull(full, out obj);
             }
 
-            nint* full = _depot.TakeFull();
-            if (full != null)
+            cache.Exit();
+            if (spare == full && full != null)
             {
-                if (!PerThreadBlock.Enter(block))
-                {
-                    ReturnMagazine(full, _depot.MagazineSize);
-                    ObjectDisposedException.ThrowIf(true, this);
-                }
-
-                nint* spare = cache.LoadFull(full, out obj);
-                PerThreadBlock.EndOperation(block);
-                if (spare == full)
-                {
-                    ReturnMagazine(full, _depot.MagazineSize);
-                }
-                else
-                {
-                    _depot.PutEmpty(spare);
-                }
-
-                return obj;
+                ReturnMagazine(full, _depot.MagazineSize);
+            }
+            else if (spare != null)
+            {
+                _depot.PutEmpty(spare);
             }
 
-            if (TryRefillFromSlabs(cache, out obj))
+            if (obj != null || TryRefillFromSlabs(cache, out obj))
             {
                 return obj;
             }
@@ -273,14 +260,14 @@ public sealed unsafe partial class KmemCache
             return false;
         }
 
-        if (!PerThreadBlock.Enter(cache.Block))
+        if (!cache.Enter())
         {
             ReturnObjects(batch[..taken]);
             ObjectDisposedException.ThrowIf(true, this);
         }
 
         int left = cache.FillAndPop(batch[..taken], out obj);
-        PerThreadBlock.EndOperation(cache.Block);
+        cache.Exit();
         if (left != 0)
         {
             ReturnObjects(batch[..left]);
@@ -293,25 +280,24 @@ public sealed unsafe partial class KmemCache
     private void FreeToArrayCache(void* obj)
     {
         ArrayCache cache = GetArrayCache();
-        nint* block = cache.Block;
         cache.SlowPaths++;
-        EnterOrThrow(block);
+        EnterOrThrow(cache);
         bool pushed = cache.PushOrSwap(obj);
-        PerThreadBlock.EndOperation(block);
+        cache.Exit();
         if (pushed)
         {
             return;
         }
 
         nint* empty = _depot.TakeEmpty();
-        if (!PerThreadBlock.Enter(block))
+        if (!cache.Enter())
         {
             _depot.PutEmpty(empty);
             ObjectDisposedException.ThrowIf(true, this);
         }
 
         nint* displaced = cache.LoadEmpty(empty, obj, out int count);
-        PerThreadBlock.EndOperation(block);
+        cache.Exit();
         if (count == 0)
         {
             _depot.PutEmpty(displaced);
@@ -323,9 +309,9 @@ public sealed unsafe partial class KmemCache
         }
     }
 
-    private void EnterOrThrow(nint* block)
+    private void EnterOrThrow(ArrayCache cache)
     {
-        if (!PerThreadBlock.Enter(block))
+        if (!cache.Enter())
         {
             ObjectDisposedException.ThrowIf(true, this);
         }
@@ -350,7 +336,7 @@ public sealed unsafe partial class KmemCache
         var cache = new ArrayCache(this, _cookie);
         if (!_arrayCaches.Add(cache))
         {
-            cache.Retire();
+            cache.Retire(threadExited: true);
             ObjectDisposedException.ThrowIf(true, this);
         }
 

@@ -26,7 +26,7 @@ public sealed unsafe class DrainStressTests
     private static void Body()
     {
         using var pages = new PageAllocator(new PageAllocatorOptions { MaxBytes = 8L << 20 });
-        using KmemCache cache = KmemCache.Create("drain-stress", ObjectSize, 0, pages: pages);
+        KmemCache cache = KmemCache.Create("drain-stress", ObjectSize, 0, pages: pages);
         var handOff = new ConcurrentQueue<(nint Object, long Stamp)>();
         long live = 0;
         long falseFailures = 0;
@@ -137,6 +137,7 @@ public sealed unsafe class DrainStressTests
         cache.Shrink();
         pages.Trim();
         Assert.Equal((0L, 0), (cache.SlabCount, pages.ArenaCount));
+        cache.Destroy();
     }
 
     private static void Fill(long* obj, long stamp)
