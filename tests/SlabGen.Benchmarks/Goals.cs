@@ -7,12 +7,19 @@ namespace SlabGen.Benchmarks;
 /// The speed goals of the issues, as ratios between two cases of one benchmark class measured in the same run:
 /// Peer's time divided by Target's must be at least Factor (for every parameter set). A Factor of 4 reads
 /// "at least 4× faster than Peer"; a Factor of 0.5 reads "at most 2× Peer's time". Only, when set, limits a goal
-/// to one parameter set (BenchmarkDotNet's display form, such as "[Size=64]").
+/// to one parameter set (BenchmarkDotNet's display form, such as "[Size=64]") or one job (a native peer's name,
+/// NativePeers.cs): both cases are then taken from that job, so from processes under that allocator.
 /// </summary>
 internal static class Goals
 {
     private static readonly (string Class, string Target, string Peer, double Factor, string? Only)[] All =
     [
+        (nameof(BatchBenchmarks), "[SlabCache] 1000 Alloc, 1000 Free", "[SlabCache] Alloc+Free pair", 1 / 1.5, "glibc"),
+        (nameof(BatchBenchmarks), "KmemCache 1000 Alloc, 1000 Free", "KmemCache Alloc+Free pair", 1 / 1.5, "glibc"),
+        (nameof(BatchBenchmarks), "Kmalloc(64) 1000, Kfree 1000", "Kmalloc(64)+Kfree pair", 1 / 1.5, "glibc"),
+        (nameof(BatchBenchmarks), "[SlabCache] 1000 Alloc, 1000 Free", "NativeMemory.Alloc 1000, Free 1000", 2.0, "mimalloc"),
+        (nameof(BatchBenchmarks), "KmemCache 1000 Alloc, 1000 Free", "NativeMemory.Alloc 1000, Free 1000", 2.0, "mimalloc"),
+        (nameof(BatchBenchmarks), "Kmalloc(64) 1000, Kfree 1000", "NativeMemory.Alloc 1000, Free 1000", 2.0, "mimalloc"),
         (nameof(PageBenchmarks), "AllocPages+FreePages", "NativeMemory.AlignedAlloc+AlignedFree", 4.0, null),
         (nameof(ObjectBenchmarks), "KmemCache.Alloc+Free", "[ThreadStatic] free list pop+push", 0.5, null),
         (nameof(ObjectBenchmarks), "KmemCache.Alloc+Free", "NativeMemory.Alloc+Free", 5.0, null),
@@ -39,8 +46,8 @@ internal static class Goals
             {
                 var cases = summary.Reports
                     .Where(r => r.BenchmarkCase.Descriptor.Type.Name == @class && r.ResultStatistics is not null
-                        && (only is null || r.BenchmarkCase.Parameters.DisplayInfo == only))
-                    .GroupBy(r => r.BenchmarkCase.Parameters.DisplayInfo);
+                        && (only is null || r.BenchmarkCase.Parameters.DisplayInfo == only || r.BenchmarkCase.Job.Id == only))
+                    .GroupBy(r => $"{r.BenchmarkCase.Job.Id} {r.BenchmarkCase.Parameters.DisplayInfo}".Trim());
                 foreach (var group in cases)
                 {
                     BenchmarkReport? mine = group.FirstOrDefault(r => Name(r) == target);

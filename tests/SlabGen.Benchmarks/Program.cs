@@ -1,5 +1,5 @@
-// The benchmark suite. `--quick` runs every case with a few short iterations (about a minute, for smoke runs
-// and CI); without it, BenchmarkDotNet's full measurement. Both run out of process, so both measure the code the
+// The benchmark suite. `--quick` runs every case with a few short iterations (for smoke runs and CI); without it,
+// BenchmarkDotNet's full measurement. `--glibc-only` skips the native peers' jobs (NativePeers.cs), for A/B runs. Both run out of process, so both measure the code the
 // runtime's tiered JIT produces by default (an in-process run measured code still in its first tier). Any other arguments go to
 // BenchmarkDotNet (for example --filter *Page*, or --disasm for the JIT's code of each case). After the run come the
 // goals table with the measured ratios, the thread cases as pairs per second with their scaling, and the memory
@@ -12,20 +12,23 @@ using Perfolizer.Horology;
 using SlabGen.Benchmarks;
 
 bool quick = args.Contains("--quick");
-string[] rest = args.Where(a => a != "--quick").ToArray();
+NativePeers.Enabled = !args.Contains("--glibc-only");
+string[] rest = args.Where(a => a is not "--quick" and not "--glibc-only").ToArray();
 if (!rest.Contains("--filter"))
 {
     rest = [.. rest, "--filter", "*"];
 }
 
-IConfig config = quick
-    ? DefaultConfig.Instance.AddJob(Job.Default
+NativePeers.BaseJob = quick
+    ? Job.Default
         .WithLaunchCount(1)
         .WithWarmupCount(6) // 600 ms: the tiered JIT has promoted the hot code to tier 1 before measuring starts
         .WithIterationCount(3)
         .WithIterationTime(TimeInterval.FromMilliseconds(100))
-        .WithId("Quick"))
-    : DefaultConfig.Instance;
+        .WithId("glibc")
+    : Job.Default.WithId("glibc");
+IConfig config = DefaultConfig.Instance.AddJob(NativePeers.BaseJob);
+Console.WriteLine(NativePeers.Describe());
 
 IEnumerable<Summary> summaries = BenchmarkSwitcher.FromAssembly(typeof(PageBenchmarks).Assembly).Run(rest, config);
 int missed = Goals.Check(summaries, Console.Out);

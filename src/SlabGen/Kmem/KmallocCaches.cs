@@ -4,7 +4,8 @@
 // The fast path does not go through the caches' objects: each thread has a table of its array-cache blocks, one
 // per class, reached through one thread static. Kmalloc indexes it by the class of the size (a constant when the
 // size is); Kfree by the class its slab's frame records. The caches are never destroyed, so a block in the table
-// stays its cache's for the thread's life, with no cookie to check.
+// stays its cache's for the thread's life, with no cookie to check. The blocks are the ones the slot table holds, so
+// drains reach them like any other (docs/per-thread.md).
 using System.Numerics;
 using System.Runtime.CompilerServices;
 

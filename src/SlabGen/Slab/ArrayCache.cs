@@ -1,15 +1,17 @@
-// A thread's array cache of one slab cache: two magazines of object pointers (Bonwick and Adams 2001), the loaded
-// one that the fast paths pop and push, and the previous one, always full or empty, that a miss swaps in before
-// anything else. Only when both are empty (an allocation) or both full (a free) does the thread exchange a whole
-// magazine with the cache's depot; only when the depot has none to give, or no room, do objects move to or from
-// slabs, a batch at a time under the cache lock. A free on another thread than the allocating one pushes onto
-// the freeing thread's magazines: objects migrate, which is correct.
+// A thread's array cache of one slab cache (the kernel SLAB's array_cache): a stack of up to Limit object
+// pointers that the fast paths pop and push, inline in the thread's block. Its two halves are Bonwick and Adams'
+// two magazines (2001): when the stack is empty an allocation loads a whole full magazine from the cache's depot,
+// and when it is full a free unloads its upper half as one magazine, so a burst costs one exchange per magazine
+// (a copy of BatchCount pointers and one lock-free ring operation), not a walk of slab freelists per object. Only
+// when the depot has no full magazine do objects come from the slabs, a batch at a time under the cache lock, and
+// only when the depot is full do a magazine's objects go back to their slabs. A free on another thread than the
+// allocating one pushes onto the freeing thread's stack: objects migrate, which is correct.
 //
 // The block (PerThreadBlock.cs) is found through ThreadSlots by cache id, through a generated type's own thread
 // static, or through kmalloc's per-thread table; all three reach this same block, whose address never changes:
-//   [header: Cookie Busy Floor Capacity Limit InterruptDepth* Count][Entries*]
-//   Count = objects in the loaded magazine, Entries* = the loaded magazine, Capacity = its rounds (0 while held).
-// The previous magazine and what a drain took live in this object: only slow paths and holders touch them.
+//   [header: Cookie Busy Floor Capacity Limit InterruptDepth* Count][entry 0 .. entry Limit-1]
+//   Count = objects on the stack, the last of them the hottest; Capacity = Limit (0 while a drain has the block).
+// The entries are inline so a pop or a push touches the block's own cache lines only.
 using System.Runtime.CompilerServices;
 
 namespace SlabGen;
@@ -17,41 +19,37 @@ namespace SlabGen;
 internal sealed unsafe class ArrayCache : PerThreadState
 {
     public const int EntriesIndex = PerThreadBlock.HeaderWords;
-    private const int Words = EntriesIndex + 1;
 
-    /// <summary>The previous magazine: full (<see cref="_previousCount"/> = Size) or empty, except after a drain took it.</summary>
-    private nint* _previous;
-    private int _previousCount;
-
-    /// <summary>What drains took out of the magazines, until it is given back; guarded by itself (two drains may overlap).</summary>
+    /// <summary>What drains took off the stack, until it is given back; guarded by itself (two drains may overlap).</summary>
     private readonly List<nint> _taken = [];
 
-    /// <summary>How far into the loaded magazine a drain took, until the owner reconciles (PerThreadBlock.cs).</summary>
+    /// <summary>How far up the stack a drain took, until the owner reconciles (PerThreadBlock.cs).</summary>
     private int _seen;
 
-    /// <summary>Makes the calling thread's array cache of <paramref name="cache"/>, with two empty magazines.</summary>
+    /// <summary>Makes the calling thread's array cache of <paramref name="cache"/>, empty.</summary>
     public ArrayCache(KmemCache cache, long cookie)
-        : base(cookie, cache.Limit, Words)
+        : base(cookie, cache.Limit, EntriesIndex + cache.Limit)
     {
         Cache = cache;
-        Size = cache.Limit;
-        Block[EntriesIndex] = (nint)MagazineDepot.NewMagazine(Size);
-        _previous = MagazineDepot.NewMagazine(Size);
+        Limit = cache.Limit;
+        MagazineSize = cache.BatchCount;
     }
 
     public KmemCache Cache { get; }
 
-    /// <summary>The rounds of a magazine (slabinfo's limit).</summary>
-    public int Size { get; }
+    /// <summary>The most objects the stack holds: two magazines (slabinfo's limit).</summary>
+    public int Limit { get; }
 
-    /// <summary>Objects in both magazines (not those a drain took); read without synchronisation, so exact only when the thread is not allocating or freeing.</summary>
+    /// <summary>The rounds of one magazine: what moves to or from the depot at once (slabinfo's batchcount).</summary>
+    public int MagazineSize { get; }
+
+    /// <summary>Objects on the stack (not those a drain took); read without synchronisation, so exact only when the thread is not allocating or freeing.</summary>
     public int Cached
     {
         get
         {
-            int loaded = (int)Volatile.Read(ref Block[PerThreadBlock.CountIndex]);
-            int taken = IsTaken ? Volatile.Read(ref _seen) : 0;
-            return Math.Max(0, loaded - taken) + Volatile.Read(ref _previousCount);
+            int count = (int)Volatile.Read(ref Block[PerThreadBlock.CountIndex]);
+            return Math.Max(0, count - (IsTaken ? Volatile.Read(ref _seen) : 0));
         }
     }
 
@@ -61,15 +59,11 @@ internal sealed unsafe class ArrayCache : PerThreadState
         set => Block[PerThreadBlock.CountIndex] = value;
     }
 
-    private nint* Loaded
-    {
-        get => (nint*)Block[EntriesIndex];
-        set => Block[EntriesIndex] = (nint)value;
-    }
+    private Span<nint> Entries => new(Block + EntriesIndex, Limit);
 
     /// <summary>
     /// The fast-path pop of every allocation entry point: the hottest object of <paramref name="block"/> (a
-    /// thread's block, not null), or null when the loaded magazine is empty, a drain has the block, or
+    /// thread's block, not null), or null when the stack is empty, a drain has the block, or
     /// <paramref name="flags"/> need the slow path: anything but Atomic, or Kernel outside interrupt context (either
     /// with NoWarn). Zero, contradictions and Kernel inside interrupt context go to the slow path, which checks them.
     /// The Count store comes before the Floor load: that order is the drain handshake (PerThreadBlock.cs).
@@ -86,7 +80,7 @@ internal sealed unsafe class ArrayCache : PerThreadState
                 Volatile.Write(ref block[PerThreadBlock.CountIndex], count - 1);
                 if (PerThreadBlock.IsOpen(block))
                 {
-                    return (void*)((nint*)block[EntriesIndex])[count - 1];
+                    return (void*)block[EntriesIndex - 1 + count];
                 }
 
                 Volatile.Write(ref block[PerThreadBlock.CountIndex], count);
@@ -96,14 +90,14 @@ internal sealed unsafe class ArrayCache : PerThreadState
         return null;
     }
 
-    /// <summary>The fast-path push of every free entry point: false when the loaded magazine of <paramref name="block"/> (not null) is full or a drain has the block.</summary>
+    /// <summary>The fast-path push of every free entry point: false when the stack of <paramref name="block"/> (not null) is full or a drain has the block.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool TryPush(nint* block, void* obj)
     {
         nint count = block[PerThreadBlock.CountIndex];
         if (count < Volatile.Read(ref block[PerThreadBlock.CapacityIndex]))
         {
-            ((nint*)block[EntriesIndex])[count] = (nint)obj;
+            block[EntriesIndex + count] = (nint)obj;
             Volatile.Write(ref block[PerThreadBlock.CountIndex], count + 1);
             return true;
         }
@@ -111,10 +105,13 @@ internal sealed unsafe class ArrayCache : PerThreadState
         return false;
     }
 
-    /// <summary>The kernel SLAB's enable_cpucache: smaller objects get larger magazines.</summary>
+    /// <summary>
+    /// The kernel SLAB's enable_cpucache, doubled: a thread's stack holds two of the kernel's arrays, one magazine
+    /// each, so smaller objects get larger magazines (120 objects up to 256 bytes).
+    /// </summary>
     public static (int Limit, int BatchCount) Tunables(nuint objectSize)
     {
-        int limit = objectSize switch
+        int magazine = objectSize switch
         {
             > 131072 => 1,
             > PageAllocator.PageSize => 8,
@@ -122,91 +119,69 @@ internal sealed unsafe class ArrayCache : PerThreadState
             > 256 => 54,
             _ => 120,
         };
-        return (limit, (limit + 1) / 2);
+        return (2 * magazine, magazine);
     }
 
     // The owner's slow-path steps; each runs between Enter and Exit.
 
-    /// <summary>Pops from the loaded magazine, or swaps in a full previous one first; null when both are empty.</summary>
-    public void* PopOrSwap()
+    /// <summary>Pops the hottest object; null when the stack is empty.</summary>
+    public void* Pop() => Count == 0 ? null : (void*)Entries[(int)--Count];
+
+    /// <summary>Pushes an object; false when the stack is full.</summary>
+    public bool Push(void* obj)
     {
-        if (Count == 0 && _previousCount == Size)
-        {
-            Swap();
-        }
-
-        return Count == 0 ? null : (void*)Loaded[--Count];
-    }
-
-    /// <summary>Pushes onto the loaded magazine, or swaps in an empty previous one first; false when both are full.</summary>
-    public bool PushOrSwap(void* obj)
-    {
-        if (Count == Size && _previousCount == 0)
-        {
-            Swap();
-        }
-
-        if (Count == Size)
+        if (Count == Limit)
         {
             return false;
         }
 
-        Loaded[Count++] = (nint)obj;
+        Entries[(int)Count++] = (nint)obj;
         return true;
     }
 
     /// <summary>
-    /// Loads a full magazine from the depot and pops one object of it. The previous magazine (empty) is returned
-    /// for the depot's empties; or <paramref name="full"/> itself, still full, when the loaded magazine has objects
-    /// again (a constructor allocated on this thread in between): then the pop is from the loaded one.
+    /// Loads a full magazine from the depot onto the stack and pops one object of it; false (nothing changed) when
+    /// the stack has no room for a whole magazine (a constructor freed on this thread in between).
     /// </summary>
-    public nint* LoadFull(nint* full, out void* obj)
+    public bool LoadFull(nint* full, out void* obj)
     {
-        if (Count != 0)
+        obj = null;
+        if (Count > Limit - MagazineSize)
         {
-            obj = (void*)Loaded[--Count];
-            return full;
+            return false;
         }
 
-        nint* empty = _previous;
-        _previous = Loaded;
-        _previousCount = 0;
-        Loaded = full;
-        Count = Size - 1;
-        obj = (void*)full[Size - 1];
-        return empty;
+        new ReadOnlySpan<nint>(full, MagazineSize).CopyTo(Entries[(int)Count..]);
+        Count += MagazineSize;
+        obj = Pop();
+        return true;
     }
 
     /// <summary>
-    /// Loads an empty magazine and pushes <paramref name="obj"/> onto it. Returns the magazine displaced and how
-    /// many objects it holds: the previous one (full) for the depot; or <paramref name="empty"/> itself with 0 when
-    /// a drain made room in the meantime, and the push went to the loaded magazine.
+    /// Pushes <paramref name="obj"/>, first unloading the upper half of a full stack into <paramref name="empty"/>
+    /// as one magazine. Returns how many objects went into it: MagazineSize, or 0 when there was room anyway (a drain
+    /// made some in the meantime).
     /// </summary>
-    public nint* LoadEmpty(nint* empty, void* obj, out int displacedCount)
+    public int UnloadAndPush(nint* empty, void* obj)
     {
-        if (PushOrSwap(obj))
+        if (Push(obj))
         {
-            displacedCount = 0;
-            return empty;
+            return 0;
         }
 
-        nint* full = _previous;
-        displacedCount = _previousCount;
-        _previous = Loaded;
-        _previousCount = (int)Count;
-        Loaded = empty;
-        Loaded[0] = (nint)obj;
-        Count = 1;
-        return full;
+        Entries.Slice(Limit - MagazineSize, MagazineSize).CopyTo(new Span<nint>(empty, MagazineSize));
+        Count -= MagazineSize;
+        Push(obj);
+        return MagazineSize;
     }
 
-    /// <summary>Puts objects just taken from slabs into the loaded magazine and pops one; returns how many did not fit (left at the start of <paramref name="objects"/>).</summary>
+    /// <summary>Puts objects just taken from slabs on the stack and pops one; returns how many did not fit (left at the start of <paramref name="objects"/>).</summary>
     public int FillAndPop(Span<nint> objects, out void* obj)
     {
-        int fit = Math.Min(objects.Length, Size - (int)Count);
-        objects[^fit..].CopyTo(new Span<nint>(Loaded + Count, fit));
+        int fit = Math.Min(objects.Length, Limit - (int)Count);
+        objects[^fit..].CopyTo(Entries[(int)Count..]);
         Count += fit;
-        obj = (void*)Loaded[--Count];
+        obj = Pop();
         return objects.Length - fit;
     }
 
@@ -215,14 +190,14 @@ internal sealed unsafe class ArrayCache : PerThreadState
     {
         int start = _seen;
         int end = Math.Max(start, (int)Volatile.Read(ref Block[PerThreadBlock.CountIndex]));
-        Take(new ReadOnlySpan<nint>(Loaded + start, end - start));
+        Take(Entries[start..end]);
         _seen = end;
     }
 
     /// <inheritdoc/>
     public override void TakeAllAsOwner()
     {
-        Take(new ReadOnlySpan<nint>(Loaded, (int)Count));
+        Take(Entries[..(int)Count]);
         Count = 0;
     }
 
@@ -231,7 +206,7 @@ internal sealed unsafe class ArrayCache : PerThreadState
     {
         int taken = _seen;
         int present = Math.Max(0, (int)Count - taken);
-        new ReadOnlySpan<nint>(Loaded + taken, present).CopyTo(new Span<nint>(Loaded, present));
+        Entries.Slice(taken, present).CopyTo(Entries);
         Count = present;
         _seen = 0;
     }
@@ -252,51 +227,14 @@ internal sealed unsafe class ArrayCache : PerThreadState
         }
     }
 
-    /// <inheritdoc/>
-    public override void Retire(bool threadExited)
-    {
-        if (threadExited)
-        {
-            FreeMagazines();
-        }
-    }
-
-    /// <summary>A killed block of a live thread: the magazines go when nothing can push into them any more (a no-op after Retire).</summary>
-    ~ArrayCache() => FreeMagazines();
-
-    private void FreeMagazines()
-    {
-        MagazineDepot.FreeMagazine((nint*)Interlocked.Exchange(ref Block[EntriesIndex], 0));
-        MagazineDepot.FreeMagazine(_previous);
-        _previous = null;
-    }
-
-    /// <summary>Moves loaded entries and the whole previous magazine into the taken list.</summary>
-    private void Take(ReadOnlySpan<nint> loaded)
+    private void Take(ReadOnlySpan<nint> objects)
     {
         lock (_taken)
         {
-            foreach (nint obj in loaded)
-            {
-                _taken.Add(obj);
-            }
-
-            foreach (nint obj in new ReadOnlySpan<nint>(_previous, _previousCount))
+            foreach (nint obj in objects)
             {
                 _taken.Add(obj);
             }
         }
-
-        _previousCount = 0;
-    }
-
-    private void Swap()
-    {
-        nint* loaded = Loaded;
-        int count = (int)Count;
-        Loaded = _previous;
-        Count = _previousCount;
-        _previous = loaded;
-        _previousCount = count;
     }
 }

@@ -199,7 +199,7 @@ public sealed unsafe partial class KmemCache
         }
     }
 
-    /// <summary>An allocation that missed the loaded magazine: previous magazine, depot, slabs, a new slab, in that order.</summary>
+    /// <summary>An allocation that found the thread's stack empty: a full magazine from the depot, else a batch from the slabs, else a new slab.</summary>
     private void* AllocFromArrayCache(GfpFlags flags)
     {
         ArrayCache cache = GetArrayCache();
@@ -208,22 +208,20 @@ public sealed unsafe partial class KmemCache
         while (true)
         {
             EnterOrThrow(cache);
-            void* obj = cache.PopOrSwap();
-            nint* full = null;
-            nint* spare = null;
-            if (obj == null && (full = _depot.TakeFull()) != null)
-            {
-                spare = cache.LoadFull(full, out obj);
-            }
-
+            void* obj = cache.Pop();
+            nint* full = obj == null ? _depot.TakeFull() : null;
+            bool loaded = full != null && cache.LoadFull(full, out obj);
             cache.Exit();
-            if (spare == full && full != null)
+            if (full != null)
             {
-                ReturnMagazine(full, _depot.MagazineSize);
-            }
-            else if (spare != null)
-            {
-                _depot.PutEmpty(spare);
+                if (loaded)
+                {
+                    _depot.PutEmpty(full);
+                }
+                else if (!_depot.PutFull(full))
+                {
+                    ReturnMagazine(full, _depot.MagazineSize);
+                }
             }
 
             if (obj != null || TryRefillFromSlabs(cache, out obj))
@@ -276,13 +274,13 @@ public sealed unsafe partial class KmemCache
         return true;
     }
 
-    /// <summary>A free that found the loaded magazine full: previous magazine, else a magazine exchange with the depot.</summary>
+    /// <summary>A free that found the thread's stack full: its upper half goes to the depot as one magazine.</summary>
     private void FreeToArrayCache(void* obj)
     {
         ArrayCache cache = GetArrayCache();
         cache.SlowPaths++;
         EnterOrThrow(cache);
-        bool pushed = cache.PushOrSwap(obj);
+        bool pushed = cache.Push(obj);
         cache.Exit();
         if (pushed)
         {
@@ -296,16 +294,16 @@ public sealed unsafe partial class KmemCache
             ObjectDisposedException.ThrowIf(true, this);
         }
 
-        nint* displaced = cache.LoadEmpty(empty, obj, out int count);
+        int count = cache.UnloadAndPush(empty, obj);
         cache.Exit();
         if (count == 0)
         {
-            _depot.PutEmpty(displaced);
+            _depot.PutEmpty(empty);
         }
-        else if (count != _depot.MagazineSize || !_depot.PutFull(displaced))
+        else if (!_depot.PutFull(empty))
         {
             // The depot is full: this magazine's objects go back to their slabs.
-            ReturnMagazine(displaced, count);
+            ReturnMagazine(empty, count);
         }
     }
 
@@ -336,7 +334,6 @@ public sealed unsafe partial class KmemCache
         var cache = new ArrayCache(this, _cookie);
         if (!_arrayCaches.Add(cache))
         {
-            cache.Retire(threadExited: true);
             ObjectDisposedException.ThrowIf(true, this);
         }
 

@@ -53,7 +53,7 @@ public sealed unsafe partial class KmemCache : IDisposable
         _pages = pages;
         _debug = (flags & DebugFlags) != 0;
         (Limit, BatchCount) = ArrayCache.Tunables(layout.Stride);
-        _depot = new MagazineDepot(Limit);
+        _depot = new MagazineDepot(BatchCount);
         _allocationSites = (flags & SlabFlags.StoreUser) != 0 ? new Dictionary<nint, string>() : null;
         _id = OwnerIds.Take();
         CacheRegistry.Add(this, _id);
@@ -103,10 +103,10 @@ public sealed unsafe partial class KmemCache : IDisposable
     /// <summary>How many distinct colours (first-object offsets) successive slabs cycle through.</summary>
     public int Colours => _layout.Colours;
 
-    /// <summary>The rounds of a magazine: a thread's array cache holds two (slabinfo's limit).</summary>
+    /// <summary>The most objects a thread's array cache holds: two magazines (slabinfo's limit).</summary>
     public int Limit { get; }
 
-    /// <summary>How many objects move from the slabs to a thread's array cache at once, when the depot has no full magazine (slabinfo's batchcount).</summary>
+    /// <summary>The rounds of a magazine: how many objects move between a thread's array cache and the depot (or the slabs) at once (slabinfo's batchcount).</summary>
     public int BatchCount { get; }
 
     internal int Id => _id;

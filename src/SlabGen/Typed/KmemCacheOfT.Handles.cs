@@ -4,7 +4,8 @@
 //
 // Why no cookie or slab check on that path: the cache is never destroyed, so the block a thread static names
 // stays this cache's block for the thread's life; and only this cache's Alloc makes its handles, so a handle
-// passed to Free is one of its objects (debug caches take the checked slow path every time).
+// passed to Free is one of its objects (debug caches take the checked slow path every time). The block is the same
+// one the slot table holds, so drains reach it like any other (docs/per-thread.md).
 using System.ComponentModel;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;

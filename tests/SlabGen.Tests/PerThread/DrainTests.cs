@@ -48,7 +48,7 @@ public sealed unsafe class DrainTests
             AllocAndFree(cache, 1_000);
             AllocAndFreePages(pages);
         });
-        Assert.True(cache.CachedObjects > cache.Limit, "the exited thread's magazines still hold objects");
+        Assert.True(CachedByThreads(cache) > 0, "the exited thread's stack still holds objects");
 
         // No Shrink, Trim, drain or slabinfo: the thread's exit is noticed after a collection.
         var deadline = DateTime.UtcNow.AddSeconds(10);

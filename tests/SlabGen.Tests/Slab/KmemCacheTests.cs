@@ -203,10 +203,9 @@ public sealed unsafe class KmemCacheTests : IDisposable
         freer.Join();
         SlabInfoEntry afterFrees = SlabInfo.Snapshot().Single(e => e.Name == cache.Name);
 
-        // Both threads have exited and their array caches were reaped. The freer kept two magazines (loaded and
-        // previous); every magazine it filled beyond those went whole to the depot, and this thread's first
-        // refill takes one of them.
-        int magazine = cache.Limit;
+        // Both threads have exited and their array caches were reaped. The freer's stack held two magazines; each
+        // time it filled, its upper magazine went whole to the depot, and this thread's first refill takes one.
+        int magazine = cache.BatchCount;
         Assert.Equal((objects.Length - magazine - 1) / magazine * magazine, afterFrees.SharedAvailable);
         Assert.Equal(0, afterFrees.LiveObjects);
         var again = new HashSet<nint>(Enumerable.Range(0, magazine).Select(_ => (nint)cache.Alloc()));
@@ -245,11 +244,11 @@ public sealed unsafe class KmemCacheTests : IDisposable
         Assert.Equal(20, cache.SlabCount);
         objects.ForEach(o => cache.Free((void*)o));
 
-        // Two empty slabs in reserve, plus the slabs of the objects the thread's array cache and the shared array hold.
+        // Two empty slabs in reserve, plus the slabs of the objects the thread's array cache and the depot hold.
         SlabInfoEntry row = SlabInfo.Snapshot().Single(e => e.Name == cache.Name);
         long cached = cache.Limit + (row.SharedFactor * (long)cache.BatchCount);
         long expected = 2 + ((cached + cache.ObjectsPerSlab - 1) / cache.ObjectsPerSlab) + 1;
-        Assert.True(row.SharedAvailable > 0, "flushed batches should wait in the shared array");
+        Assert.True(row.SharedAvailable > 0, "full magazines should wait in the depot");
         Assert.True(cache.SlabCount <= expected, $"at most {expected} slabs stay, got {cache.SlabCount}");
         long released = cache.Shrink();
         Assert.True(released > 0);
@@ -497,7 +496,7 @@ public sealed unsafe class KmemCacheTests : IDisposable
         long active = cache.ActiveObjects;
         Assert.InRange(active, 100, 100 + cache.Limit);
         Assert.Equal(
-            $"slabinfo-test     {active,6}    128     64   64    1 : tunables  120   60   16 : slabdata      2      2      0",
+            $"slabinfo-test     {active,6}    128     64   64    1 : tunables  240  120   16 : slabdata      2      2      0",
             row);
 
         objects.ForEach(o => cache.Free((void*)o));

@@ -36,6 +36,37 @@ public sealed unsafe class TypeCacheRuntimeTests
     }
 
     [Fact]
+    public void A_generated_caches_New_under_a_cap_gets_what_another_cache_parked_on_an_exited_thread()
+    {
+        using var pages = new PageAllocator(new PageAllocatorOptions { MaxBytes = 4 << 20 });
+        using KmemCache other = KmemCache.Create("parked-by-exited", 64, 0, pages: pages);
+        long parked = 0;
+        PerThread.ParkedThread.RunAndExit(() => parked = PerThread.NoFalseOutOfMemoryTests.FillAndFree(other));
+        KmemCache<CappedBlock> cache = KmemCache<CappedBlock>.CreateForType("capped-blocks", SlabFlags.None, 0, false, null, pages);
+        nint slot = 0;
+        var held = new List<SlabRef<CappedBlock>>();
+
+        for (long i = 0; i < parked; i++)
+        {
+            SlabRef<CappedBlock> obj = cache.AllocRef(ref slot, GfpFlags.Kernel);
+            obj.Value.A = i;
+            held.Add(obj);
+        }
+
+        Assert.Equal(parked, cache.LiveObjects);
+        Assert.Equal(0, other.SlabCount);
+        Assert.Throws<OutOfMemoryException>(() => cache.AllocRef(ref slot, GfpFlags.Kernel));
+        for (int i = 0; i < held.Count; i++)
+        {
+            Assert.Equal(i, held[i].Value.A);
+            cache.FreeRef(ref slot, held[i]);
+        }
+
+        Assert.Equal(0, cache.LiveObjects);
+        cache.Shrink();
+    }
+
+    [Fact]
     public void The_fast_path_slot_is_filled_for_plain_caches_and_left_empty_for_debug_caches()
     {
         KmemCache<PlainBlock> plain = KmemCache<PlainBlock>.CreateForType("slot-plain", SlabFlags.None, 0, false, null);
@@ -69,6 +100,11 @@ public sealed unsafe class TypeCacheRuntimeTests
     public struct OomBlock
     {
         public long A, B, C, D;
+    }
+
+    public struct CappedBlock
+    {
+        public long A, B, C, D, E, F, G, H;
     }
 
     public struct PlainBlock
