@@ -27,7 +27,11 @@ internal static class NativePeers
     public static bool Enabled { get; set; } = true;
 
     /// <summary>The installed peers and their libraries, in the order of <see cref="Known"/>; none when disabled.</summary>
-    public static IReadOnlyList<(string Name, string Path)> Installed => Enabled ? s_installed : [];
+    public static IReadOnlyList<(string Name, string Path)> Installed =>
+        !Enabled ? [] : Only is null ? s_installed : s_installed.Where(p => Only.Contains(p.Name)).ToList();
+
+    /// <summary>The peers to keep (--peers), or null for every installed one.</summary>
+    public static string[]? Only { get; set; }
 
     private static readonly List<(string Name, string Path)> s_installed = Find();
 
@@ -40,7 +44,8 @@ internal static class NativePeers
 
     /// <summary>What the suite found, for its header line.</summary>
     public static string Describe() => !Enabled ? "native peers: glibc only (--glibc-only)" :
-        "native peers: glibc" + string.Concat(Known.Select(k => PathOf(k.Name) is string path ? $", {k.Name} ({path})" : $", {k.Name} (not installed: skipped)"));
+        "native peers: glibc" + string.Concat(Known.Select(k => PathOf(k.Name) is string path ? $", {k.Name} ({path})"
+            : Only is not null && !Only.Contains(k.Name) ? $", {k.Name} (not asked for)" : $", {k.Name} (not installed: skipped)"));
 
     private static List<(string Name, string Path)> Find()
     {

@@ -1,5 +1,6 @@
 // The benchmark suite. `--quick` runs every case with a few short iterations (for smoke runs and CI); without it,
-// BenchmarkDotNet's full measurement. `--glibc-only` skips the native peers' jobs (NativePeers.cs), for A/B runs. Both run out of process, so both measure the code the
+// BenchmarkDotNet's full measurement. `--glibc-only` skips the native peers' jobs (NativePeers.cs), for A/B runs;
+// `--peers mimalloc,tcmalloc` keeps only those. Both run out of process, so both measure the code the
 // runtime's tiered JIT produces by default (an in-process run measured code still in its first tier). Any other arguments go to
 // BenchmarkDotNet (for example --filter *Page*, or --disasm for the JIT's code of each case). After the run come the
 // goals table with the measured ratios, the thread cases as pairs per second with their scaling, and the memory
@@ -13,7 +14,13 @@ using SlabGen.Benchmarks;
 
 bool quick = args.Contains("--quick");
 NativePeers.Enabled = !args.Contains("--glibc-only");
-string[] rest = args.Where(a => a is not "--quick" and not "--glibc-only").ToArray();
+int peersAt = Array.IndexOf(args, "--peers");
+if (peersAt >= 0 && peersAt + 1 < args.Length)
+{
+    NativePeers.Only = args[peersAt + 1].Split(',');
+}
+
+string[] rest = args.Where((a, i) => a is not "--quick" and not "--glibc-only" and not "--peers" && (peersAt < 0 || i != peersAt + 1)).ToArray();
 if (!rest.Contains("--filter"))
 {
     rest = [.. rest, "--filter", "*"];
