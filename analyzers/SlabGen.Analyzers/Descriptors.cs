@@ -6,10 +6,11 @@ namespace SlabGen.Analyzers;
 internal static class Descriptors
 {
     /// <summary>
-    /// Where each rule's page lives: docs/diagnostics/SLABnnn.md in the repository. A test checks that every
-    /// descriptor's link names a page that exists.
+    /// Where the rule pages will be published, ending in '/'; empty until the project has a public home, so the help
+    /// links stay empty. Each rule's page is docs/diagnostics/SLABnnn.md in the repository and in the package. A
+    /// test checks that every rule has its page and that every link is this base plus the page.
     /// </summary>
-    public const string HelpLinkBase = "https://github.com/slabgen/slabgen/blob/main/docs/diagnostics/";
+    public const string HelpLinkBase = "";
 
     private const string Usage = "SlabGen.Usage";
     private const string Reliability = "SlabGen.InterruptContext";
@@ -82,5 +83,8 @@ internal static class Descriptors
 
     private static DiagnosticDescriptor Error(string id, string category, string title, string message, params string[] tags) => new(
         id, title, message, category, DiagnosticSeverity.Error, isEnabledByDefault: true,
-        description: title + ".", helpLinkUri: HelpLinkBase + id + ".md", customTags: tags);
+        description: title + ".", helpLinkUri: HelpLink(id), customTags: tags);
+
+    /// <summary>The help link of a rule: empty while <see cref="HelpLinkBase"/> is.</summary>
+    public static string HelpLink(string id) => HelpLinkBase.Length == 0 ? string.Empty : HelpLinkBase + id + ".md";
 }

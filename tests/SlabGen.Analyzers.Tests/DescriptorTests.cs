@@ -16,7 +16,7 @@ public class DescriptorTests
         DiagnosticDescriptor descriptor = AllDescriptors().Single(d => d.Id == id);
         string page = Path.Combine(RepositoryRoot(), "docs", "diagnostics", id + ".md");
 
-        Assert.Equal(Descriptors.HelpLinkBase + id + ".md", descriptor.HelpLinkUri);
+        Assert.Equal(Descriptors.HelpLink(id), descriptor.HelpLinkUri);
         Assert.True(File.Exists(page), $"{page} is missing");
         string text = File.ReadAllText(page);
         Assert.StartsWith($"# {id}:", text, StringComparison.Ordinal);

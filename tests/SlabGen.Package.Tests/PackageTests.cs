@@ -22,6 +22,22 @@ public sealed class PackageTests(PackageFixture package, ITestOutputHelper outpu
         Assert.Contains("analyzers/dotnet/cs/SlabGen.Analyzers.dll", entries);
         Assert.Contains("analyzers/dotnet/cs/SlabGen.Analyzers.CodeFixes.dll", entries);
         Assert.Contains("README.md", entries);
+        Assert.Contains("LICENSE", entries);
+        Assert.Contains("docs/diagnostics/SLAB001.md", entries);
+        Assert.Contains("docs/diagnostics/SLAB105.md", entries);
+    }
+
+    [Fact]
+    public void The_package_is_MIT_licensed_and_names_no_invented_web_address()
+    {
+        using ZipArchive archive = ZipFile.OpenRead(package.PackagePath);
+        ZipArchiveEntry nuspec = archive.Entries.Single(static e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal));
+        using var reader = new StreamReader(nuspec.Open());
+        string text = reader.ReadToEnd();
+
+        Assert.Contains("<license type=\"expression\">MIT</license>", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("github.com/slabgen", text, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("<projectUrl>", text, StringComparison.Ordinal);
     }
 
     [Fact]
