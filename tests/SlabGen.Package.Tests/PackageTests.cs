@@ -36,8 +36,13 @@ public sealed class PackageTests(PackageFixture package, ITestOutputHelper outpu
         string text = reader.ReadToEnd();
 
         Assert.Contains("<license type=\"expression\">MIT</license>", text, StringComparison.Ordinal);
-        Assert.DoesNotContain("github.com/slabgen", text, StringComparison.OrdinalIgnoreCase);
         Assert.DoesNotContain("<projectUrl>", text, StringComparison.Ordinal);
+
+        // The only addresses allowed are those NuGet itself writes: the nuspec schema and the licence's page.
+        string[] allowed = ["http://schemas.microsoft.com/packaging/2012/06/nuspec.xsd", "https://licenses.nuget.org/MIT"];
+        string[] addresses = [.. System.Text.RegularExpressions.Regex.Matches(text, @"https?://[^\s<""]+").Select(static m => m.Value)];
+        Assert.All(addresses, a => Assert.Contains(a, allowed));
+        Assert.DoesNotContain(" url=", text, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -12,7 +12,7 @@
 //   Limit           the configured capacity.
 //   InterruptDepth* the owning thread's interrupt-context depth word (InterruptContext), so a fast path tests it
 //                   without a second thread-local access.
-//   Count           how much the block holds (array cache: objects in the loaded magazine; page list: per order).
+//   Count           how much the block holds (array cache: objects on its stack; page list: pages, and a count per order).
 //
 // The fast paths (ArrayCache.TryPop/TryPush, PerThreadPageList.TryPop/TryPush):
 //   pop:  c = Count; Count = c - 1 (release); if Floor == Open take entry c - 1, else Count = c (undo) and miss
@@ -31,7 +31,7 @@
 // folded into its own Count store; liburcu's membarrier flavour has the same shape. It relies on the JIT keeping a
 // volatile store before a later volatile load, which RyuJIT does (it never reorders volatile accesses).
 //
-// The owner's slow paths change several words (the previous magazine, a whole exchange), so they announce
+// The owner's slow paths change several words (loading or unloading a whole magazine), so they announce
 // themselves with Busy (plain stores, the same handshake) and a holder waits while Busy is set. Slow-path steps are
 // a few dozen instructions with no call, lock or wait, so the holder waits at most until a preempted owner runs.
 // Holders take a state's HoldLock for the whole hold; the owner takes it only to reconcile after a drain.

@@ -314,11 +314,6 @@ internal sealed class PerThreadRegistry<TState> : PerThreadRegistry
         BeginDrain();
         DrainStates(new List<PerThreadState>(states), mayWait: true, kill: true);
         EndDrain();
-        foreach (TState state in states)
-        {
-            state.Retire(threadExited: !state.Thread.IsAlive);
-        }
-
         Untrack(this);
     }
 
@@ -329,21 +324,12 @@ internal sealed class PerThreadRegistry<TState> : PerThreadRegistry
     /// </summary>
     private void Forget(List<PerThreadState> drainedAfterExit)
     {
-        var gone = new List<TState>();
         lock (_lock)
         {
             foreach (PerThreadState state in drainedAfterExit)
             {
-                if (_states.Remove((TState)state))
-                {
-                    gone.Add((TState)state);
-                }
+                _states.Remove((TState)state);
             }
-        }
-
-        foreach (TState state in gone)
-        {
-            state.Retire(threadExited: true);
         }
     }
 }

@@ -135,13 +135,4 @@ internal abstract unsafe class PerThreadState
 
     /// <summary>Gives what a take took back to the layer below, under that layer's locks.</summary>
     public abstract void ReturnTaken();
-
-    /// <summary>
-    /// The state is forgotten. For a thread that has exited, frees what it owns outside the block; for a live
-    /// thread's killed block (<paramref name="threadExited"/> false), the owner may still be in the middle of a
-    /// fast-path push, so memory it may write stays until the state is collected.
-    /// </summary>
-    public virtual void Retire(bool threadExited)
-    {
-    }
 }

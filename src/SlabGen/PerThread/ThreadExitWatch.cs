@@ -10,14 +10,9 @@ internal sealed class ThreadExitWatch
     [ThreadStatic]
     private static ThreadExitWatch? t_sentinel;
 
-    private static int s_exits;
-
     private ThreadExitWatch()
     {
     }
-
-    /// <summary>How many watched threads have exited and been reaped since the process started.</summary>
-    public static int Exits => Volatile.Read(ref s_exits);
 
     /// <summary>Watches the calling thread (once).</summary>
     public static void Watch() => t_sentinel ??= new ThreadExitWatch();
@@ -25,6 +20,5 @@ internal sealed class ThreadExitWatch
     ~ThreadExitWatch()
     {
         PerThreadRegistry.ReapEverywhere();
-        Interlocked.Increment(ref s_exits);
     }
 }
