@@ -326,6 +326,11 @@ public sealed unsafe partial class PageAllocator
     {
         lock (_zoneLock)
         {
+            if (_id < 0)
+            {
+                return; // disposed: the arenas, and the blocks in them, are gone
+            }
+
             foreach (nint taken in blocks)
             {
                 PageFrame* page = PerThreadPageList.FrameOf(taken);

@@ -42,7 +42,15 @@ internal abstract unsafe class PerThreadRegistry
 
         foreach (PerThreadRegistry registry in registries)
         {
-            registry.Drain(DrainScope.Exited);
+            try
+            {
+                registry.Drain(DrainScope.Exited);
+            }
+            catch (ObjectDisposedException)
+            {
+                // The owner's page allocator was disposed under it (misuse): there is nothing to give back to, and a
+                // finalizer must not take the process down for it.
+            }
         }
     }
 

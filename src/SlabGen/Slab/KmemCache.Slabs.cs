@@ -195,7 +195,11 @@ public sealed unsafe partial class KmemCache
     {
         lock (_lock)
         {
-            ReturnObjectsLocked(objects);
+            // A page allocator disposed under the cache (misuse) took the objects' memory with it: nothing to return.
+            if (_pages.Id >= 0)
+            {
+                ReturnObjectsLocked(objects);
+            }
         }
     }
 

@@ -64,6 +64,31 @@ public sealed unsafe class DrainTests
     }
 
     [Fact]
+    public void Reaping_an_exited_thread_after_its_caches_allocator_was_disposed_does_not_kill_the_process() =>
+        ChildProcess.Run(ReapAfterDispose, TimeSpan.FromSeconds(60));
+
+    /// <summary>In a child process: the reap runs in a finalizer, where a crash would take the process down.</summary>
+    private static void ReapAfterDispose()
+    {
+        var pages = new PageAllocator();
+        KmemCache cache = KmemCache.Create("reap-after-dispose", 64, 0, pages: pages);
+        ParkedThread.RunAndExit(() =>
+        {
+            AllocAndFree(cache, 1_000);
+            AllocAndFreePages(pages);
+        });
+        pages.Dispose();
+        for (int i = 0; i < 3; i++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
+
+        using var other = new PageAllocator();
+        AllocAndFreePages(other);
+    }
+
+    [Fact]
     public void LiveObjects_is_exact_after_frees_on_other_threads_and_after_a_thread_exits()
     {
         using var pages = new PageAllocator();
