@@ -292,8 +292,7 @@ public sealed unsafe partial class PageAllocator
             return false;
         }
 
-        var coldest = new List<nint>();
-        list.TakeColdestHalf(coldest);
+        List<nint> coldest = list.TakeColdestHalf();
         list.Exit();
         ReturnBlocks(coldest);
         return PerThreadPageList.TryPush(list.Block, page, order, list.High);

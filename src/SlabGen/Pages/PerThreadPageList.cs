@@ -28,6 +28,9 @@ internal sealed unsafe class PerThreadPageList : PerThreadState
     /// <summary>Blocks drains took, each a frame pointer with its order in the low bits (frames are 64-byte aligned); guarded by itself.</summary>
     private readonly List<nint> _taken = [];
 
+    /// <summary>The owner's flush buffer (TakeColdestHalf); only the owning thread touches it.</summary>
+    private readonly List<nint> _coldest = [];
+
     /// <summary>Per order, how far a drain took, until the owner reconciles (PerThreadBlock.cs).</summary>
     private readonly int[] _seen = new int[MaxListOrder + 1];
 
@@ -136,15 +139,19 @@ internal sealed unsafe class PerThreadPageList : PerThreadState
     }
 
     /// <summary>
-    /// Owner side, in a slow-path step: moves the coldest half of each order (rounded up) into <paramref name="into"/>,
-    /// which always leaves room for one more block of any cached order.
+    /// Owner side, in a slow-path step: removes the coldest half of each order (rounded up), which always leaves room
+    /// for one more block of any cached order. Returns them in a list of the owner's own, reused by every flush, so
+    /// a flush allocates nothing; the caller gives them back before the next one.
     /// </summary>
-    public void TakeColdestHalf(List<nint> into)
+    public List<nint> TakeColdestHalf()
     {
+        _coldest.Clear();
         for (int order = 0; order <= MaxListOrder; order++)
         {
-            TakeOldest(order, (Held(order) + 1) / 2, into);
+            TakeOldest(order, (Held(order) + 1) / 2, _coldest);
         }
+
+        return _coldest;
     }
 
     /// <inheritdoc/>

@@ -57,8 +57,8 @@ internal abstract unsafe class PerThreadRegistry
     private int _drainsInFlight;
     private int _drainGeneration;
 
-    /// <summary>Drains the chosen threads' states; returns how many states were drained.</summary>
-    public abstract int Drain(DrainScope scope);
+    /// <summary>Drains the chosen threads' states.</summary>
+    public abstract void Drain(DrainScope scope);
 
     /// <summary>
     /// Marks a drain of this owner's parked objects as under way (<see cref="Drain"/> does it; the owner does it
@@ -168,13 +168,13 @@ internal abstract unsafe class PerThreadRegistry
 
     private static void HoldAndTake(List<PerThreadState> others, bool mayWait, bool kill, List<PerThreadState> taken)
     {
-        if (!mayWait && !s_holdLock.TryEnter())
-        {
-            return;
-        }
-        else if (mayWait)
+        if (mayWait)
         {
             s_holdLock.Enter();
+        }
+        else if (!s_holdLock.TryEnter())
+        {
+            return;
         }
 
         int locked = 0;
@@ -260,21 +260,17 @@ internal sealed class PerThreadRegistry<TState> : PerThreadRegistry
     }
 
     /// <inheritdoc/>
-    public override int Drain(DrainScope scope)
+    /// <remarks>Allocates nothing when no state is chosen: a cache's every new slab reaps exited threads this way.</remarks>
+    public override void Drain(DrainScope scope)
     {
-        var chosen = new List<PerThreadState>();
-        var exitedBefore = new HashSet<PerThreadState>();
+        List<PerThreadState>? chosen = null;
+        List<PerThreadState>? exitedBefore = null;
         Thread current = Thread.CurrentThread;
         lock (_lock)
         {
             foreach (TState state in _states)
             {
                 bool exited = !state.Thread.IsAlive;
-                if (exited)
-                {
-                    exitedBefore.Add(state);
-                }
-
                 bool pick = scope switch
                 {
                     DrainScope.Exited => exited,
@@ -284,23 +280,30 @@ internal sealed class PerThreadRegistry<TState> : PerThreadRegistry
                 };
                 if (pick)
                 {
-                    chosen.Add(state);
+                    (chosen ??= []).Add(state);
+                    if (exited)
+                    {
+                        (exitedBefore ??= []).Add(state);
+                    }
                 }
             }
         }
 
-        if (chosen.Count == 0)
+        if (chosen is null)
         {
-            return 0;
+            return;
         }
 
         BeginDrain();
         try
         {
             List<PerThreadState> drained = DrainStates(chosen, mayWait: scope != DrainScope.OwnAndExited);
-            drained.RemoveAll(state => !exitedBefore.Contains(state));
-            Forget(drained);
-            return drained.Count;
+            if (exitedBefore is not null)
+            {
+                // Only states whose thread had exited before the drain began are surely empty for good.
+                exitedBefore.RemoveAll(state => !drained.Contains(state));
+                Forget(exitedBefore);
+            }
         }
         finally
         {
