@@ -1,6 +1,6 @@
 // The .NET way to watch the allocator live: a System.Diagnostics.Metrics meter named "SlabGen", read by
-// dotnet-counters, OpenTelemetry or any MeterListener. Every instrument is observable: nothing is recorded on the
-// allocation paths; the numbers are read (under the caches' locks, like slabinfo) only when a listener collects.
+// dotnet-counters, OpenTelemetry or any MeterListener. Nothing is recorded on the allocation paths (the two recorded
+// counters count disposals that found leaks); the numbers are read (under the caches' locks, like slabinfo) only when a listener collects.
 using System.Diagnostics.Metrics;
 
 namespace SlabGen;
@@ -22,10 +22,21 @@ public static class SlabGenMetrics
     /// <summary>The tag that names the cache on every cache instrument.</summary>
     public const string CacheTag = "slabgen.cache.name";
 
+    /// <summary>The tag that gives a page allocator's id (as its leak report names it) on <c>slabgen.pages.leaked_disposals</c>.</summary>
+    public const string AllocatorTag = "slabgen.pages.allocator";
+
     /// <summary>The tag that gives the block order on <c>slabgen.pages.free_blocks</c>.</summary>
     public const string OrderTag = "slabgen.pages.order";
 
     private static readonly Meter s_meter = CreateMeter();
+
+    /// <summary>Caches disposed with objects still allocated, tagged with <see cref="CacheTag"/>.</summary>
+    private static readonly Counter<long> s_cacheLeakedDisposals = s_meter.CreateCounter<long>("slabgen.cache.leaked_disposals",
+        "{cache}", "Caches disposed with objects still allocated, which stay in place (the SlabGen event source's CacheLeaked event has the report).");
+
+    /// <summary>Page allocators disposed while in use, tagged with <see cref="AllocatorTag"/>.</summary>
+    private static readonly Counter<long> s_pagesLeakedDisposals = s_meter.CreateCounter<long>("slabgen.pages.leaked_disposals",
+        "{allocator}", "Page allocators disposed while caches or blocks still used them, which keep their memory (the SlabGen event source's AllocatorLeaked event has the report).");
 
     /// <summary>Creates the meter and its instruments if they do not exist yet. Called by the allocators; harmless to call again.</summary>
     internal static void EnsureCreated() => _ = s_meter;
@@ -53,6 +64,14 @@ public static class SlabGenMetrics
             "By", "Bytes the shared page allocator has taken from the OS.");
         return meter;
     }
+
+    /// <summary>Counts a cache disposed with objects still allocated.</summary>
+    internal static void RecordLeakedDisposal(string cache) =>
+        s_cacheLeakedDisposals.Add(1, new KeyValuePair<string, object?>(CacheTag, cache));
+
+    /// <summary>Counts a page allocator disposed while in use.</summary>
+    internal static void RecordLeakedDisposal(int allocatorId) =>
+        s_pagesLeakedDisposals.Add(1, new KeyValuePair<string, object?>(AllocatorTag, allocatorId));
 
     private static IEnumerable<Measurement<long>> PerCache(Func<SlabInfoEntry, long> value) =>
         SlabInfo.Snapshot().Select(entry => new Measurement<long>(value(entry), new KeyValuePair<string, object?>(CacheTag, entry.Name)));

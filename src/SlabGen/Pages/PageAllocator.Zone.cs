@@ -1,7 +1,7 @@
 // The zone: buddy free lists of orders 0..MaxOrder under one lock, and the slow paths that use them.
 // __rmqueue_smallest / expand / __free_one_page follow mm/page_alloc.c; arenas come and go here too.
 //
-// Lock order: a cache lock, then the zone lock, then SectionMap's lock (taken only while an arena is registered or
+// Lock order: a cache lock (or the list of caches, in Dispose only), then the zone lock, then SectionMap's lock (taken only while an arena is registered or
 // removed). The OS is asked for memory outside the zone lock, and no lock is held while a per-thread list is
 // entered or drained (PerThread/). Before an allocation fails, Reclaim takes back what every thread and every
 // cache on this allocator parks, and the allocation is tried once more.
@@ -19,7 +19,7 @@ public sealed unsafe partial class PageAllocator
     private readonly List<nint> _arenas = [];
     private readonly PerThreadRegistry<PerThreadPageList> _pageLists = new();
 
-    /// <summary>The caches whose slabs come from this allocator, for Reclaim; guarded by itself, a leaf lock.</summary>
+    /// <summary>The caches whose slabs come from this allocator, for Reclaim and Dispose; guarded by itself (only Dispose takes the zone lock under it).</summary>
     private readonly List<KmemCache> _caches = [];
 
     private readonly long _maxArenas;
@@ -28,6 +28,9 @@ public sealed unsafe partial class PageAllocator
     private long _arenaReservations;
 
     private long _failedAllocations;
+
+    /// <summary>1 once a Dispose has reported that the allocator was still in use.</summary>
+    private int _leakReported;
 
     /// <summary>The number of 4 MiB arenas this allocator holds.</summary>
     public int ArenaCount
@@ -162,7 +165,11 @@ public sealed unsafe partial class PageAllocator
     }
 
     /// <summary>
-    /// Gives all arenas back to the OS. Every block this allocator handed out becomes invalid.
+    /// Gives all arenas back to the OS, once nothing uses them: every cache on this allocator destroyed and every
+    /// block freed (blocks parked on threads' per-thread lists count as free). Never throws for what is left
+    /// (.NET's rule for Dispose): while a cache or a block still uses the allocator, it stays in place and usable, and
+    /// the leak is reported once, a <see cref="SlabGenEventSource.AllocatorLeaked"/> event and the
+    /// <c>slabgen.pages.leaked_disposals</c> counter naming what is left. Dispose again once it is gone.
     /// </summary>
     /// <exception cref="InvalidOperationException">On <see cref="Shared"/>, which lives as long as the process.</exception>
     public void Dispose()
@@ -172,16 +179,48 @@ public sealed unsafe partial class PageAllocator
             throw new InvalidOperationException("PageAllocator.Shared lives as long as the process and cannot be disposed.");
         }
 
-        int id;
-        lock (_zoneLock)
+        if (_id < 0)
         {
-            id = _id;
-            if (id < 0)
+            return;
+        }
+
+        _pageLists.Drain(DrainScope.All);
+        int id;
+        string? leak = null;
+        lock (_caches)
+        {
+            lock (_zoneLock)
             {
-                return;
+                id = _id;
+                if (id < 0)
+                {
+                    return;
+                }
+
+                long inUse = PagesInUseLocked();
+                if (_caches.Count != 0 || inUse != 0)
+                {
+                    leak = $"PageAllocator #{id} was disposed while in use: " + (_caches.Count != 0
+                        ? $"{_caches.Count} cache(s) still take slabs from it ({string.Join(", ", _caches.Take(8).Select(cache => $"'{cache.Name}'"))}{(_caches.Count > 8 ? ", …" : "")}) and {inUse} page(s) are allocated. Destroy the caches"
+                        : $"{inUse} page(s) are still allocated from it. Free them") +
+                        " and dispose again; until then it keeps its memory and stays usable.";
+                }
+                else
+                {
+                    _id = -1;
+                }
+            }
+        }
+
+        if (leak is not null)
+        {
+            if (Interlocked.Exchange(ref _leakReported, 1) == 0)
+            {
+                SlabGenEventSource.Log.AllocatorLeaked(id, leak);
+                SlabGenMetrics.RecordLeakedDisposal(id);
             }
 
-            _id = -1;
+            return;
         }
 
         _pageLists.Close();
@@ -198,6 +237,18 @@ public sealed unsafe partial class PageAllocator
         }
 
         OwnerIds.Return(id);
+    }
+
+    /// <summary>Pages of the arenas that are not on a buddy list: allocated, or parked on a per-thread list. Under the zone lock.</summary>
+    private long PagesInUseLocked()
+    {
+        long free = 0;
+        for (int order = 0; order <= MaxOrder; order++)
+        {
+            free += (long)_freeArea[order].Count << order;
+        }
+
+        return ((long)_arenas.Count << MaxOrder) - free;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -65,7 +65,16 @@ public sealed unsafe partial class KmemCache
 
         if (_ctor != null && (Flags & SlabFlags.Poison) != 0)
         {
-            _ctor((void*)obj);
+            try
+            {
+                _ctor((void*)obj);
+            }
+            catch
+            {
+                // The object never reached the caller: it goes back free (and poisoned again) before the exception does.
+                FreeDebug((void*)obj, PageAllocator.HeadFrameOf((void*)obj));
+                throw;
+            }
         }
 
         return (void*)obj;

@@ -99,9 +99,19 @@ public sealed unsafe partial class KmemCache
                 $"Cache '{Name}' {_permanentOwner} and lives as long as the process; Shrink() gives its free slabs back.");
         }
 
+        string? leak = TryDestroy();
+        if (leak is not null)
+        {
+            throw new InvalidOperationException(leak);
+        }
+    }
+
+    /// <summary>Destroys the cache unless objects are still allocated; returns the leak report then, else null.</summary>
+    private string? TryDestroy()
+    {
         if (_id < 0)
         {
-            return;
+            return null;
         }
 
         _arrayCaches.Drain(DrainScope.All);
@@ -112,12 +122,12 @@ public sealed unsafe partial class KmemCache
             id = _id;
             if (id < 0)
             {
-                return;
+                return null;
             }
 
             if (_activeObjects > 0)
             {
-                throw new InvalidOperationException(LeakReport(_activeObjects));
+                return LeakReport(_activeObjects);
             }
 
             _id = -1;
@@ -138,6 +148,7 @@ public sealed unsafe partial class KmemCache
         _pages.RemoveCache(this);
         CacheRegistry.Remove(this, id);
         OwnerIds.Return(id);
+        return null;
     }
 
     /// <summary>This cache's slabinfo row, after reaping exited threads; null once destroyed.</summary>
@@ -195,11 +206,7 @@ public sealed unsafe partial class KmemCache
     {
         lock (_lock)
         {
-            // A page allocator disposed under the cache (misuse) took the objects' memory with it: nothing to return.
-            if (_pages.Id >= 0)
-            {
-                ReturnObjectsLocked(objects);
-            }
+            ReturnObjectsLocked(objects);
         }
     }
 
@@ -448,11 +455,20 @@ public sealed unsafe partial class KmemCache
         int colour = (int)((Interlocked.Increment(ref _nextColour) - 1) % (uint)_layout.Colours * _layout.ColourStep);
         byte* first = (byte*)memory + colour;
         int objects = _layout.ObjectsPerSlab;
-        for (int i = 0; i < objects; i++)
+        try
         {
-            byte* obj = first + ((nuint)i * _layout.Stride);
-            InitObject(obj);
-            *(byte**)(obj + _layout.FreePointerOffset) = i + 1 < objects ? obj + _layout.Stride : null;
+            for (int i = 0; i < objects; i++)
+            {
+                byte* obj = first + ((nuint)i * _layout.Stride);
+                InitObject(obj);
+                *(byte**)(obj + _layout.FreePointerOffset) = i + 1 < objects ? obj + _layout.Stride : null;
+            }
+        }
+        catch
+        {
+            // A constructor threw: the half-built slab was never published, its pages go straight back.
+            _pages.FreePages(memory, _layout.Order);
+            throw;
         }
 
         slab->SlabFreelist = first;

@@ -41,6 +41,9 @@ public sealed unsafe partial class KmemCache : IDisposable
     /// <summary>Written into every slab's frame: the kmalloc size class (1..13), or 0 for other caches.</summary>
     private byte _slabClass;
 
+    /// <summary>1 once a Dispose has reported this cache's leak.</summary>
+    private int _leakReported;
+
     /// <summary>Empty slabs stay with the cache (checked handles may still read their objects' generation words).</summary>
     private bool _keepSlabs;
 
@@ -195,8 +198,27 @@ public sealed unsafe partial class KmemCache : IDisposable
         return PerThreadBlock.IsOwnedBy(block, _cookie) ? block : null;
     }
 
-    /// <summary>Destroys the cache (<see cref="Destroy"/>).</summary>
-    public void Dispose() => Destroy();
+    /// <summary>
+    /// Destroys the cache as <see cref="Destroy"/> does, but never throws (.NET's rule for Dispose). With objects still
+    /// allocated the cache stays in place and usable, as the kernel leaves a cache whose kmem_cache_destroy found
+    /// objects, and the leak is reported once: a <see cref="SlabGenEventSource.CacheLeaked"/> event and the
+    /// <c>slabgen.cache.leaked_disposals</c> counter. The cache of a [SlabCache] struct or a kmalloc size cache is
+    /// left as it is.
+    /// </summary>
+    public void Dispose()
+    {
+        if (_permanentOwner is not null)
+        {
+            return;
+        }
+
+        string? leak = TryDestroy();
+        if (leak is not null && Interlocked.Exchange(ref _leakReported, 1) == 0)
+        {
+            SlabGenEventSource.Log.CacheLeaked(Name, LiveObjects, leak);
+            SlabGenMetrics.RecordLeakedDisposal(Name);
+        }
+    }
 
     /// <inheritdoc/>
     public override string ToString() => $"kmem_cache {Name} ({ObjectSize} bytes, {ObjectsPerSlab} per order-{SlabOrder} slab)";

@@ -71,8 +71,8 @@ public sealed unsafe partial class KmemCache<T> : IDisposable
     /// <inheritdoc cref="KmemCache.Destroy"/>
     public void Destroy() => Cache.Destroy();
 
-    /// <inheritdoc cref="KmemCache.Destroy"/>
-    public void Dispose() => Cache.Destroy();
+    /// <inheritdoc cref="KmemCache.Dispose"/>
+    public void Dispose() => Cache.Dispose();
 
 #pragma warning disable CS0649 // never instantiated: only its size is read
     private struct AlignmentProbe

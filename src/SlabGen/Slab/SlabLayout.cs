@@ -37,6 +37,12 @@ internal readonly struct SlabLayout
             throw new ArgumentOutOfRangeException(nameof(size), size, "Object size must be at least 1 byte.");
         }
 
+        // Checked before any arithmetic: every later sum stays below 4 MiB + 4 KiB, so nothing wraps or loops.
+        if (size > Arena.Bytes)
+        {
+            throw TooBig(size, size);
+        }
+
         if (align != 0 && ((align & (align - 1)) != 0 || align > PageAllocator.PageSize))
         {
             throw new ArgumentException($"Alignment {align} is not a power of two between 1 and {PageAllocator.PageSize}.", nameof(align));
@@ -73,8 +79,7 @@ internal readonly struct SlabLayout
         int order = CalculateOrder(stride);
         if (order < 0)
         {
-            throw new ArgumentOutOfRangeException(nameof(size), size,
-                $"Object size {size} ({stride} bytes per slot) is too big for a slab: the largest slab is {Arena.Bytes} bytes (order {PageAllocator.MaxOrder}).");
+            throw TooBig(size, stride);
         }
 
         nuint slabBytes = (nuint)PageAllocator.PageSize << order;
@@ -122,8 +127,14 @@ internal readonly struct SlabLayout
     }
 
     /// <summary>The kernel's get_order: the smallest order whose block holds <paramref name="bytes"/>.</summary>
+    /// <remarks>MaxOrder + 1 for more than a max-order block, so the loop is bounded for any input.</remarks>
     internal static int GetOrder(nuint bytes)
     {
+        if (bytes > Arena.Bytes)
+        {
+            return PageAllocator.MaxOrder + 1;
+        }
+
         int order = 0;
         while (((nuint)PageAllocator.PageSize << order) < bytes)
         {
@@ -132,6 +143,9 @@ internal readonly struct SlabLayout
 
         return order;
     }
+
+    private static ArgumentOutOfRangeException TooBig(nuint size, nuint stride) => new(nameof(size), size,
+        $"Object size {size} ({stride} bytes per slot with alignment and debug metadata) is too big for a slab: the largest slab is {Arena.Bytes} bytes (order {PageAllocator.MaxOrder}).");
 
     private static int Fls(int value) => 32 - int.LeadingZeroCount(value);
 

@@ -64,7 +64,7 @@ public sealed unsafe class DrainTests
     }
 
     [Fact]
-    public void Reaping_an_exited_thread_after_its_caches_allocator_was_disposed_does_not_kill_the_process() =>
+    public void Reaping_an_exited_thread_after_its_caches_allocator_was_disposed_returns_everything_and_kills_nothing() =>
         ChildProcess.Run(ReapAfterDispose, TimeSpan.FromSeconds(60));
 
     /// <summary>In a child process: the reap runs in a finalizer, where a crash would take the process down.</summary>
@@ -77,12 +77,19 @@ public sealed unsafe class DrainTests
             AllocAndFree(cache, 1_000);
             AllocAndFreePages(pages);
         });
-        pages.Dispose();
+        pages.Dispose(); // still in use by the cache: it stays
         for (int i = 0; i < 3; i++)
         {
             GC.Collect();
             GC.WaitForPendingFinalizers();
         }
+
+        Assert.Equal(0, CachedByThreads(cache));
+        Assert.Equal(0, pages.BuddyInfo().PerThreadPages);
+        Assert.True(pages.ArenaCount > 0);
+        cache.Destroy();
+        pages.Dispose();
+        Assert.Equal(0, pages.ArenaCount);
 
         using var other = new PageAllocator();
         AllocAndFreePages(other);

@@ -1,0 +1,48 @@
+// What the allocator reports that is not a number: events on the "SlabGen" EventSource, read by dotnet-trace,
+// PerfView, an EventListener or any EventPipe session. Nothing is written on the allocation paths; an event is a
+// rare misuse that the allocator survives, reported once instead of thrown where .NET code must not throw.
+using System.Diagnostics.Tracing;
+
+namespace SlabGen;
+
+/// <summary>
+/// The <c>SlabGen</c> event source: <c>dotnet-trace collect --providers SlabGen -n &lt;process&gt;</c> records its events.
+/// </summary>
+[EventSource(Name = SourceName)]
+public sealed class SlabGenEventSource : EventSource
+{
+    /// <summary>The event source's name, for <c>--providers</c> and <see cref="EventListener.EnableEvents(EventSource, EventLevel)"/>.</summary>
+    public const string SourceName = "SlabGen";
+
+    /// <summary>The id of <see cref="CacheLeaked"/>.</summary>
+    public const int CacheLeakedId = 1;
+
+    /// <summary>The id of <see cref="AllocatorLeaked"/>.</summary>
+    public const int AllocatorLeakedId = 2;
+
+    /// <summary>The one instance.</summary>
+    public static readonly SlabGenEventSource Log = new();
+
+    private SlabGenEventSource()
+    {
+    }
+
+    /// <summary>
+    /// A cache was disposed with objects still allocated: it stays in place with its slabs (as the kernel's
+    /// kmem_cache_destroy leaves such a cache), and this is reported once per cache.
+    /// </summary>
+    /// <param name="cacheName">The cache's name.</param>
+    /// <param name="liveObjects">Objects still allocated.</param>
+    /// <param name="report">The leak report: the count, and where the objects were allocated under <see cref="SlabFlags.StoreUser"/>.</param>
+    [Event(CacheLeakedId, Level = EventLevel.Warning, Message = "{2}")]
+    public void CacheLeaked(string cacheName, long liveObjects, string report) => WriteEvent(CacheLeakedId, cacheName, liveObjects, report);
+
+    /// <summary>
+    /// A page allocator was disposed while caches or allocated blocks still used it: it keeps its memory and stays
+    /// usable, and this is reported once per allocator.
+    /// </summary>
+    /// <param name="allocatorId">The allocator's id (<c>PageAllocator #id</c> in the report).</param>
+    /// <param name="report">What is left: the caches by name and the pages still allocated.</param>
+    [Event(AllocatorLeakedId, Level = EventLevel.Warning, Message = "{1}")]
+    public void AllocatorLeaked(int allocatorId, string report) => WriteEvent(AllocatorLeakedId, allocatorId, report);
+}
