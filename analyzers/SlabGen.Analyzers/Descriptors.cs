@@ -81,6 +81,10 @@ internal static class Descriptors
         "Blocking call in interrupt context",
         "'{0}' blocks the thread and is called in interrupt context ('{1}'){2}");
 
+    public static readonly DiagnosticDescriptor AwaitInInterrupt = Error(RuleIdentifiers.AwaitInInterrupt, Reliability,
+        "await in interrupt context",
+        "'{0}' in {1}: interrupt context belongs to the thread, and the code after it may resume on another thread, outside the context; finish the interrupt-context work before awaiting");
+
     private static DiagnosticDescriptor Error(string id, string category, string title, string message, params string[] tags) => new(
         id, title, message, category, DiagnosticSeverity.Error, isEnabledByDefault: true,
         description: title + ".", helpLinkUri: HelpLink(id), customTags: tags);

@@ -20,4 +20,5 @@ internal static class RuleIdentifiers
     public const string MaySleepCallInInterrupt = "SLAB103";
     public const string SleepingCallChainInInterrupt = "SLAB104";
     public const string BlockingCallInInterrupt = "SLAB105";
+    public const string AwaitInInterrupt = "SLAB106";
 }

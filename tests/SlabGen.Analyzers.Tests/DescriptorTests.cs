@@ -2,6 +2,7 @@
 using System.Reflection;
 using System.Runtime.CompilerServices;
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Diagnostics;
 
 namespace SlabGen.Analyzers.Tests;
 
@@ -32,7 +33,8 @@ public class DescriptorTests
     [Fact]
     public void The_analyzers_report_every_descriptor_and_ids_are_unique()
     {
-        var supported = new SlabCacheAnalyzer().SupportedDiagnostics.Concat(new InterruptContextAnalyzer().SupportedDiagnostics).Select(static d => d.Id).ToList();
+        DiagnosticAnalyzer[] analyzers = [new SlabCacheAnalyzer(), new InterruptContextAnalyzer(), new AwaitInInterruptContextAnalyzer()];
+        var supported = analyzers.SelectMany(static a => a.SupportedDiagnostics).Select(static d => d.Id).ToList();
 
         Assert.Equal(supported.Count, supported.Distinct().Count());
         Assert.Equal(AllDescriptors().Select(static d => d.Id).Order(), supported.Order());

@@ -31,7 +31,16 @@ public static class InterruptContext
     public static bool IsActive => ThreadSlots.InterruptDepth != 0;
 
     /// <summary>Enters interrupt context on the calling thread until the returned scope is disposed. Scopes nest.</summary>
-    public static Scope Enter() => new(++ThreadSlots.InterruptDepth);
+    /// <remarks>
+    /// Interrupt context belongs to the thread: it never flows into tasks, and it does not survive an <c>await</c>
+    /// (the SLAB106 analyzer refuses an <c>await</c> inside a scope). A scope disposed on another thread throws and
+    /// leaves that thread's depth alone, and the entering thread leaves the scope all the same.
+    /// </remarks>
+    public static unsafe Scope Enter()
+    {
+        int* word = ThreadSlots.InterruptDepthWord;
+        return new Scope(word, ++*word);
+    }
 
     /// <summary>
     /// Throws the kernel's "sleeping function called from invalid context" when the calling thread is in
@@ -43,7 +52,28 @@ public static class InterruptContext
     {
         if (MustNotSleep)
         {
-            ThrowSleepingInInterrupt(operation);
+            ThrowSleepingInInterrupt(operation, OutsideAdvice);
+        }
+    }
+
+    /// <summary>Advice for anything that can only sleep.</summary>
+    internal const string OutsideAdvice = "Do it outside the InterruptContext scope, or hand it to a thread that may sleep.";
+
+    /// <summary>Advice for an allocation whose flags may sleep.</summary>
+    internal const string AtomicAdvice = "Use GfpFlags.Atomic (it never sleeps and fails fast), or allocate outside the InterruptContext scope.";
+
+    /// <summary>Advice for vmalloc and kvmalloc, which always may sleep.</summary>
+    internal const string VmallocAdvice =
+        "vmalloc always maps new memory from the OS: allocate it before entering the scope, or use Kmalloc(size, GfpFlags.Atomic), " +
+        "which serves up to 4 MiB from memory already held.";
+
+    /// <summary><see cref="MightSleep(string)"/> with advice that fits the call.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void MightSleep(string operation, string advice)
+    {
+        if (MustNotSleep)
+        {
+            ThrowSleepingInInterrupt(operation, advice);
         }
     }
 
@@ -51,35 +81,61 @@ public static class InterruptContext
     internal static bool MustNotSleep => ChecksEnabled && ThreadSlots.InterruptDepth != 0;
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    internal static void ThrowSleepingInInterrupt(string operation) =>
+    internal static void ThrowSleepingInInterrupt(string operation, string advice) =>
         throw new InvalidOperationException(
             $"BUG: sleeping function called from invalid context at {AllocationSite.Capture()}: {operation} may sleep, " +
-            $"but the thread is in interrupt context (depth {ThreadSlots.InterruptDepth}). Use GfpFlags.Atomic, " +
-            "or do this outside the InterruptContext scope.");
+            $"but the thread is in interrupt context (depth {ThreadSlots.InterruptDepth}). {advice}");
 
     /// <summary>An interrupt-context scope; dispose it on the thread that entered it, innermost first.</summary>
-    public readonly struct Scope : IDisposable, IEquatable<Scope>
+    public readonly unsafe struct Scope : IDisposable, IEquatable<Scope>
     {
+        /// <summary>The entering thread's depth word: pinned for that thread's life, so it is valid from any thread.</summary>
+        private readonly int* _word;
         private readonly int _depth;
 
-        internal Scope(int depth) => _depth = depth;
+        internal Scope(int* word, int depth)
+        {
+            _word = word;
+            _depth = depth;
+        }
 
         /// <summary>Leaves this scope.</summary>
-        /// <exception cref="InvalidOperationException">Scopes are left out of order, twice, or on another thread.</exception>
+        /// <exception cref="InvalidOperationException">
+        /// Scopes are left out of order or twice (nothing changes), or on another thread than the one that entered it
+        /// (typically after an <c>await</c>): then the calling thread's depth is left alone and the entering thread
+        /// leaves the scope, so neither thread stays in interrupt context by mistake.
+        /// </exception>
         public void Dispose()
         {
-            if (ThreadSlots.InterruptDepth != _depth || _depth == 0)
+            if (_word == null)
+            {
+                throw new InvalidOperationException("A default InterruptContext.Scope was never entered; use InterruptContext.Enter().");
+            }
+
+            if (_word != ThreadSlots.InterruptDepthWord)
+            {
+                // The entering thread's word is written by that thread only, except here: leave its scope if it is still the innermost.
+                int restored = Interlocked.CompareExchange(ref *_word, _depth - 1, _depth);
+                throw new InvalidOperationException(
+                    $"InterruptContext scope of depth {_depth} left on another thread than the one that entered it (after an await?). " +
+                    (restored == _depth
+                        ? "The entering thread has left the scope; this thread's depth is unchanged. "
+                        : $"The entering thread is at depth {restored} now and was left alone. ") +
+                    "Interrupt context belongs to a thread: do not await inside a scope.");
+            }
+
+            if (*_word != _depth)
             {
                 throw new InvalidOperationException(
-                    $"InterruptContext scope of depth {_depth} left while the thread is at depth {ThreadSlots.InterruptDepth}: " +
+                    $"InterruptContext scope of depth {_depth} left while the thread is at depth {*_word}: " +
                     "scopes must be left once, innermost first, on the thread that entered them.");
             }
 
-            ThreadSlots.InterruptDepth = _depth - 1;
+            *_word = _depth - 1;
         }
 
         /// <inheritdoc/>
-        public bool Equals(Scope other) => _depth == other._depth;
+        public bool Equals(Scope other) => _word == other._word && _depth == other._depth;
 
         /// <inheritdoc/>
         public override bool Equals(object? obj) => obj is Scope other && Equals(other);
@@ -87,10 +143,10 @@ public static class InterruptContext
         /// <inheritdoc/>
         public override int GetHashCode() => _depth;
 
-        /// <summary>Whether two scopes have the same depth.</summary>
+        /// <summary>Whether two scopes are the same scope: the same thread and depth.</summary>
         public static bool operator ==(Scope left, Scope right) => left.Equals(right);
 
-        /// <summary>Whether two scopes differ in depth.</summary>
+        /// <summary>Whether two scopes differ in thread or depth.</summary>
         public static bool operator !=(Scope left, Scope right) => !left.Equals(right);
     }
 }

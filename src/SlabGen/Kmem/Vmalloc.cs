@@ -28,7 +28,7 @@ public static unsafe partial class Kmem
     [MaySleep]
     public static void* Vmalloc(nuint size, [CallerMemberName] string caller = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
     {
-        InterruptContext.MightSleep("vmalloc");
+        InterruptContext.MightSleep("vmalloc", InterruptContext.VmallocAdvice);
         FreeDeferred();
         nuint bytes = (size + PageAllocator.PageSize - 1) & ~(nuint)(PageAllocator.PageSize - 1);
         if (size == 0 || bytes < size)
@@ -110,7 +110,8 @@ public static unsafe partial class Kmem
     public static void* Kvmalloc(nuint size, GfpFlags flags = GfpFlags.Kernel,
         [CallerMemberName] string caller = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
     {
-        InterruptContext.MightSleep("kvmalloc");
+        InterruptContext.MightSleep("kvmalloc", InterruptContext.VmallocAdvice);
+        FreeDeferred();
         void* memory = Kmalloc(size, flags | GfpFlags.NoWarn);
         if (memory != null || (flags & GfpFlags.Kernel) == 0)
         {

@@ -267,7 +267,7 @@ public sealed unsafe partial class PageAllocator
         ObjectDisposedException.ThrowIf(_id < 0, this);
         if ((flags & GfpFlags.Kernel) != 0 && InterruptContext.MustNotSleep)
         {
-            InterruptContext.ThrowSleepingInInterrupt($"alloc_pages(order {order}, GfpFlags.Kernel)");
+            InterruptContext.ThrowSleepingInInterrupt($"alloc_pages(order {order}, GfpFlags.Kernel)", InterruptContext.AtomicAdvice);
         }
 
         PageFrame* page;

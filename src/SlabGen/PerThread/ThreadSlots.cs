@@ -43,7 +43,6 @@ internal static unsafe class ThreadSlots
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         get => t_interruptDepth == null ? 0 : *t_interruptDepth;
-        set => *InterruptDepthWord = value;
     }
 
     /// <summary>The calling thread's interrupt-depth word; it stays at one address for the thread's life.</summary>

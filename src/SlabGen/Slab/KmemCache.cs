@@ -239,7 +239,7 @@ public sealed unsafe partial class KmemCache : IDisposable
         ObjectDisposedException.ThrowIf(_id < 0, this);
         if ((flags & GfpFlags.Kernel) != 0 && InterruptContext.MustNotSleep)
         {
-            InterruptContext.ThrowSleepingInInterrupt($"kmem_cache_alloc({Name}, GfpFlags.Kernel)");
+            InterruptContext.ThrowSleepingInInterrupt($"kmem_cache_alloc({Name}, GfpFlags.Kernel)", InterruptContext.AtomicAdvice);
         }
 
         void* obj = _debug ? AllocDebug(flags) : AllocFromArrayCache(flags);

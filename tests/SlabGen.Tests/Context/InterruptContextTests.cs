@@ -110,4 +110,59 @@ public sealed unsafe class InterruptContextTests
         Assert.True(Kmem.DeferredFreeCount <= before, "the next vmalloc outside the scope released the deferred area");
         Kmem.Vfree(next);
     }
+
+    [Fact]
+    public void Kvmalloc_served_by_kmalloc_releases_the_vfrees_deferred_in_a_scope()
+    {
+        void* area = Kmem.Vmalloc(8192);
+        using (InterruptContext.Enter())
+        {
+            Kmem.Vfree(area);
+        }
+
+        Assert.True(Kmem.DeferredFreeCount >= 1);
+        void* small = Kmem.Kvmalloc(64);
+        Assert.Equal(0, Kmem.DeferredFreeCount);
+        Kmem.Kvfree(small);
+    }
+
+    [Fact]
+    public void The_sleeping_message_gives_advice_that_fits_the_call()
+    {
+        using (InterruptContext.Enter())
+        {
+            Assert.Contains("Use GfpFlags.Atomic", Assert.Throws<InvalidOperationException>(() => Kmem.Kmalloc(64)).Message);
+            string vmalloc = Assert.Throws<InvalidOperationException>(() => Kmem.Vmalloc(4096)).Message;
+            Assert.Contains("allocate it before entering the scope", vmalloc);
+            Assert.DoesNotContain("Use GfpFlags.Atomic", vmalloc);
+            string mine = Assert.Throws<InvalidOperationException>(() => InterruptContext.MightSleep("my db call")).Message;
+            Assert.Contains("my db call may sleep", mine);
+            Assert.Contains("Do it outside the InterruptContext scope", mine);
+            Assert.DoesNotContain("GfpFlags", mine);
+        }
+    }
+
+    [Fact]
+    public void A_scope_the_entering_thread_entered_again_since_is_left_alone_when_disposed_elsewhere()
+    {
+        InterruptContext.Scope outer = default;
+        InterruptContext.Scope inner = default;
+        nint word = 0;
+        var entering = new Thread(() =>
+        {
+            outer = InterruptContext.Enter();
+            inner = InterruptContext.Enter();
+            word = (nint)ThreadSlots.InterruptDepthWord;
+        });
+        entering.Start();
+        entering.Join();
+
+        var error = Assert.Throws<InvalidOperationException>(outer.Dispose);
+        Assert.Contains("is at depth 2 now and was left alone", error.Message);
+        Assert.Equal(2, *(int*)word);
+        Assert.Throws<InvalidOperationException>(inner.Dispose);
+        Assert.Equal(1, *(int*)word);
+        Assert.False(InterruptContext.IsActive);
+        Assert.Throws<InvalidOperationException>(() => default(InterruptContext.Scope).Dispose());
+    }
 }

@@ -1,0 +1,142 @@
+// SLAB106: an await in interrupt context. Interrupt context is a property of the thread (a depth word the run-time
+// check reads), and it never flows into tasks or across an await: the code after an await may resume on another
+// thread, outside the context, and the scope it leaves would be disposed there. Reported for every await (await,
+// await foreach, await using) in a method that is in interrupt context ([InterruptContext] on it or its type,
+// lambdas and local functions inside included, as for SLAB101-105) and inside a run-time scope: the body of
+// `using (InterruptContext.Enter())` or what follows `using var scope = InterruptContext.Enter();` in its block.
+// A lambda or local function written inside a scope is not in the scope (it runs whenever it is called).
+// What it cannot see: a scope entered without a using and disposed by hand.
+using System.Collections.Immutable;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Diagnostics;
+using Microsoft.CodeAnalysis.Operations;
+
+namespace SlabGen.Analyzers;
+
+/// <summary>Reports <c>await</c> in interrupt-context code and inside <c>InterruptContext.Enter()</c> scopes.</summary>
+[DiagnosticAnalyzer(LanguageNames.CSharp)]
+public sealed class AwaitInInterruptContextAnalyzer : DiagnosticAnalyzer
+{
+    /// <inheritdoc/>
+    public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } = [Descriptors.AwaitInInterrupt];
+
+    /// <inheritdoc/>
+    public override void Initialize(AnalysisContext context)
+    {
+        context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
+        context.EnableConcurrentExecution();
+        context.RegisterCompilationStartAction(static start =>
+        {
+            var known = KnownSymbols.Create(start.Compilation, start.Options.AnalyzerConfigOptionsProvider.GlobalOptions);
+            if (known is null)
+            {
+                return;
+            }
+
+            start.RegisterOperationAction(context => Analyze(context, known),
+                OperationKind.Await, OperationKind.Loop, OperationKind.Using, OperationKind.UsingDeclaration);
+        });
+    }
+
+    private static void Analyze(OperationAnalysisContext context, KnownSymbols known)
+    {
+        IOperation operation = context.Operation;
+        string? what = operation switch
+        {
+            IAwaitOperation => "await",
+            IForEachLoopOperation { IsAsynchronous: true } => "await foreach",
+            IUsingOperation { IsAsynchronous: true } => "await using",
+            IUsingDeclarationOperation { IsAsynchronous: true } => "await using",
+            _ => null,
+        };
+        if (what is null)
+        {
+            return;
+        }
+
+        string? where = known.IsInterruptContext(context.ContainingSymbol)
+            ? $"interrupt-context code ('{context.ContainingSymbol.Name}')"
+            : InsideScope(operation, known) ? "an InterruptContext.Enter() scope" : null;
+        if (where is not null)
+        {
+            Location location = operation is IAwaitOperation ? operation.Syntax.GetLocation() : AwaitKeyword(operation);
+            context.ReportDiagnostic(Diagnostic.Create(Descriptors.AwaitInInterrupt, location, what, where));
+        }
+    }
+
+    /// <summary>Whether a run-time scope is open where <paramref name="operation"/> runs, up to the nearest lambda or local function.</summary>
+    private static bool InsideScope(IOperation operation, KnownSymbols known)
+    {
+        IOperation child = operation;
+        for (IOperation? node = operation.Parent; node is not null; child = node, node = node.Parent)
+        {
+            switch (node)
+            {
+                case IAnonymousFunctionOperation or ILocalFunctionOperation:
+                    return false;
+                case IUsingOperation @using when !ReferenceEquals(child, @using.Resources) && OpensScope(@using.Resources, known):
+                    return true;
+                case IBlockOperation block when ScopeDeclaredBefore(block, child, known):
+                    return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Whether a <c>using var … = InterruptContext.Enter();</c> comes before <paramref name="child"/> in <paramref name="block"/>.</summary>
+    private static bool ScopeDeclaredBefore(IBlockOperation block, IOperation child, KnownSymbols known)
+    {
+        foreach (IOperation statement in block.Operations)
+        {
+            if (ReferenceEquals(statement, child))
+            {
+                return false;
+            }
+
+            if (statement is IUsingDeclarationOperation declaration && OpensScope(declaration.DeclarationGroup, known))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Whether a using's resources open an interrupt-context scope.</summary>
+    private static bool OpensScope(IOperation resources, KnownSymbols known)
+    {
+        if (known.IsEnterScope(resources) || known.IsEnterScope(Unwrap(resources)))
+        {
+            return true;
+        }
+
+        foreach (IOperation descendant in resources.Descendants())
+        {
+            if (descendant is IVariableInitializerOperation initializer && known.IsEnterScope(Unwrap(initializer.Value)))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static IOperation Unwrap(IOperation operation) =>
+        operation is IConversionOperation conversion ? Unwrap(conversion.Operand) : operation;
+
+    /// <summary>The <c>await</c> keyword of an await foreach / await using, else the operation's first line.</summary>
+    private static Location AwaitKeyword(IOperation operation)
+    {
+        SyntaxToken first = operation.Syntax.GetFirstToken();
+        for (SyntaxToken token = first; token != default && token.SpanStart < operation.Syntax.Span.End; token = token.GetNextToken())
+        {
+            if (token.Text == "await")
+            {
+                return token.GetLocation();
+            }
+        }
+
+        return Location.Create(operation.Syntax.SyntaxTree, first.Span);
+    }
+}
