@@ -1,5 +1,7 @@
 // SLAB102: GfpFlags.Kernel in interrupt context becomes GfpFlags.Atomic: each Kernel in an explicit argument is
-// replaced (other flags such as Zero stay), and a defaulted argument is written out as flags: GfpFlags.Atomic.
+// replaced (other flags such as Zero stay), flags that may sleep without naming Kernel (GfpFlags.Zero alone) get
+// Atomic added, and a defaulted argument is written out as flags: GfpFlags.Atomic.
+using System;
 using System.Collections.Immutable;
 using System.Composition;
 using System.Linq;
@@ -55,7 +57,7 @@ public sealed class UseAtomicCodeFix : CodeFixProvider
                 .ToList();
             SyntaxNode fixedArgument = kernels.Count != 0
                 ? argument.ReplaceNodes(kernels, (original, _) => Atomic.WithTriviaFrom(original))
-                : argument.WithExpression(Atomic);
+                : argument.WithExpression(WithAtomic(argument.Expression, model, cancellationToken));
             return document.WithSyntaxRoot(root.ReplaceNode(argument, fixedArgument));
         }
 
@@ -69,5 +71,19 @@ public sealed class UseAtomicCodeFix : CodeFixProvider
         }
 
         return document;
+    }
+
+    /// <summary>Flags that never name Kernel (Zero alone, none) with Atomic added: <c>GfpFlags.Atomic | GfpFlags.Zero</c>.</summary>
+    private static ExpressionSyntax WithAtomic(ExpressionSyntax flags, SemanticModel model, CancellationToken cancellationToken)
+    {
+        if (model.GetConstantValue(flags, cancellationToken) is { HasValue: true, Value: { } value } && Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture) == 0)
+        {
+            return Atomic.WithTriviaFrom(flags);
+        }
+
+        ExpressionSyntax operand = flags is MemberAccessExpressionSyntax or IdentifierNameSyntax or ParenthesizedExpressionSyntax
+            ? flags.WithoutTrivia()
+            : SyntaxFactory.ParenthesizedExpression(flags.WithoutTrivia());
+        return SyntaxFactory.BinaryExpression(SyntaxKind.BitwiseOrExpression, Atomic, operand).WithTriviaFrom(flags);
     }
 }

@@ -198,8 +198,11 @@ public sealed class InterruptContextAnalyzer : DiagnosticAnalyzer
                 {
                     bool implicitDefault = argument.ArgumentKind == ArgumentKind.DefaultValue;
                     Location at = (implicitDefault ? invocation.Syntax : argument.Syntax).GetLocation();
+                    string how = implicitDefault ? " (the default)"
+                        : known.NamesKernel(argument) ? ""
+                        : " (flags without GfpFlags.Atomic may sleep)";
                     return new Finding(Descriptors.KernelFlagsInInterrupt, Name(target) + " with GfpFlags.Kernel", at,
-                        [Name(target), implicitDefault ? " (the default)" : "", Name(owner)]);
+                        [Name(target), how, Name(owner)]);
                 }
             }
 

@@ -17,18 +17,18 @@ internal sealed class KnownSymbols
     private readonly INamedTypeSymbol? _maySleep;
     private readonly INamedTypeSymbol? _kmem;
     private readonly INamedTypeSymbol? _gfpFlags;
-    private readonly long _kernel;
+    private readonly long _atomic;
     private readonly HashSet<string> _userListed;
 
     private KnownSymbols(INamedTypeSymbol interruptContext, INamedTypeSymbol? maySleep, INamedTypeSymbol? kmem,
-        INamedTypeSymbol? gfpFlags, long kernel, HashSet<string> userListed)
+        INamedTypeSymbol? gfpFlags, long atomic, HashSet<string> userListed)
     {
         _interruptContext = interruptContext;
         _interruptScopes = interruptContext.ContainingAssembly.GetTypeByMetadataName("SlabGen.InterruptContext");
         _maySleep = maySleep;
         _kmem = kmem;
         _gfpFlags = gfpFlags;
-        _kernel = kernel;
+        _atomic = atomic;
         _userListed = userListed;
     }
 
@@ -41,7 +41,7 @@ internal sealed class KnownSymbols
         }
 
         INamedTypeSymbol? gfpFlags = compilation.GetTypeByMetadataName("SlabGen.GfpFlags");
-        long kernel = gfpFlags?.GetMembers("Kernel").OfType<IFieldSymbol>().FirstOrDefault()?.ConstantValue is { } value
+        long atomic = gfpFlags?.GetMembers("Atomic").OfType<IFieldSymbol>().FirstOrDefault()?.ConstantValue is { } value
             ? Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture)
             : 0;
         options.TryGetValue("build_property." + InterruptContextAnalyzer.MaySleepMethodsKey, out string? fromProperty);
@@ -50,7 +50,7 @@ internal sealed class KnownSymbols
             $"{fromProperty},{fromConfig}".Split([',', ';', ' ', '\n', '\r', '\t'], StringSplitOptions.RemoveEmptyEntries),
             StringComparer.Ordinal);
         return new KnownSymbols(interruptContext, compilation.GetTypeByMetadataName("SlabGen.MaySleepAttribute"),
-            compilation.GetTypeByMetadataName("SlabGen.Kmem"), gfpFlags, kernel, userListed);
+            compilation.GetTypeByMetadataName("SlabGen.Kmem"), gfpFlags, atomic, userListed);
     }
 
     /// <summary>The member, its type, or (for a local function or lambda) the member around it carries [InterruptContext].</summary>
@@ -83,12 +83,17 @@ internal sealed class KnownSymbols
     public bool IsMaySleep(IMethodSymbol method) => _maySleep is not null
         && method.OriginalDefinition.GetAttributes().Any(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, _maySleep));
 
-    /// <summary>A constant GfpFlags argument, given or defaulted, that includes Kernel.</summary>
+    /// <summary>A constant GfpFlags argument, given or defaulted, that may sleep: without Atomic (Kernel, Zero alone, none).</summary>
     public bool IsKernelFlags(IArgumentOperation argument) =>
-        _kernel != 0
+        _atomic != 0
         && SymbolEqualityComparer.Default.Equals(argument.Parameter?.Type, _gfpFlags)
         && argument.Value.ConstantValue is { HasValue: true, Value: { } value }
-        && (Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture) & _kernel) != 0;
+        && (Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture) & _atomic) == 0;
+
+    /// <summary>Whether the argument's expression names GfpFlags.Kernel itself.</summary>
+    public bool NamesKernel(IArgumentOperation argument) =>
+        argument.Value.DescendantsAndSelf().Any(o => o is IFieldReferenceOperation { Field.Name: "Kernel" } field
+            && SymbolEqualityComparer.Default.Equals(field.Field.ContainingType, _gfpFlags));
 
     public bool IsUserListed(IMethodSymbol method) => _userListed.Count != 0
         && _userListed.Contains(BlockingApis.MetadataName(method.ContainingType.OriginalDefinition) + "." + method.Name);

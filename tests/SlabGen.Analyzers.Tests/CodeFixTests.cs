@@ -18,7 +18,7 @@ public class CodeFixTests
         Usings + "partial class Outer { [SlabCache] public partial struct S { public int X; } }");
 
     [Fact]
-    public Task Kernel_becomes_atomic_and_other_flags_stay() => Verify.CodeFix<InterruptContextAnalyzer, UseAtomicCodeFix>(
+    public Task Kernel_becomes_atomic_other_flags_stay_and_flags_that_may_sleep_without_naming_kernel_get_atomic() => Verify.CodeFix<InterruptContextAnalyzer, UseAtomicCodeFix>(
         Usings + """
         public unsafe class Game
         {
@@ -27,7 +27,10 @@ public class CodeFixTests
             {
                 void* a = Kmem.Kmalloc(64, {|SLAB102:GfpFlags.Kernel | GfpFlags.Zero|});
                 void* b = {|SLAB102:Kmem.Kmalloc(64)|};
-                Kmem.Kfree(a); Kmem.Kfree(b);
+                void* c = Kmem.Kmalloc(64, {|SLAB102:GfpFlags.Zero|});
+                void* d = Kmem.Kmalloc(64, {|SLAB102:GfpFlags.Zero | GfpFlags.NoWarn|});
+                void* e = Kmem.Kmalloc(64, {|SLAB102:GfpFlags.None|});
+                Kmem.Kfree(a); Kmem.Kfree(b); Kmem.Kfree(c); Kmem.Kfree(d); Kmem.Kfree(e);
             }
         }
         """,
@@ -39,7 +42,10 @@ public class CodeFixTests
             {
                 void* a = Kmem.Kmalloc(64, GfpFlags.Atomic | GfpFlags.Zero);
                 void* b = Kmem.Kmalloc(64, flags: GfpFlags.Atomic);
-                Kmem.Kfree(a); Kmem.Kfree(b);
+                void* c = Kmem.Kmalloc(64, GfpFlags.Atomic | GfpFlags.Zero);
+                void* d = Kmem.Kmalloc(64, GfpFlags.Atomic | (GfpFlags.Zero | GfpFlags.NoWarn));
+                void* e = Kmem.Kmalloc(64, GfpFlags.Atomic);
+                Kmem.Kfree(a); Kmem.Kfree(b); Kmem.Kfree(c); Kmem.Kfree(d); Kmem.Kfree(e);
             }
         }
         """);

@@ -69,7 +69,9 @@ public static unsafe partial class Kmem
     /// Resizes an allocation (<c>krealloc</c>): keeps the contents up to the smaller of the two sizes. Returns
     /// <paramref name="memory"/> itself when it already holds <paramref name="size"/> bytes; otherwise allocates,
     /// copies and frees the old memory. <see langword="null"/> behaves as <see cref="Kmalloc"/>; a size of 0 frees
-    /// and returns <see langword="null"/>. With <see cref="GfpFlags.Zero"/>, the added bytes are zeroed.
+    /// and returns <see langword="null"/>. With <see cref="GfpFlags.Zero"/>, the added bytes are zeroed, and so are the bytes
+    /// past the new size when it stays in place: pass Zero on every call from the first allocation (Kzalloc) on, as
+    /// the kernel asks, and every byte past the size asked last reads zero.
     /// </summary>
     /// <returns>The resized memory, or <see langword="null"/> on failure, in which case the old memory is untouched.</returns>
     public static void* Krealloc(void* memory, nuint size, GfpFlags flags = GfpFlags.Kernel)
@@ -88,6 +90,13 @@ public static unsafe partial class Kmem
         nuint old = Ksize(memory);
         if (size <= old)
         {
+            // In place. With Zero, the bytes past the new size are zeroed, so a later in-place grow with Zero hands out
+            // zeroes there too (the kernel's rule: every krealloc of the memory, from the first, passes __GFP_ZERO).
+            if ((flags & GfpFlags.Zero) != 0)
+            {
+                NativeMemory.Clear((byte*)memory + size, old - size);
+            }
+
             return memory;
         }
 

@@ -113,7 +113,7 @@ public static unsafe partial class Kmem
         InterruptContext.MightSleep("kvmalloc", InterruptContext.VmallocAdvice);
         FreeDeferred();
         void* memory = Kmalloc(size, flags | GfpFlags.NoWarn);
-        if (memory != null || (flags & GfpFlags.Kernel) == 0)
+        if (memory != null || !Gfp.MaySleep(flags))
         {
             return memory;
         }

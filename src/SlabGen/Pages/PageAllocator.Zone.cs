@@ -89,7 +89,7 @@ public sealed unsafe partial class PageAllocator
     /// every cache's array caches and depot (then its empty slabs), then the per-thread page lists. A caller that
     /// may sleep reaches every thread; an Atomic one only its own thread and exited threads, without waiting.
     /// </summary>
-    internal void Reclaim(GfpFlags flags) => Reclaim((flags & GfpFlags.Kernel) != 0 ? DrainScope.All : DrainScope.OwnAndExited);
+    internal void Reclaim(GfpFlags flags) => Reclaim(Gfp.MaySleep(flags) ? DrainScope.All : DrainScope.OwnAndExited);
 
     internal void Reclaim(DrainScope scope)
     {
@@ -259,16 +259,8 @@ public sealed unsafe partial class PageAllocator
             ThrowBadOrder(order);
         }
 
-        if ((flags & KernelAndAtomic) == KernelAndAtomic)
-        {
-            throw new ArgumentException("GfpFlags.Kernel (may sleep) and GfpFlags.Atomic (never sleeps) contradict each other.", nameof(flags));
-        }
-
+        Gfp.Check(flags, "alloc_pages", null, order);
         ObjectDisposedException.ThrowIf(_id < 0, this);
-        if ((flags & GfpFlags.Kernel) != 0 && InterruptContext.MustNotSleep)
-        {
-            InterruptContext.ThrowSleepingInInterrupt($"alloc_pages(order {order}, GfpFlags.Kernel)", InterruptContext.AtomicAdvice);
-        }
 
         PageFrame* page;
         bool reclaimed = false;
@@ -280,7 +272,7 @@ public sealed unsafe partial class PageAllocator
             }
 
             // Only a caller that may sleep asks the OS; another thread may take the new arena first: retry.
-            if (page != null || ((flags & GfpFlags.Kernel) != 0 && Grow()))
+            if (page != null || (Gfp.MaySleep(flags) && Grow()))
             {
                 if (page != null)
                 {

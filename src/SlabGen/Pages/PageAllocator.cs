@@ -26,7 +26,6 @@ public sealed unsafe partial class PageAllocator : IDisposable
 
     internal const int PageShift = 12;
 
-    private const GfpFlags KernelAndAtomic = GfpFlags.Kernel | GfpFlags.Atomic;
 
     private static readonly PageAllocator s_shared = new(new PageAllocatorOptions { TrimOnMemoryPressure = true });
 
@@ -83,8 +82,8 @@ public sealed unsafe partial class PageAllocator : IDisposable
     /// </summary>
     /// <param name="order">0..<see cref="MaxOrder"/>.</param>
     /// <param name="flags">
-    /// <see cref="GfpFlags.Kernel"/> may take a new arena from the OS; <see cref="GfpFlags.Atomic"/> only uses
-    /// free blocks already held. <see cref="GfpFlags.Zero"/> zero-fills the block.
+    /// Without <see cref="GfpFlags.Atomic"/> (<see cref="GfpFlags.Kernel"/>, the default) may take a new arena from the OS;
+    /// <see cref="GfpFlags.Atomic"/> only uses free blocks already held. <see cref="GfpFlags.Zero"/> zero-fills the block.
     /// </param>
     /// <returns>The block, or <see langword="null"/> when no memory is available under these flags.</returns>
     /// <exception cref="ArgumentOutOfRangeException">The order is outside 0..10.</exception>
@@ -92,8 +91,8 @@ public sealed unsafe partial class PageAllocator : IDisposable
     /// <exception cref="ObjectDisposedException">The allocator was disposed.</exception>
     public void* AllocPages(int order, GfpFlags flags = GfpFlags.Kernel)
     {
-        if ((uint)order <= PerThreadPageList.MaxListOrder && (flags & KernelAndAtomic) != KernelAndAtomic
-            && ((flags & GfpFlags.Kernel) == 0 || ThreadSlots.InterruptDepth == 0 || !InterruptContext.ChecksEnabled))
+        if ((uint)order <= PerThreadPageList.MaxListOrder && (flags & Gfp.KernelAndAtomic) != Gfp.KernelAndAtomic
+            && (!Gfp.MaySleep(flags) || ThreadSlots.InterruptDepth == 0 || !InterruptContext.ChecksEnabled))
         {
             nint* list = ThreadSlots.Find(_id);
             PageFrame* page = PerThreadBlock.IsOwnedBy(list, _cookie) ? PerThreadPageList.TryPop(list, order, PerThreadPages) : null;
@@ -139,7 +138,7 @@ public sealed unsafe partial class PageAllocator : IDisposable
     /// The descriptor of the page containing <paramref name="address"/> (the kernel's <c>virt_to_page</c>), in O(1).
     /// </summary>
     /// <exception cref="ArgumentException">The address is not inside an arena of this allocator.</exception>
-    public ref PageFrame PageOf(void* address)
+    public ref readonly PageFrame PageOf(void* address)
     {
         Arena* arena = SectionMap.Find(address);
         if (arena == null || arena->OwnerId != _id)
@@ -155,10 +154,11 @@ public sealed unsafe partial class PageAllocator : IDisposable
     /// <c>virt_to_head_page</c>): for an object in a multi-page slab, the frame that holds the slab's fields.
     /// </summary>
     /// <exception cref="ArgumentException">The address is not inside an arena of this allocator.</exception>
-    public ref PageFrame HeadPageOf(void* address)
+    public ref readonly PageFrame HeadPageOf(void* address)
     {
-        ref PageFrame page = ref PageOf(address);
-        return ref *page.Compound;
+        // Through a pointer: a property called on a readonly reference would run on a defensive copy.
+        var page = (PageFrame*)Unsafe.AsPointer(ref Unsafe.AsRef(in PageOf(address)));
+        return ref *page->Compound;
     }
 
     /// <summary>
@@ -237,6 +237,9 @@ public sealed unsafe partial class PageAllocator : IDisposable
         {
             _ when page->Virtual != address => $"0x{(nuint)address:x} is not page-aligned",
             PageFlags.Tail => $"interior pointer: 0x{(nuint)address:x} is inside the block at 0x{(nuint)page->HeadPage->Virtual:x}",
+            PageFlags.Head | PageFlags.Slab => $"the block at 0x{(nuint)address:x} is a live slab of cache '{CacheRegistry.Find(page->SlabCacheId)?.Name ?? "?"}': " +
+                "its objects are freed with KmemCache.Free (or Kmem.Kfree), and the cache gives the slab back (Shrink, Destroy)",
+            PageFlags.Head | PageFlags.LargeKmalloc => $"the block at 0x{(nuint)address:x} is a live kmalloc allocation: free it with Kmem.Kfree",
             PageFlags.Head => $"wrong order: the block at 0x{(nuint)address:x} was allocated with order {page->BlockOrder}, freed with order {order}",
             _ => $"double free: the block at 0x{(nuint)address:x} is not allocated",
         };

@@ -64,15 +64,13 @@ internal sealed unsafe class ArrayCache : PerThreadState
     /// <summary>
     /// The fast-path pop of every allocation entry point: the hottest object of <paramref name="block"/> (a
     /// thread's block, not null), or null when the stack is empty, a drain has the block, or
-    /// <paramref name="flags"/> need the slow path: anything but Atomic, or Kernel outside interrupt context (either
-    /// with NoWarn). Zero, contradictions and Kernel inside interrupt context go to the slow path, which checks them.
+    /// <paramref name="flags"/> need the slow path (<see cref="Gfp.FastPathServes"/>).
     /// The Count store comes before the Floor load: that order is the drain handshake (PerThreadBlock.cs).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void* TryPop(nint* block, GfpFlags flags)
     {
-        GfpFlags mode = flags & ~GfpFlags.NoWarn;
-        if (mode == GfpFlags.Atomic || (mode == GfpFlags.Kernel && (*(int*)block[PerThreadBlock.InterruptDepthIndex] == 0 || !InterruptContext.ChecksEnabled)))
+        if (Gfp.FastPathServes(flags, (int*)block[PerThreadBlock.InterruptDepthIndex]))
         {
             nint count = block[PerThreadBlock.CountIndex];
             if (count > 0)

@@ -226,22 +226,13 @@ public sealed unsafe partial class KmemCache : IDisposable
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void* AllocSlow(GfpFlags flags)
     {
-        if ((flags & (GfpFlags.Kernel | GfpFlags.Atomic)) == (GfpFlags.Kernel | GfpFlags.Atomic))
-        {
-            throw new ArgumentException("GfpFlags.Kernel (may sleep) and GfpFlags.Atomic (never sleeps) contradict each other.", nameof(flags));
-        }
-
         if ((flags & GfpFlags.Zero) != 0 && _ctor != null)
         {
             throw new ArgumentException($"GfpFlags.Zero on cache '{Name}', which has a constructor: zeroing would destroy the constructed state.", nameof(flags));
         }
 
         ObjectDisposedException.ThrowIf(_id < 0, this);
-        if ((flags & GfpFlags.Kernel) != 0 && InterruptContext.MustNotSleep)
-        {
-            InterruptContext.ThrowSleepingInInterrupt($"kmem_cache_alloc({Name}, GfpFlags.Kernel)", InterruptContext.AtomicAdvice);
-        }
-
+        Gfp.Check(flags, "kmem_cache_alloc", Name);
         void* obj = _debug ? AllocDebug(flags) : AllocFromArrayCache(flags);
         if (obj != null && (flags & GfpFlags.Zero) != 0)
         {

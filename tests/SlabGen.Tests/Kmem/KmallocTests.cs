@@ -71,7 +71,7 @@ public sealed unsafe class KmallocTests
     public void Above_8_KiB_kmalloc_takes_a_block_of_ceil_log2_pages(int size, int order)
     {
         byte* memory = (byte*)Kmem.Kmalloc((nuint)size);
-        ref PageFrame head = ref PageAllocator.Shared.PageOf(memory);
+        ref readonly PageFrame head = ref PageAllocator.Shared.PageOf(memory);
         Assert.Equal(PageFlags.Head | PageFlags.LargeKmalloc, head.Flags);
         Assert.Equal(order, head.Order);
         Assert.Equal((nuint)4096 << order, Kmem.Ksize(memory));

@@ -79,7 +79,7 @@ public sealed unsafe class PageAllocatorModelTests
             end = address + ((nint)PageAllocator.PageSize << order);
             livePages += 1L << order;
 
-            ref PageFrame head = ref pages.PageOf((void*)address);
+            ref readonly PageFrame head = ref pages.PageOf((void*)address);
             Assert.Equal(PageFlags.Head, head.Flags);
             Assert.Equal(order, head.Order);
         }

@@ -77,13 +77,13 @@ public sealed unsafe class PageAllocatorTests
         using PageAllocator pages = NewAllocator();
         byte* block = (byte*)pages.AllocPages(3);
 
-        ref PageFrame head = ref pages.PageOf(block);
+        ref readonly PageFrame head = ref pages.PageOf(block);
         Assert.Equal(PageFlags.Head, head.Flags);
         Assert.Equal(3, head.Order);
         Assert.True(head.Address == block);
         Assert.Equal((nuint)block >> 12, head.Pfn);
 
-        ref PageFrame tail = ref pages.PageOf(block + (5 * PageAllocator.PageSize) + 17);
+        ref readonly PageFrame tail = ref pages.PageOf(block + (5 * PageAllocator.PageSize) + 17);
         Assert.Equal(PageFlags.Tail, tail.Flags);
         Assert.True(tail.Address == block + (5 * PageAllocator.PageSize));
 

@@ -132,7 +132,7 @@ public sealed unsafe class KmemCacheTests : IDisposable
         byte* obj = (byte*)objects.Max();
         Assert.Equal(PageFlags.Tail, _pages.PageOf(obj).Flags);
 
-        ref PageFrame head = ref _pages.HeadPageOf(obj);
+        ref readonly PageFrame head = ref _pages.HeadPageOf(obj);
         Assert.Equal(PageFlags.Head | PageFlags.Slab, head.Flags);
         Assert.Same(cache, head.SlabCache);
         Assert.Equal(cache.SlabOrder, head.Order);
