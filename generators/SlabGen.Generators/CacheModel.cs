@@ -14,6 +14,11 @@ namespace SlabGen.Generators;
 /// <param name="Checked">Whether handles are generation-checked.</param>
 /// <param name="SlabConstructor">The name of the [SlabConstructor] method, or null.</param>
 /// <param name="Constructors">The public instance constructors, each a New overload.</param>
+/// <param name="PrioritizeConstructorOverloads">
+/// Whether the compilation can rank overloads (C# 13 and OverloadResolutionPriorityAttribute): the New overloads of
+/// constructors with parameters then win over <c>New(GfpFlags)</c>, so <c>New(0)</c> calls <c>T(long)</c> instead of
+/// reading 0 as flags.
+/// </param>
 internal sealed record CacheModel(
     string Namespace,
     EquatableArray<ContainingType> ContainingTypes,
@@ -25,7 +30,8 @@ internal sealed record CacheModel(
     uint Flags,
     bool Checked,
     string? SlabConstructor,
-    EquatableArray<ConstructorModel> Constructors)
+    EquatableArray<ConstructorModel> Constructors,
+    bool PrioritizeConstructorOverloads)
 {
     /// <summary>The generated file's name: unique per struct, readable in the IDE.</summary>
     public string HintName => FullyQualifiedName.Substring("global::".Length) + ".SlabCache.g.cs";

@@ -81,10 +81,20 @@ internal static class Emitter
         w.Line($"/// <summary>Allocates a <see cref=\"{model.TypeName}\"/> from <see cref=\"Cache\"/>: in the state it was freed in, else as its slab constructor left it.</summary>");
         w.Line("/// <remarks>Without a [SlabConstructor], a new object's fields hold whatever the memory held: <c>New()</c> gives a zeroed one.</remarks>");
         w.Line("/// <param name=\"flags\"><see cref=\"global::SlabGen.GfpFlags.Kernel\"/> may take memory from the OS; <see cref=\"global::SlabGen.GfpFlags.Atomic\"/> never does.</param>");
-        w.Line("/// <exception cref=\"global::System.OutOfMemoryException\">No memory under <paramref name=\"flags\"/>.</exception>");
+        w.Line("/// <exception cref=\"global::SlabGen.SlabOutOfMemoryException\">No memory under <paramref name=\"flags\"/>.</exception>");
         w.Line("[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]");
         w.Line($"public static {handle} Alloc({GfpFlags} flags = {GfpFlags}.Kernel) =>");
         w.Line($"    __slabCache.{alloc}(ref __SlabThreadCache.Block, flags);");
+        w.Line();
+        w.Line($"/// <summary>Allocates a <see cref=\"{model.TypeName}\"/> as <see cref=\"Alloc\"/> does, or returns false instead of throwing when no memory is available.</summary>");
+        w.Line("/// <param name=\"obj\">The object, or the null handle when it returns false.</param>");
+        w.Line("/// <param name=\"flags\"><see cref=\"global::SlabGen.GfpFlags.Kernel\"/> may take memory from the OS; <see cref=\"global::SlabGen.GfpFlags.Atomic\"/> never does.</param>");
+        w.Line("/// <returns>Whether an object was allocated.</returns>");
+        w.Line("[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]");
+        w.Open($"public static bool TryAlloc(out {handle} obj, {GfpFlags} flags = {GfpFlags}.Kernel)");
+        w.Line($"obj = __slabCache.{(model.Checked ? "TryAllocCheckedRef" : "TryAllocRef")}(ref __SlabThreadCache.Block, flags);");
+        w.Line("return !obj.IsNull;");
+        w.Close();
 
         foreach (ConstructorModel ctor in model.Constructors)
         {
@@ -119,6 +129,14 @@ internal static class Emitter
         string flagsParameter = hasParams ? $"{GfpFlags} {flags}" : $"{GfpFlags} {flags} = {GfpFlags}.Kernel";
         w.Line();
         EmitNewDocs(w, model, parameters, flags);
+        bool prioritized = model.PrioritizeConstructorOverloads && parameters.Count != 0
+            && parameters[0].DefaultValue is null && !parameters[0].IsParams;
+        if (prioritized)
+        {
+            // Without it, New(0) for a T(long) constructor would bind to New(GfpFlags), reading the 0 as flags.
+            w.Line("[global::System.Runtime.CompilerServices.OverloadResolutionPriority(1)]");
+        }
+
         w.Open($"public static {handle} New({string.Join(", ", declared.Concat([flagsParameter]))})");
         w.Line($"{model.FullyQualifiedName} __slabValue = new {model.FullyQualifiedName}({arguments});");
         w.Line($"{handle} __slabRef = Alloc({flags});");
@@ -130,9 +148,45 @@ internal static class Emitter
         {
             w.Line();
             EmitNewDocs(w, model, parameters, flags: null);
+            if (prioritized)
+            {
+                w.Line("[global::System.Runtime.CompilerServices.OverloadResolutionPriority(1)]");
+            }
+
             w.Line($"public static {handle} New({string.Join(", ", parameters.Select(p => Declare(p, keepParams: true)))}) =>");
             w.Line($"    New({(arguments.Length == 0 ? "" : arguments + ", ")}{GfpFlags}.Kernel);");
         }
+
+        EmitTryNew(w, model, handle, parameters, arguments, flags);
+    }
+
+    /// <summary>
+    /// TryNew: the constructor's parameters (all required, since the out parameter follows them), the out handle, an
+    /// optional GfpFlags. The constructor runs first, so a failed allocation leaves nothing to undo.
+    /// </summary>
+    private static void EmitTryNew(SourceWriter w, CacheModel model, string handle, List<ParameterModel> parameters, string arguments, string flags)
+    {
+        string result = parameters.Any(static p => p.Name == "obj") ? "slabObj" : "obj";
+        IEnumerable<string> declared = parameters.Select(static p => $"{p.Modifier}{p.Type} {p.Name}");
+        w.Line();
+        w.Line($"/// <summary>Allocates a <see cref=\"{model.TypeName}\"/> and sets it to <c>new {model.TypeName}({Escape(string.Join(", ", parameters.Select(static p => p.Name)))})</c>, or returns false instead of throwing when no memory is available.</summary>");
+        foreach (ParameterModel p in parameters)
+        {
+            w.Line($"/// <param name=\"{p.Name.TrimStart('@')}\">Passed to the constructor.</param>");
+        }
+
+        w.Line($"/// <param name=\"{result}\">The object, or the null handle when it returns false.</param>");
+        w.Line($"/// <param name=\"{flags}\"><see cref=\"global::SlabGen.GfpFlags.Kernel\"/> may take memory from the OS; <see cref=\"global::SlabGen.GfpFlags.Atomic\"/> never does.</param>");
+        w.Line("/// <returns>Whether an object was allocated.</returns>");
+        w.Open($"public static bool TryNew({string.Join(", ", declared.Concat([$"out {handle} {result}", $"{GfpFlags} {flags} = {GfpFlags}.Kernel"]))})");
+        w.Line($"{model.FullyQualifiedName} __slabValue = new {model.FullyQualifiedName}({arguments});");
+        w.Open($"if (!TryAlloc(out {result}, {flags}))");
+        w.Line("return false;");
+        w.Close();
+        w.Line();
+        w.Line($"{result}.Value = __slabValue;");
+        w.Line("return true;");
+        w.Close();
     }
 
     private static void EmitNewDocs(SourceWriter w, CacheModel model, List<ParameterModel> parameters, string? flags)
@@ -148,7 +202,7 @@ internal static class Emitter
             w.Line($"/// <param name=\"{flags}\"><see cref=\"global::SlabGen.GfpFlags.Kernel\"/> may take memory from the OS; <see cref=\"global::SlabGen.GfpFlags.Atomic\"/> never does.</param>");
         }
 
-        w.Line("/// <exception cref=\"global::System.OutOfMemoryException\">No memory under the flags.</exception>");
+        w.Line("/// <exception cref=\"global::SlabGen.SlabOutOfMemoryException\">No memory under the flags.</exception>");
     }
 
     private static string Declare(ParameterModel p, bool keepParams) =>

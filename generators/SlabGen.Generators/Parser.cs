@@ -48,8 +48,14 @@ internal static class Parser
             Constructors: type.InstanceConstructors
                 .Where(static c => c.DeclaredAccessibility == Accessibility.Public)
                 .Select(static c => new ConstructorModel(c.Parameters.Select(Parameter).ToEquatableArray()))
-                .ToEquatableArray());
+                .ToEquatableArray(),
+            PrioritizeConstructorOverloads: CanPrioritizeOverloads(context.SemanticModel.Compilation, syntax));
     }
+
+    /// <summary>C# 13 or later, with OverloadResolutionPriorityAttribute in reach (.NET 9 and later).</summary>
+    private static bool CanPrioritizeOverloads(Compilation compilation, TypeDeclarationSyntax syntax) =>
+        syntax.SyntaxTree.Options is CSharpParseOptions { LanguageVersion: var version } && (int)version >= 1300
+        && compilation.GetTypeByMetadataName("System.Runtime.CompilerServices.OverloadResolutionPriorityAttribute") is { DeclaredAccessibility: Accessibility.Public };
 
     private static Stack<ContainingType> ContainingTypes(TypeDeclarationSyntax syntax)
     {

@@ -63,7 +63,7 @@ public sealed unsafe partial class KmemCache<T>
     /// </summary>
     /// <param name="threadCache">The generated type's thread static: this thread's array cache of this cache, or 0.</param>
     /// <param name="flags"><see cref="GfpFlags.Kernel"/> may grow the cache from the OS; <see cref="GfpFlags.Atomic"/> never does.</param>
-    /// <exception cref="OutOfMemoryException">No memory under these flags; the message names the cache.</exception>
+    /// <exception cref="SlabOutOfMemoryException">No memory under these flags; the message names the cache, the flags and the cap.</exception>
     [EditorBrowsable(EditorBrowsableState.Never)]
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public SlabRef<T> AllocRef(ref nint threadCache, GfpFlags flags) => new(AllocPointer(ref threadCache, flags));
@@ -82,6 +82,41 @@ public sealed unsafe partial class KmemCache<T>
         }
 
         return AllocRefSlow(ref threadCache, flags);
+    }
+
+    /// <summary>
+    /// For generated code: <see cref="AllocRef"/> that returns the null handle instead of throwing when no memory is
+    /// available under <paramref name="flags"/> (the generated <c>TryAlloc</c>/<c>TryNew</c>).
+    /// </summary>
+    /// <inheritdoc cref="AllocRef"/>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public SlabRef<T> TryAllocRef(ref nint threadCache, GfpFlags flags) => new(TryAllocPointer(ref threadCache, flags));
+
+    /// <summary>For generated code: <see cref="TryAllocRef"/> with a generation-checked handle.</summary>
+    /// <inheritdoc cref="AllocRef"/>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public SlabRef<T> TryAllocCheckedRef(ref nint threadCache, GfpFlags flags)
+    {
+        T* obj = TryAllocPointer(ref threadCache, flags);
+        return obj == null ? default : Stamp(obj);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static T* TryAllocPointer(ref nint threadCache, GfpFlags flags)
+    {
+        var block = (nint*)threadCache;
+        if (block != null)
+        {
+            var obj = (T*)ArrayCache.TryPop(block, flags);
+            if (obj != null)
+            {
+                return obj;
+            }
+        }
+
+        return TryAllocRefSlow(ref threadCache, flags);
     }
 
     /// <summary>
@@ -110,7 +145,13 @@ public sealed unsafe partial class KmemCache<T>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public SlabRef<T> AllocCheckedRef(ref nint threadCache, GfpFlags flags)
     {
-        T* obj = AllocPointer(ref threadCache, flags);
+        return Stamp(AllocPointer(ref threadCache, flags));
+    }
+
+    /// <summary>Gives a new object of a checked cache its generation and its handle.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static SlabRef<T> Stamp(T* obj)
+    {
         ulong generation = HandleGenerations.Next();
         *SlabRef<T>.GenerationWord(obj) = generation;
         return new SlabRef<T>(obj, generation);
@@ -145,13 +186,20 @@ public sealed unsafe partial class KmemCache<T>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static T* AllocRefSlow(ref nint threadCache, GfpFlags flags)
     {
-        KmemCache cache = s_typeCache!.Cache;
-        var obj = (T*)cache.Alloc(flags);
+        T* obj = TryAllocRefSlow(ref threadCache, flags);
         if (obj == null)
         {
-            s_typeCache.ThrowOutOfMemory(flags);
+            s_typeCache!.ThrowOutOfMemory(flags);
         }
 
+        return obj;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static T* TryAllocRefSlow(ref nint threadCache, GfpFlags flags)
+    {
+        KmemCache cache = s_typeCache!.Cache;
+        var obj = (T*)cache.Alloc(flags);
         threadCache = (nint)cache.ThreadBlock();
         return obj;
     }
@@ -168,9 +216,5 @@ public sealed unsafe partial class KmemCache<T>
     }
 
     [DoesNotReturn]
-#pragma warning disable CA2201 // the typed API's contract (DESIGN.md): out of memory is OutOfMemoryException, naming the cache
-    private void ThrowOutOfMemory(GfpFlags flags) => throw new OutOfMemoryException(
-        $"Slab cache '{Name}' could not allocate a {typeof(T).Name} under {flags}: the page allocator is out of memory" +
-        ((flags & GfpFlags.Atomic) != 0 ? " (Atomic allocations never take memory from the OS)." : " or at its MaxBytes limit."));
-#pragma warning restore CA2201
+    private void ThrowOutOfMemory(GfpFlags flags) => throw new SlabOutOfMemoryException(Name, typeof(T).Name, flags, Cache.Pages.MaxBytes);
 }

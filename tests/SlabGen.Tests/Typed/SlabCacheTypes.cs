@@ -117,6 +117,23 @@ namespace SlabGen.Tests.Typed
 
         public readonly bool IsIntact => H == (A ^ B ^ C ^ D ^ E ^ F ^ G);
     }
+
+    /// <summary>A constructor whose parameter a literal 0 converts to no better than to GfpFlags.</summary>
+    [SlabCache(Name = "test-ticket", Checked = true)]
+    public partial struct Ticket
+    {
+        public long Number;
+        public bool Issued;
+
+        public Ticket(long number)
+        {
+            Number = number + 1000;
+            Issued = true;
+        }
+
+        public Ticket(long number, params string[] notes)
+            : this(number) => Number += notes.Length;
+    }
 }
 
 /// <summary>A [SlabCache] struct in the global namespace.</summary>

@@ -55,7 +55,7 @@ public sealed unsafe class TypeCacheRuntimeTests
 
         Assert.Equal(parked, cache.LiveObjects);
         Assert.Equal(0, other.SlabCount);
-        Assert.Throws<OutOfMemoryException>(() => cache.AllocRef(ref slot, GfpFlags.Kernel));
+        Assert.Throws<SlabOutOfMemoryException>(() => cache.AllocRef(ref slot, GfpFlags.Kernel));
         for (int i = 0; i < held.Count; i++)
         {
             Assert.Equal(i, held[i].Value.A);
