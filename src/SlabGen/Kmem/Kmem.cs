@@ -117,9 +117,11 @@ public static unsafe partial class Kmem
     }
 
     /// <summary>Frees memory from the kmalloc family (<c>kfree</c>). <see langword="null"/> does nothing.</summary>
+    /// <param name="memory">The memory, as the kmalloc family returned it.</param>
     /// <exception cref="ArgumentException">
-    /// The memory is not from kmalloc: not in any SlabGen arena, inside a block rather than at its start, or a
-    /// page-allocator block. Nothing is changed.
+    /// The memory is not from kmalloc: not in any SlabGen arena, inside an object or a block rather than at its start,
+    /// or a page-allocator block; or it is already free (a double free; memory allocated again in between cannot be
+    /// told apart). Nothing is changed.
     /// </exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Kfree(void* memory)
@@ -129,7 +131,7 @@ public static unsafe partial class Kmem
         if (page != null)
         {
             nint* block = KmallocCaches.ThreadBlock(page->SlabClass);
-            if (block != null && ArrayCache.TryPush(block, memory))
+            if (block != null && ArrayCache.IsObjectStart(block, memory, page->SlabColour) && ArrayCache.TryPush(block, memory))
             {
                 return;
             }

@@ -11,8 +11,8 @@
 //   Head       the first page of an allocated block. Order = the block's order.
 //   Head|Slab  the first page of a block that is a slab of a KmemCache. Next/Prev link the cache's
 //              empty, partial or full list; SlabCacheId, SlabCookie, SlabClass, SlabInUse, SlabColour and
-//              SlabFreelist are valid. The slab's Tail pages carry SlabCookie and SlabClass too (0 on all other
-//              pages), so a free checks an object's cache from its own page without finding the head.
+//              SlabFreelist are valid. The slab's Tail pages carry SlabCookie, SlabClass and SlabColour too (0 on all
+//              other pages), so a free checks an object's cache and start from its own page without finding the head.
 //   Head|LargeKmalloc  the first page of a block that Kmem.Kmalloc handed out whole (above 8 KiB).
 //   Tail       any other page of an allocated block (order > 0). HeadPage = the block's first page
 //              (the kernel's compound_head), so an interior pointer is recognised in O(1).
@@ -88,7 +88,7 @@ public unsafe struct PageFrame
     /// <summary>Objects of the slab not on its freelist (Slab).</summary>
     [FieldOffset(40)] internal int SlabInUse;
 
-    /// <summary>Byte offset of the slab's first object from the slab's start: its colour (Slab).</summary>
+    /// <summary>Byte offset of the slab's first object from the slab's start: its colour (Slab; on its tail pages too).</summary>
     [FieldOffset(44)] internal int SlabColour;
 
     /// <summary>The slab's first free object; each free object holds the next at the cache's free-pointer offset (Slab).</summary>

@@ -9,16 +9,43 @@
 //
 // The block (PerThreadBlock.cs) is found through ThreadSlots by cache id, through a generated type's own thread
 // static, or through kmalloc's per-thread table; all three reach this same block, whose address never changes:
-//   [header: Cookie Busy Floor Capacity Limit InterruptDepth* Count][entry 0 .. entry Limit-1]
+//   [header: Cookie Busy Floor Capacity Limit InterruptDepth* Count][FreeTag FreeWord SlabMask Span Divisor][entry 0 .. entry Limit-1]
 //   Count = objects on the stack, the last of them the hottest; Capacity = Limit (0 while a drain has the block).
-// The entries are inline so a pop or a push touches the block's own cache lines only.
+// The entries are inline so a pop or a push touches the block's own cache lines only. The five words after the
+// common header are the cache's constants that the checked free needs, copied here so every route reads them from
+// the line it already holds.
+//
+// Checked frees (every free path, default mode). A free object's free word (the cache's free-pointer offset: the
+// object's first word, or the word after it for a constructor cache, so constructed state is kept) always holds
+// its address or its freelist successor XOR the cache's secret FreeTag: obj ^ tag while on a stack or in a
+// magazine, next ^ tag on a slab's freelist (the end of a list is the slab's base + 1, odd, so it stays inside the
+// slab). A push first reads the word: if word ^ tag points into the object's own slab, the object may be free, and
+// the push misses to the slow path, which decides exactly (KmemCache.ThrowIfFree: the marker, or a walk of the
+// slab's freelist) and throws on a double free. A pop clears the word, so an allocated object never looks free
+// unless its data happens to equal that pattern (then the slow path looks and frees it normally). The interior check
+// (IsObjectStart) is a bound and a divisibility test by multiplication (Lemire, Kaser, Kurz 2019), no division.
 using System.Runtime.CompilerServices;
 
 namespace SlabGen;
 
 internal sealed unsafe class ArrayCache : PerThreadState
 {
-    public const int EntriesIndex = PerThreadBlock.HeaderWords;
+    /// <summary>The cache's secret: a free object's free word holds its address (or its successor) XOR this.</summary>
+    public const int FreeTagIndex = PerThreadBlock.HeaderWords;
+
+    /// <summary>Where an object's free word is: the cache's free-pointer offset.</summary>
+    public const int FreeWordIndex = FreeTagIndex + 1;
+
+    /// <summary>~(slab bytes - 1): the bits that name an object's slab (slabs are aligned to their size).</summary>
+    public const int SlabMaskIndex = FreeWordIndex + 1;
+
+    /// <summary>ObjectsPerSlab × stride: the bytes from the first object's start to the end of the last.</summary>
+    public const int SpanIndex = SlabMaskIndex + 1;
+
+    /// <summary>ceil(2^64 / stride): an offset is a multiple of the stride iff offset × this ≤ this − 1 (mod 2^64).</summary>
+    public const int DivisorIndex = SpanIndex + 1;
+
+    public const int EntriesIndex = DivisorIndex + 1;
 
     /// <summary>What drains took off the stack, until it is given back; guarded by itself (two drains may overlap).</summary>
     private readonly List<nint> _taken = [];
@@ -33,6 +60,11 @@ internal sealed unsafe class ArrayCache : PerThreadState
         Cache = cache;
         Limit = cache.Limit;
         MagazineSize = cache.BatchCount;
+        Block[FreeTagIndex] = cache.FreeTag;
+        Block[FreeWordIndex] = (nint)cache.Layout.FreePointerOffset;
+        Block[SlabMaskIndex] = ~(nint)(cache.Layout.SlabBytes - 1);
+        Block[SpanIndex] = (nint)((nuint)cache.ObjectsPerSlab * cache.Layout.Stride);
+        Block[DivisorIndex] = (nint)(ulong.MaxValue / cache.Layout.Stride + 1);
     }
 
     public KmemCache Cache { get; }
@@ -78,7 +110,9 @@ internal sealed unsafe class ArrayCache : PerThreadState
                 Volatile.Write(ref block[PerThreadBlock.CountIndex], count - 1);
                 if (PerThreadBlock.IsOpen(block))
                 {
-                    return (void*)block[EntriesIndex - 1 + count];
+                    var obj = (byte*)block[EntriesIndex - 1 + count];
+                    *(nint*)(obj + block[FreeWordIndex]) = 0; // allocated: the free word no longer says "free"
+                    return obj;
                 }
 
                 Volatile.Write(ref block[PerThreadBlock.CountIndex], count);
@@ -88,19 +122,38 @@ internal sealed unsafe class ArrayCache : PerThreadState
         return null;
     }
 
-    /// <summary>The fast-path push of every free entry point: false when the stack of <paramref name="block"/> (not null) is full or a drain has the block.</summary>
+    /// <summary>
+    /// The fast-path push of every free entry point: false when the stack of <paramref name="block"/> (not null) is
+    /// full, a drain has the block, or the object may already be free (its free word points into its own slab; the
+    /// slow path decides). The free word is marked before the Count store publishes the entry.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool TryPush(nint* block, void* obj)
     {
+        var word = (nint*)((byte*)obj + block[FreeWordIndex]);
+        nint tag = block[FreeTagIndex];
         nint count = block[PerThreadBlock.CountIndex];
-        if (count < Volatile.Read(ref block[PerThreadBlock.CapacityIndex]))
+        if (((*word ^ tag ^ (nint)obj) & block[SlabMaskIndex]) != 0 && count < Volatile.Read(ref block[PerThreadBlock.CapacityIndex]))
         {
+            *word = (nint)obj ^ tag;
             block[EntriesIndex + count] = (nint)obj;
             Volatile.Write(ref block[PerThreadBlock.CountIndex], count + 1);
             return true;
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="obj"/>, in a slab of this block's cache whose pages carry <paramref name="colour"/>, is
+    /// the start of an object: inside the objects' span and a whole number of strides from the first.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool IsObjectStart(nint* block, void* obj, int colour)
+    {
+        ulong offset = (ulong)((nint)obj & ~block[SlabMaskIndex]) - (ulong)colour;
+        ulong divisor = (ulong)block[DivisorIndex];
+        return offset < (ulong)block[SpanIndex] && offset * divisor <= divisor - 1;
     }
 
     /// <summary>
@@ -122,10 +175,20 @@ internal sealed unsafe class ArrayCache : PerThreadState
 
     // The owner's slow-path steps; each runs between Enter and Exit.
 
-    /// <summary>Pops the hottest object; null when the stack is empty.</summary>
-    public void* Pop() => Count == 0 ? null : (void*)Entries[(int)--Count];
+    /// <summary>Pops the hottest object, clearing its free word; null when the stack is empty.</summary>
+    public void* Pop()
+    {
+        if (Count == 0)
+        {
+            return null;
+        }
 
-    /// <summary>Pushes an object; false when the stack is full.</summary>
+        var obj = (byte*)Entries[(int)--Count];
+        *(nint*)(obj + Block[FreeWordIndex]) = 0;
+        return obj;
+    }
+
+    /// <summary>Pushes an object (checked by the caller), marking it free; false when the stack is full.</summary>
     public bool Push(void* obj)
     {
         if (Count == Limit)
@@ -133,6 +196,7 @@ internal sealed unsafe class ArrayCache : PerThreadState
             return false;
         }
 
+        *(nint*)((byte*)obj + Block[FreeWordIndex]) = (nint)obj ^ Block[FreeTagIndex];
         Entries[(int)Count++] = (nint)obj;
         return true;
     }

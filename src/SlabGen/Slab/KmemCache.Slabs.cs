@@ -369,7 +369,9 @@ public sealed unsafe partial class KmemCache
             while (taken < into.Length && obj != null)
             {
                 into[taken++] = (nint)obj;
-                obj = *(byte**)(obj + _layout.FreePointerOffset);
+                byte* next = NextFree(obj);
+                MarkCached(obj); // on its way to a thread's stack: the free word says "cached"
+                obj = next;
                 inUse++;
             }
 
@@ -384,7 +386,7 @@ public sealed unsafe partial class KmemCache
     /// <summary>Puts an object back on its slab's freelist; frees the slab past the empty reserve. Under the cache lock.</summary>
     private void PutObject(PageFrame* slab, byte* obj)
     {
-        *(byte**)(obj + _layout.FreePointerOffset) = slab->SlabFreelist;
+        SetNextFree(obj, slab->SlabFreelist, slab->Virtual);
         slab->SlabFreelist = obj;
         Relist(slab, slab->SlabInUse - 1);
         _activeObjects--;
@@ -461,7 +463,7 @@ public sealed unsafe partial class KmemCache
             {
                 byte* obj = first + ((nuint)i * _layout.Stride);
                 InitObject(obj);
-                *(byte**)(obj + _layout.FreePointerOffset) = i + 1 < objects ? obj + _layout.Stride : null;
+                SetNextFree(obj, i + 1 < objects ? obj + _layout.Stride : null, (byte*)memory);
             }
         }
         catch
@@ -473,10 +475,9 @@ public sealed unsafe partial class KmemCache
 
         slab->SlabFreelist = first;
         slab->SlabInUse = 0;
-        slab->SlabColour = colour;
         slab->SlabCacheId = _id;
         slab->State = PageFlags.Head | PageFlags.Slab;
-        StampPages(slab, _cookie, _slabClass);
+        StampPages(slab, _cookie, _slabClass, colour);
         lock (_lock)
         {
             if (_id < 0)
@@ -506,19 +507,35 @@ public sealed unsafe partial class KmemCache
     {
         slab->State = PageFlags.Head;
         slab->SlabCacheId = 0;
-        StampPages(slab, 0, 0);
+        StampPages(slab, 0, 0, 0);
         slab->SlabFreelist = null;
         slab->SlabInUse = 0;
         _pages.FreePagesToZone(slab->Virtual, _layout.Order);
     }
 
-    /// <summary>Writes the owner's cookie and kmalloc class into every page of a slab (0 and 0 when it is released).</summary>
-    private void StampPages(PageFrame* slab, long cookie, byte slabClass)
+    /// <summary>Writes the owner's cookie, kmalloc class and the slab's colour into every page of a slab (0s when it is released).</summary>
+    private void StampPages(PageFrame* slab, long cookie, byte slabClass, int colour)
     {
         for (nuint i = 0; i < (nuint)1 << _layout.Order; i++)
         {
             slab[i].SlabCookie = cookie;
             slab[i].SlabClass = slabClass;
+            slab[i].SlabColour = colour;
         }
     }
+
+    // A free object's free word (ArrayCache.cs, "Checked frees"): successor ^ tag on a slab's freelist, the end of the
+    // list being the slab's base + 1 (odd, inside the slab); its own address ^ tag while cached.
+
+    /// <summary>The object after <paramref name="obj"/> on its slab's freelist, or null at the end.</summary>
+    private byte* NextFree(byte* obj)
+    {
+        nint next = *(nint*)(obj + _layout.FreePointerOffset) ^ _freeTag;
+        return (next & 1) != 0 ? null : (byte*)next;
+    }
+
+    private void SetNextFree(byte* obj, byte* next, byte* slabBase) =>
+        *(nint*)(obj + _layout.FreePointerOffset) = (next != null ? (nint)next : (nint)slabBase + 1) ^ _freeTag;
+
+    private void MarkCached(byte* obj) => *(nint*)(obj + _layout.FreePointerOffset) = (nint)obj ^ _freeTag;
 }

@@ -29,6 +29,9 @@ public sealed unsafe partial class KmemCache : IDisposable
     /// <summary>Never reused: tells this cache's per-thread blocks from those a destroyed cache with the same id left.</summary>
     private readonly long _cookie = ThreadSlots.NewCookie();
 
+    /// <summary>The secret a free object's free word is XORed with (ArrayCache.cs, "Checked frees"); random, so data that looks free is rare.</summary>
+    private readonly nint _freeTag = (nint)Random.Shared.NextInt64(long.MinValue, long.MaxValue);
+
     /// <summary>The id of this cache in the per-thread tables and page frames; -1 once destroyed.</summary>
     private int _id;
 
@@ -114,6 +117,12 @@ public sealed unsafe partial class KmemCache : IDisposable
 
     internal int Id => _id;
 
+    /// <inheritdoc cref="_freeTag"/>
+    internal nint FreeTag => _freeTag;
+
+    /// <summary>Where the objects sit in a slab.</summary>
+    internal SlabLayout Layout => _layout;
+
     /// <summary>The page allocator slabs come from.</summary>
     public PageAllocator Pages => _pages;
 
@@ -142,9 +151,10 @@ public sealed unsafe partial class KmemCache : IDisposable
     }
 
     /// <summary>Frees an object (<c>kmem_cache_free</c>) on any thread. <see langword="null"/> does nothing.</summary>
+    /// <param name="obj">The object, as <see cref="Alloc"/> returned it.</param>
     /// <exception cref="ArgumentException">
-    /// A pointer from another cache, from no cache, or (with <see cref="SlabFlags.ConsistencyChecks"/>) into the
-    /// middle of an object or already free. Nothing is changed.
+    /// A pointer from another cache or from no cache, a pointer into the middle of an object, or an object that is
+    /// already free (a double free; one that was allocated again in between cannot be told apart). Nothing is changed.
     /// </exception>
     /// <exception cref="InvalidOperationException">With <see cref="SlabFlags.RedZone"/>: the object's red zone was overwritten (the object is freed).</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -156,6 +166,7 @@ public sealed unsafe partial class KmemCache : IDisposable
         PageFrame* page = PageAllocator.FrameOf(obj);
         if (PerThreadBlock.IsOwnedBy(block, _cookie)
             && page != null && page->SlabCookie == _cookie
+            && ArrayCache.IsObjectStart(block, obj, page->SlabColour)
             && ArrayCache.TryPush(block, obj))
         {
             return;
@@ -171,7 +182,8 @@ public sealed unsafe partial class KmemCache : IDisposable
     internal static void FreeToSlabCache(void* obj, PageFrame* slab)
     {
         nint* block = ThreadSlots.Find(slab->SlabCacheId);
-        if (!PerThreadBlock.IsOwnedBy(block, slab->SlabCookie) || !ArrayCache.TryPush(block, obj))
+        if (!PerThreadBlock.IsOwnedBy(block, slab->SlabCookie) || !ArrayCache.IsObjectStart(block, obj, slab->SlabColour)
+            || !ArrayCache.TryPush(block, obj))
         {
             CacheRegistry.Find(slab->SlabCacheId)!.FreeSlow(obj);
         }
@@ -251,13 +263,14 @@ public sealed unsafe partial class KmemCache : IDisposable
         }
 
         ObjectDisposedException.ThrowIf(_id < 0, this);
-        PageFrame* slab = SlabOf(obj, requireObjectStart: _debug);
+        PageFrame* slab = SlabOf(obj, requireObjectStart: true);
         if (_debug)
         {
             FreeDebug(obj, slab);
             return;
         }
 
+        ThrowIfFree((byte*)obj, slab);
         FreeToArrayCache(obj);
     }
 
@@ -284,6 +297,35 @@ public sealed unsafe partial class KmemCache : IDisposable
         }
 
         return slab;
+    }
+
+    /// <summary>
+    /// The exact double-free check of a free that the fast path found suspicious: the object's free word holds the
+    /// marker of a cached object (on a thread's stack or in a magazine), or it is on its slab's freelist.
+    /// </summary>
+    private void ThrowIfFree(byte* obj, PageFrame* slab)
+    {
+        nint decoded = *(nint*)(obj + _layout.FreePointerOffset) ^ _freeTag;
+        if ((nuint)decoded == (nuint)obj)
+        {
+            ThrowFreeError(obj, "double free: the object is already free (cached by a thread or in the depot)");
+        }
+
+        if (((decoded ^ (nint)obj) & ~(nint)(_layout.SlabBytes - 1)) != 0)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            for (byte* free = slab->SlabFreelist; free != null; free = NextFree(free))
+            {
+                if (free == obj)
+                {
+                    ThrowFreeError(obj, "double free: the object is already free (on its slab's freelist)");
+                }
+            }
+        }
     }
 
     [DoesNotReturn]
