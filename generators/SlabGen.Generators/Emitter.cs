@@ -78,8 +78,9 @@ internal static class Emitter
         w.Line($"/// <summary>The slab cache of <see cref=\"{model.TypeName}\"/> objects, \"{Escape(model.CacheName)}\" in slabinfo.</summary>");
         w.Line($"public static {cache} Cache => __slabCache;");
         w.Line();
-        w.Line($"/// <summary>Allocates a <see cref=\"{model.TypeName}\"/> from <see cref=\"Cache\"/>: in the state it was freed in, else as its slab constructor left it.</summary>");
-        w.Line("/// <remarks>Without a [SlabConstructor], a new object's fields hold whatever the memory held: <c>New()</c> gives a zeroed one.</remarks>");
+        w.Line(model.SlabConstructor is null
+            ? $"/// <summary>Allocates a <see cref=\"{model.TypeName}\"/> from <see cref=\"Cache\"/>, not zeroed: its fields hold whatever the memory held (<c>New()</c> gives a zeroed one).</summary>"
+            : $"/// <summary>Allocates a <see cref=\"{model.TypeName}\"/> from <see cref=\"Cache\"/>: in the state it was freed in, else as its slab constructor left it.</summary>");
         w.Line("/// <param name=\"flags\"><see cref=\"global::SlabGen.GfpFlags.Kernel\"/> may take memory from the OS; <see cref=\"global::SlabGen.GfpFlags.Atomic\"/> never does.</param>");
         w.Line("/// <exception cref=\"global::SlabGen.SlabOutOfMemoryException\">No memory under <paramref name=\"flags\"/>.</exception>");
         w.Line("[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]");

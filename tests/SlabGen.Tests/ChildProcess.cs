@@ -13,13 +13,13 @@ internal static class ChildProcess
     private const string UnhandledVerb = "--slabgen-child-unhandled";
 
     /// <summary>Runs <paramref name="body"/> (a static method) in a child process; fails with its output when it fails.</summary>
-    public static void Run(Action body, TimeSpan? timeout = null)
+    public static void Run(Action body, TimeSpan? timeout = null, params (string Name, string Value)[] environment)
     {
-        (int exitCode, string output) = Start(body, Verb, timeout ?? TimeSpan.FromMinutes(2));
+        (int exitCode, string output) = Start(body, Verb, timeout ?? TimeSpan.FromMinutes(2), environment);
         Assert.True(exitCode == 0, $"{body.Method.Name} failed in its child process (exit code {exitCode}):\n{output}");
     }
 
-    private static (int ExitCode, string Output) Start(Action body, string verb, TimeSpan timeout)
+    private static (int ExitCode, string Output) Start(Action body, string verb, TimeSpan timeout, params (string Name, string Value)[] environment)
     {
         MethodInfo method = body.Method;
         Assert.True(method.IsStatic && body.Target is null, "a child process runs a static method only");
@@ -33,6 +33,11 @@ internal static class ChildProcess
         start.ArgumentList.Add(verb);
         start.ArgumentList.Add(method.DeclaringType!.AssemblyQualifiedName!);
         start.ArgumentList.Add(method.Name);
+        foreach ((string name, string value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
         using Process process = Process.Start(start)!;
         Task<string> output = process.StandardOutput.ReadToEndAsync();
         Task<string> error = process.StandardError.ReadToEndAsync();

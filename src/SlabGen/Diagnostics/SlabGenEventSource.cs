@@ -20,6 +20,12 @@ public sealed class SlabGenEventSource : EventSource
     /// <summary>The id of <see cref="AllocatorLeaked"/>.</summary>
     public const int AllocatorLeakedId = 2;
 
+    /// <summary>The id of <see cref="FreelistCorrupted"/>.</summary>
+    public const int FreelistCorruptedId = 3;
+
+    /// <summary>The id of <see cref="DebugOptionIgnored"/>.</summary>
+    public const int DebugOptionIgnoredId = 4;
+
     /// <summary>The one instance.</summary>
     public static readonly SlabGenEventSource Log = new();
 
@@ -45,4 +51,19 @@ public sealed class SlabGenEventSource : EventSource
     /// <param name="report">What is left: the caches by name and the pages still allocated.</param>
     [Event(AllocatorLeakedId, Level = EventLevel.Warning, Message = "{1}")]
     public void AllocatorLeaked(int allocatorId, string report) => WriteEvent(AllocatorLeakedId, allocatorId, report);
+
+    /// <summary>
+    /// A free object's free pointer did not lead to an object of its slab (memory written after it was freed, or an
+    /// overflow into it). The pointer was not followed; the rest of that slab's freelist was dropped, so nothing
+    /// wrong is ever handed out. Debug caches also throw from the allocation that found it.
+    /// </summary>
+    /// <param name="cacheName">The cache's name.</param>
+    /// <param name="report">The object whose pointer was corrupt, and where it led.</param>
+    [Event(FreelistCorruptedId, Level = EventLevel.Error, Message = "{1}")]
+    public void FreelistCorrupted(string cacheName, string report) => WriteEvent(FreelistCorruptedId, cacheName, report);
+
+    /// <summary>Part of the per-process debug option (<see cref="SlabDebug"/>) was not understood and was ignored.</summary>
+    /// <param name="report">What was ignored, and the letters that are known.</param>
+    [Event(DebugOptionIgnoredId, Level = EventLevel.Warning, Message = "{0}")]
+    public void DebugOptionIgnored(string report) => WriteEvent(DebugOptionIgnoredId, report);
 }

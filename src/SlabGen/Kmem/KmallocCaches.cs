@@ -59,12 +59,12 @@ internal static unsafe class KmallocCaches
         return blocks == null ? null : (nint*)blocks[slabClass];
     }
 
-    /// <summary>Kmalloc's slow path: the cache's own, then the thread's block of the class is remembered.</summary>
+    /// <summary>Kmalloc's slow path: the cache's own (a debug cache keeps the size asked for), then the thread's block of the class is remembered.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public static void* AllocSlow(int slabClass, GfpFlags flags)
+    public static void* AllocSlow(int slabClass, nuint size, GfpFlags flags)
     {
         KmemCache cache = Caches[slabClass - 1];
-        void* obj = cache.Alloc(flags);
+        void* obj = cache.AllocSized(flags, (int)Math.Max(size, 1));
         Remember(slabClass, cache);
         return obj;
     }

@@ -47,7 +47,7 @@ public static unsafe partial class Kmem
             }
         }
 
-        return KmallocCaches.AllocSlow(slabClass, flags);
+        return KmallocCaches.AllocSlow(slabClass, size, flags);
     }
 
     /// <summary>Allocates zeroed memory (<c>kzalloc</c>): <see cref="Kmalloc"/> with <see cref="GfpFlags.Zero"/>.</summary>
@@ -161,14 +161,18 @@ public static unsafe partial class Kmem
         PageAllocator.Shared.FreePages(memory, head->BlockOrder);
     }
 
-    /// <summary>The usable size of a kmalloc allocation (<c>ksize</c>): its size class, or its block size above 8 KiB.</summary>
+    /// <summary>
+    /// The usable size of a kmalloc allocation (<c>ksize</c>): its size class, or its block size above 8 KiB. With
+    /// kmalloc debugging on (<see cref="SlabDebug"/>), the size asked for, since the rest of the object is red zone.
+    /// </summary>
+    /// <param name="memory">The memory, as the kmalloc family returned it.</param>
     /// <exception cref="ArgumentException">The memory is not from kmalloc.</exception>
     public static nuint Ksize(void* memory)
     {
         ArgumentNullException.ThrowIfNull(memory);
         PageFrame* head = HeadOf(memory, "ksize");
         return (head->State & PageFlags.Slab) != 0
-            ? CacheRegistry.Find(head->SlabCacheId)!.ObjectSize
+            ? CacheRegistry.Find(head->SlabCacheId)!.UsableSize(memory)
             : (nuint)PageAllocator.PageSize << head->BlockOrder;
     }
 

@@ -47,6 +47,18 @@ internal sealed unsafe class ArrayCache : PerThreadState
 
     public const int EntriesIndex = DivisorIndex + 1;
 
+    /// <summary>
+    /// The AppContext switch (or environment variable <c>SLABGEN_DISABLE_FREE_CHECKS=1</c>) that turns the default free
+    /// checks off for the whole process: the fast paths then neither read nor write an object's free word and do not
+    /// test for an object's start (the JIT folds the checks away). Debug caches keep their own checks.
+    /// </summary>
+    public const string DisableFreeChecksSwitch = "SlabGen.DisableFreeChecks";
+
+    /// <summary>Whether frees are checked for double frees and interior pointers (the default).</summary>
+    public static readonly bool FreeChecks =
+        !(AppContext.TryGetSwitch(DisableFreeChecksSwitch, out bool disabled) && disabled)
+        && Environment.GetEnvironmentVariable("SLABGEN_DISABLE_FREE_CHECKS") != "1";
+
     /// <summary>What drains took off the stack, until it is given back; guarded by itself (two drains may overlap).</summary>
     private readonly List<nint> _taken = [];
 
@@ -111,7 +123,11 @@ internal sealed unsafe class ArrayCache : PerThreadState
                 if (PerThreadBlock.IsOpen(block))
                 {
                     var obj = (byte*)block[EntriesIndex - 1 + count];
-                    *(nint*)(obj + block[FreeWordIndex]) = 0; // allocated: the free word no longer says "free"
+                    if (FreeChecks)
+                    {
+                        *(nint*)(obj + block[FreeWordIndex]) = 0; // allocated: the free word no longer says "free"
+                    }
+
                     return obj;
                 }
 
@@ -130,12 +146,31 @@ internal sealed unsafe class ArrayCache : PerThreadState
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool TryPush(nint* block, void* obj)
     {
+        if (!FreeChecks)
+        {
+            return TryPushUnchecked(block, obj);
+        }
+
         var word = (nint*)((byte*)obj + block[FreeWordIndex]);
         nint tag = block[FreeTagIndex];
         nint count = block[PerThreadBlock.CountIndex];
         if (((*word ^ tag ^ (nint)obj) & block[SlabMaskIndex]) != 0 && count < Volatile.Read(ref block[PerThreadBlock.CapacityIndex]))
         {
             *word = (nint)obj ^ tag;
+            block[EntriesIndex + count] = (nint)obj;
+            Volatile.Write(ref block[PerThreadBlock.CountIndex], count + 1);
+            return true;
+        }
+
+        return false;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool TryPushUnchecked(nint* block, void* obj)
+    {
+        nint count = block[PerThreadBlock.CountIndex];
+        if (count < Volatile.Read(ref block[PerThreadBlock.CapacityIndex]))
+        {
             block[EntriesIndex + count] = (nint)obj;
             Volatile.Write(ref block[PerThreadBlock.CountIndex], count + 1);
             return true;
@@ -151,6 +186,11 @@ internal sealed unsafe class ArrayCache : PerThreadState
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool IsObjectStart(nint* block, void* obj, int colour)
     {
+        if (!FreeChecks)
+        {
+            return true;
+        }
+
         ulong offset = (ulong)((nint)obj & ~block[SlabMaskIndex]) - (ulong)colour;
         ulong divisor = (ulong)block[DivisorIndex];
         return offset < (ulong)block[SpanIndex] && offset * divisor <= divisor - 1;
@@ -184,7 +224,11 @@ internal sealed unsafe class ArrayCache : PerThreadState
         }
 
         var obj = (byte*)Entries[(int)--Count];
-        *(nint*)(obj + Block[FreeWordIndex]) = 0;
+        if (FreeChecks)
+        {
+            *(nint*)(obj + Block[FreeWordIndex]) = 0;
+        }
+
         return obj;
     }
 
@@ -196,7 +240,11 @@ internal sealed unsafe class ArrayCache : PerThreadState
             return false;
         }
 
-        *(nint*)((byte*)obj + Block[FreeWordIndex]) = (nint)obj ^ Block[FreeTagIndex];
+        if (FreeChecks)
+        {
+            *(nint*)((byte*)obj + Block[FreeWordIndex]) = (nint)obj ^ Block[FreeTagIndex];
+        }
+
         Entries[(int)Count++] = (nint)obj;
         return true;
     }

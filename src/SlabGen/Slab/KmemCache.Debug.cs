@@ -1,5 +1,8 @@
 // The checked path of debug caches (SLUB's alloc_debug_processing / free_debug_processing): every operation
-// takes the cache lock and checks the object's trailer. Values are the kernel's (include/linux/poison.h).
+// takes the cache lock and checks the object's poison and red zones. Values are the kernel's (include/linux/poison.h).
+// Whether an object is allocated is kept outside the slab (_live), so a stray write can be reported but can never
+// make an object unfreeable. Red zones are byte-exact on both sides (SlabLayout.cs); for kmalloc the bytes between
+// the size asked for and the class size are red zone too, as SLUB's kmalloc redzone (orig_size).
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 
@@ -11,13 +14,18 @@ public sealed unsafe partial class KmemCache
     private const byte PoisonEnd = 0xa5;
     private const byte RedActive = 0xcc;
     private const byte RedInactive = 0xbb;
-    private const ulong StateAllocated = 0xa110_c8ed_a110_c8ed;
-    private const ulong StateFree = 0xf4ee_f4ee_f4ee_f4ee;
+
+    /// <summary>
+    /// Debug caches: the live objects and the size each was asked for (kmalloc's requested size; the object size for
+    /// other caches), guarded by the cache lock. It is the state the checks trust: it is outside the slab, so no write
+    /// into the slab can make an object unfreeable.
+    /// </summary>
+    private readonly Dictionary<nint, int>? _live;
 
     /// <summary>Where each live object was allocated (StoreUser), guarded by the cache lock.</summary>
     private readonly Dictionary<nint, string>? _allocationSites;
 
-    /// <summary>Prepares an object of a new slab: constructed, or poisoned with its red zone and state free.</summary>
+    /// <summary>Prepares an object of a new slab: constructed, or poisoned with its red zones inactive.</summary>
     private void InitObject(byte* obj)
     {
         if (_debug)
@@ -27,12 +35,7 @@ public sealed unsafe partial class KmemCache
                 Poison(obj);
             }
 
-            if ((Flags & SlabFlags.RedZone) != 0)
-            {
-                NativeMemory.Fill(obj + _layout.RedZoneOffset, SlabLayout.RedZoneBytes, RedInactive);
-            }
-
-            *(ulong*)(obj + _layout.StateOffset) = StateFree;
+            FillZones(obj, (int)_layout.Size, RedInactive);
         }
 
         // A poisoned object is constructed when it is handed out, since poisoning destroys the constructed state.
@@ -42,19 +45,38 @@ public sealed unsafe partial class KmemCache
         }
     }
 
-    private void* AllocDebug(GfpFlags flags)
+    /// <summary>A debug allocation of <paramref name="requested"/> bytes (kmalloc's size, else the object size): the bytes past it are red zone too.</summary>
+    private void* AllocDebug(GfpFlags flags, int requested)
     {
         string? site = _allocationSites is null ? null : AllocationSite.Capture();
         nint obj = 0;
         while (true)
         {
+            string? corruption;
             lock (_lock)
             {
-                if (TakeObjects(new Span<nint>(ref obj)) == 1)
+                int taken = TakeObjects(new Span<nint>(ref obj));
+                corruption = _freelistCorruption;
+                _freelistCorruption = null;
+                if (taken == 1)
                 {
-                    Activate((byte*)obj, site);
-                    break;
+                    Activate((byte*)obj, requested, site);
                 }
+            }
+
+            if (corruption is not null)
+            {
+                if (obj != 0)
+                {
+                    FreeDebug((void*)obj, PageAllocator.HeadFrameOf((void*)obj));
+                }
+
+                throw new InvalidOperationException(corruption);
+            }
+
+            if (obj != 0)
+            {
+                break;
             }
 
             if (!Grow(flags))
@@ -81,28 +103,33 @@ public sealed unsafe partial class KmemCache
     }
 
     /// <summary>Checks a free object just taken off its slab and marks it allocated. Under the cache lock.</summary>
-    private void Activate(byte* obj, string? site)
+    private void Activate(byte* obj, int requested, string? site)
     {
-        if ((Flags & SlabFlags.Poison) != 0)
+        string? problem = null;
+        if ((Flags & SlabFlags.Poison) != 0 && FindPoisonViolation(obj) is var bad and >= 0)
         {
-            int bad = FindPoisonViolation(obj);
-            if (bad >= 0)
+            problem = $"use after free: byte {bad} of free object 0x{(nuint)obj:x} was 0x{obj[bad]:x2}, " +
+                $"expected 0x{(bad == (int)_layout.Size - 1 ? PoisonEnd : PoisonFree):x2}";
+        }
+        else if (FindZoneViolation(obj, (int)_layout.Size, RedInactive) is { } zone)
+        {
+            problem = $"red zone of free object 0x{(nuint)obj:x} overwritten: {zone}, expected 0x{RedInactive:x2} (written after it was freed)";
+        }
+
+        if (problem is not null)
+        {
+            if ((Flags & SlabFlags.Poison) != 0)
             {
-                byte found = obj[bad];
                 Poison(obj);
-                PutObject(PageAllocator.HeadFrameOf(obj), obj);
-                throw new InvalidOperationException(
-                    $"kmem_cache_alloc({Name}): use after free: byte {bad} of free object 0x{(nuint)obj:x} was 0x{found:x2}, " +
-                    $"expected 0x{(bad == (int)_layout.Size - 1 ? PoisonEnd : PoisonFree):x2}. The object was poisoned again and stays free.");
             }
+
+            FillZones(obj, (int)_layout.Size, RedInactive);
+            PutObject(PageAllocator.HeadFrameOf(obj), obj);
+            throw new InvalidOperationException($"kmem_cache_alloc({Name}): {problem}. The object was restored and stays free.");
         }
 
-        if ((Flags & SlabFlags.RedZone) != 0)
-        {
-            NativeMemory.Fill(obj + _layout.RedZoneOffset, SlabLayout.RedZoneBytes, RedActive);
-        }
-
-        *(ulong*)(obj + _layout.StateOffset) = StateAllocated;
+        FillZones(obj, requested, RedActive);
+        _live![(nint)obj] = requested;
         if (site is not null)
         {
             _allocationSites![(nint)obj] = site;
@@ -115,28 +142,15 @@ public sealed unsafe partial class KmemCache
         string? overflow = null;
         lock (_lock)
         {
-            ulong state = *(ulong*)(bytes + _layout.StateOffset);
-            if (state == StateFree)
+            if (!_live!.Remove((nint)obj, out int requested))
             {
                 ThrowFreeError(obj, "double free: the object is already free");
             }
 
-            if (state != StateAllocated)
+            if (FindZoneViolation(bytes, requested, RedActive) is { } zone)
             {
-                ThrowFreeError(obj, $"corrupted object: its state word is 0x{state:x16}, neither allocated nor free");
-            }
-
-            if ((Flags & SlabFlags.RedZone) != 0)
-            {
-                var redZone = new Span<byte>(bytes + _layout.RedZoneOffset, (int)SlabLayout.RedZoneBytes);
-                int bad = redZone.IndexOfAnyExcept(RedActive);
-                if (bad >= 0)
-                {
-                    overflow = $"kmem_cache_free({Name}, 0x{(nuint)obj:x}): red zone overwritten: byte {bad} past the end of the " +
-                        $"{_layout.Size}-byte object was 0x{redZone[bad]:x2}, expected 0x{RedActive:x2} (a buffer overflow). The object was freed.";
-                }
-
-                redZone.Fill(RedInactive);
+                overflow = $"kmem_cache_free({Name}, 0x{(nuint)obj:x}): red zone overwritten: {zone}, expected 0x{RedActive:x2} " +
+                    $"(a buffer {(zone.Contains("before", StringComparison.Ordinal) ? "underflow" : "overflow")} of the {requested}-byte object). The object was freed.";
             }
 
             _allocationSites?.Remove((nint)obj);
@@ -145,7 +159,7 @@ public sealed unsafe partial class KmemCache
                 Poison(bytes);
             }
 
-            *(ulong*)(bytes + _layout.StateOffset) = StateFree;
+            FillZones(bytes, (int)_layout.Size, RedInactive);
             PutObject(slab, bytes);
         }
 
@@ -153,6 +167,41 @@ public sealed unsafe partial class KmemCache
         {
             throw new InvalidOperationException(overflow);
         }
+    }
+
+    /// <summary>
+    /// Fills an object's red zones with <paramref name="value"/>: the left zone, and from <paramref name="end"/> (the
+    /// size asked for) through the right zone. Nothing without RedZone.
+    /// </summary>
+    private void FillZones(byte* obj, int end, byte value)
+    {
+        if ((Flags & SlabFlags.RedZone) == 0)
+        {
+            return;
+        }
+
+        NativeMemory.Fill(obj - _layout.LeftZone, _layout.LeftZone, value);
+        NativeMemory.Fill(obj + end, _layout.Size + _layout.RightZone - (nuint)end, value);
+    }
+
+    /// <summary>The first red-zone byte that is not <paramref name="expected"/>, described; null when both zones are intact.</summary>
+    private string? FindZoneViolation(byte* obj, int end, byte expected)
+    {
+        if ((Flags & SlabFlags.RedZone) == 0)
+        {
+            return null;
+        }
+
+        var left = new ReadOnlySpan<byte>(obj - _layout.LeftZone, (int)_layout.LeftZone);
+        int before = left.LastIndexOfAnyExcept(expected);
+        if (before >= 0)
+        {
+            return $"byte {left.Length - before} before the start was 0x{left[before]:x2}";
+        }
+
+        var right = new ReadOnlySpan<byte>(obj + end, (int)(_layout.Size + _layout.RightZone) - end);
+        int past = right.IndexOfAnyExcept(expected);
+        return past >= 0 ? $"byte {past} past the end was 0x{right[past]:x2}" : null;
     }
 
     private void Poison(byte* obj)

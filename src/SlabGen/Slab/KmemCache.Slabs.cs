@@ -23,6 +23,9 @@ public sealed unsafe partial class KmemCache
     private PageFrameList _partial;
     private PageFrameList _full;
     private long _activeObjects;
+
+    /// <summary>The last freelist corruption TakeObjects found, for a debug allocation to throw; guarded by the cache lock.</summary>
+    private string? _freelistCorruption;
     private uint _nextColour;
 
     /// <summary>
@@ -169,6 +172,7 @@ public sealed unsafe partial class KmemCache
                 _depot.Objects)
             {
                 LiveObjects = live,
+                Flags = Flags,
             };
         }
     }
@@ -370,7 +374,19 @@ public sealed unsafe partial class KmemCache
             {
                 into[taken++] = (nint)obj;
                 byte* next = NextFree(obj);
-                MarkCached(obj); // on its way to a thread's stack: the free word says "cached"
+                if (next != null && !IsObjectOf(slab, next))
+                {
+                    // Never followed: the rest of the list is dropped, and the slab counts as full until its live
+                    // objects come back (then it holds those only, so it is never released: a leak, not a corruption).
+                    ReportFreelistCorruption(obj, next);
+                    next = null;
+                    inUse = _layout.ObjectsPerSlab - 1;
+                }
+
+                if (ArrayCache.FreeChecks)
+                {
+                    MarkCached(obj); // on its way to a thread's stack: the free word says "cached"
+                }
                 obj = next;
                 inUse++;
             }
@@ -454,7 +470,8 @@ public sealed unsafe partial class KmemCache
         }
 
         PageFrame* slab = PageAllocator.HeadFrameOf(memory);
-        int colour = (int)((Interlocked.Increment(ref _nextColour) - 1) % (uint)_layout.Colours * _layout.ColourStep);
+        // The first object's offset: the colour, plus the left red zone of its slot.
+        int colour = (int)((Interlocked.Increment(ref _nextColour) - 1) % (uint)_layout.Colours * _layout.ColourStep + _layout.LeftZone);
         byte* first = (byte*)memory + colour;
         int objects = _layout.ObjectsPerSlab;
         try
@@ -536,6 +553,22 @@ public sealed unsafe partial class KmemCache
 
     private void SetNextFree(byte* obj, byte* next, byte* slabBase) =>
         *(nint*)(obj + _layout.FreePointerOffset) = (next != null ? (nint)next : (nint)slabBase + 1) ^ _freeTag;
+
+    /// <summary>Whether <paramref name="p"/> is the start of an object of <paramref name="slab"/> (its head frame).</summary>
+    private bool IsObjectOf(PageFrame* slab, byte* p)
+    {
+        nint offset = (nint)(p - slab->Virtual - slab->SlabColour);
+        return offset >= 0 && (nuint)offset % _layout.Stride == 0 && (nuint)offset / _layout.Stride < (nuint)_layout.ObjectsPerSlab;
+    }
+
+    /// <summary>Reports a free pointer that does not lead to an object of its slab. Under the cache lock.</summary>
+    private void ReportFreelistCorruption(byte* obj, byte* next)
+    {
+        string report = $"kmem_cache {Name}: freelist corrupted: the free pointer of free object 0x{(nuint)obj:x} leads to 0x{(nuint)next:x}, " +
+            "which is not an object of its slab (a write after free, or an overflow into it). It was not followed: the rest of the slab's freelist was dropped.";
+        _freelistCorruption = report;
+        SlabGenEventSource.Log.FreelistCorrupted(Name, report);
+    }
 
     private void MarkCached(byte* obj) => *(nint*)(obj + _layout.FreePointerOffset) = (nint)obj ^ _freeTag;
 }

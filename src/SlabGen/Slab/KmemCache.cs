@@ -61,6 +61,7 @@ public sealed unsafe partial class KmemCache : IDisposable
         (Limit, BatchCount) = ArrayCache.Tunables(layout.Stride);
         _depot = new MagazineDepot(BatchCount);
         _allocationSites = (flags & SlabFlags.StoreUser) != 0 ? new Dictionary<nint, string>() : null;
+        _live = _debug ? new Dictionary<nint, int>() : null;
         _id = OwnerIds.Take();
         CacheRegistry.Add(this, _id);
         pages.AddCache(this);
@@ -81,6 +82,7 @@ public sealed unsafe partial class KmemCache : IDisposable
         delegate*<void*, void> ctor = null, PageAllocator? pages = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
+        flags |= SlabDebug.FlagsFor(name);
         SlabLayout layout = SlabLayout.Compute(size, align, flags, ctor != null);
         return new KmemCache(name, layout, flags, ctor, pages ?? PageAllocator.Shared);
     }
@@ -88,7 +90,7 @@ public sealed unsafe partial class KmemCache : IDisposable
     /// <summary>The cache's name.</summary>
     public string Name { get; }
 
-    /// <summary>The options the cache was created with.</summary>
+    /// <summary>The options the cache was created with, and the debug flags the per-process option gave it (<see cref="SlabDebug"/>).</summary>
     public SlabFlags Flags { get; }
 
     /// <summary>The object size asked for.</summary>
@@ -236,7 +238,29 @@ public sealed unsafe partial class KmemCache : IDisposable
     public override string ToString() => $"kmem_cache {Name} ({ObjectSize} bytes, {ObjectsPerSlab} per order-{SlabOrder} slab)";
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void* AllocSlow(GfpFlags flags)
+    private void* AllocSlow(GfpFlags flags) => AllocSlow(flags, (int)_layout.Size);
+
+    /// <summary>
+    /// kmalloc's allocation of <paramref name="requested"/> bytes from this size cache: in a debug cache, the bytes
+    /// past the size asked for are red zone too, and <see cref="UsableSize"/> is that size.
+    /// </summary>
+    internal void* AllocSized(GfpFlags flags, int requested) => _debug ? AllocSlow(flags, requested) : Alloc(flags);
+
+    /// <summary>What the caller may use of a live object: the size it asked for in a debug cache, else the object size.</summary>
+    internal nuint UsableSize(void* obj)
+    {
+        if (_live is null)
+        {
+            return _layout.Size;
+        }
+
+        lock (_lock)
+        {
+            return _live.TryGetValue((nint)obj, out int requested) ? (nuint)requested : _layout.Size;
+        }
+    }
+
+    private void* AllocSlow(GfpFlags flags, int requested)
     {
         if ((flags & GfpFlags.Zero) != 0 && _ctor != null)
         {
@@ -245,10 +269,10 @@ public sealed unsafe partial class KmemCache : IDisposable
 
         ObjectDisposedException.ThrowIf(_id < 0, this);
         Gfp.Check(flags, "kmem_cache_alloc", Name);
-        void* obj = _debug ? AllocDebug(flags) : AllocFromArrayCache(flags);
+        void* obj = _debug ? AllocDebug(flags, requested) : AllocFromArrayCache(flags);
         if (obj != null && (flags & GfpFlags.Zero) != 0)
         {
-            NativeMemory.Clear(obj, _layout.Size);
+            NativeMemory.Clear(obj, (nuint)requested);
         }
 
         return obj;
@@ -270,7 +294,11 @@ public sealed unsafe partial class KmemCache : IDisposable
             return;
         }
 
-        ThrowIfFree((byte*)obj, slab);
+        if (ArrayCache.FreeChecks)
+        {
+            ThrowIfFree((byte*)obj, slab);
+        }
+
         FreeToArrayCache(obj);
     }
 

@@ -4,6 +4,8 @@ namespace SlabGen;
 /// <remarks>
 /// Any debug flag (all but <see cref="HwCacheAlign"/>) routes every allocation and free of the cache through
 /// the locked, checked path instead of the per-thread fast path: a debugging tool, not a production setting.
+/// Debug flags can also be switched on per process without recompiling, for any cache by name (kmalloc and
+/// generated caches included): <see cref="SlabDebug"/>.
 /// </remarks>
 [Flags]
 public enum SlabFlags : uint
@@ -22,8 +24,10 @@ public enum SlabFlags : uint
     Poison = 1 << 1,
 
     /// <summary>
-    /// <c>SLAB_RED_ZONE</c>: 8 guard bytes after each object (0xcc while allocated, 0xbb while free), checked on
-    /// free, so a write past the end of an object is reported.
+    /// <c>SLAB_RED_ZONE</c>: guard bytes on both sides of each object (0xcc while allocated, 0xbb while free),
+    /// byte-exact: from the object's last byte (for kmalloc, the last byte asked for) to 8 bytes past its next 8-byte
+    /// boundary, and 8 bytes (or the alignment) before it. Checked on free, so a write past the end or before the
+    /// start is reported at the object it came from; the zones of a free object are checked when it is handed out again.
     /// </summary>
     RedZone = 1 << 2,
 
@@ -34,8 +38,9 @@ public enum SlabFlags : uint
     StoreUser = 1 << 3,
 
     /// <summary>
-    /// <c>SLAB_CONSISTENCY_CHECKS</c>: every free is checked: double free, pointer into the middle of an object,
-    /// pointer from another cache or from no cache at all.
+    /// <c>SLAB_CONSISTENCY_CHECKS</c>: every operation takes the checked path, where an object's state is kept outside
+    /// the slab (a double free is caught even after drains). Every cache checks frees for double frees, interior
+    /// pointers and pointers from other caches or none by default.
     /// </summary>
     ConsistencyChecks = 1 << 4,
 }

@@ -30,10 +30,23 @@ public sealed record SlabInfoEntry(
     /// </summary>
     public long LiveObjects { get; init; }
 
-    /// <summary>The row as <c>/proc/slabinfo</c> prints it.</summary>
+    /// <summary>The cache's options, the per-process debug flags included (<see cref="SlabDebug"/>). Printed after the row when it has debug flags.</summary>
+    public SlabFlags Flags { get; init; }
+
+    /// <summary>
+    /// The row as <c>/proc/slabinfo</c> prints it; a cache with debug flags gets them after the row as the kernel's
+    /// slab_debug letters (<c> : debug FZPU</c>), which /proc/slabinfo itself does not show.
+    /// </summary>
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
         $"{Name,-17} {ActiveObjects,6} {TotalObjects,6} {ObjectSize,6} {ObjectsPerSlab,4} {PagesPerSlab,4}" +
-        $" : tunables {Limit,4} {BatchCount,4} {SharedFactor,4} : slabdata {ActiveSlabs,6} {Slabs,6} {SharedAvailable,6}");
+        $" : tunables {Limit,4} {BatchCount,4} {SharedFactor,4} : slabdata {ActiveSlabs,6} {Slabs,6} {SharedAvailable,6}{DebugLetters()}");
+
+    private string DebugLetters()
+    {
+        string letters = ((Flags & SlabFlags.ConsistencyChecks) != 0 ? "F" : "") + ((Flags & SlabFlags.RedZone) != 0 ? "Z" : "")
+            + ((Flags & SlabFlags.Poison) != 0 ? "P" : "") + ((Flags & SlabFlags.StoreUser) != 0 ? "U" : "");
+        return letters.Length == 0 ? "" : " : debug " + letters;
+    }
 }
 
 /// <summary>Every live <see cref="KmemCache"/> of the process, as <c>/proc/slabinfo</c> shows the kernel's.</summary>

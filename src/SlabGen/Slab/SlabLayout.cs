@@ -1,11 +1,15 @@
 // Where a cache's objects sit in a slab: slot size, the free pointer, the debug trailer, the slab's order
 // (SLUB's calculate_order) and the colours its leftover allows.
 //
-// A slot is   [object][red zone, 8 bytes, with RedZone][free pointer, 8][state word, 8]   with debug flags,
-//             [object][free pointer, 8]                                                   with a constructor,
-//             [object, the free pointer in its first word]                                otherwise,
+// A slot is   [left zone][object][right zone][free pointer, 8]   with RedZone (and any other debug flags),
+//             [object][free pointer, 8]                          with other debug flags or a constructor,
+//             [object, the free pointer in its first word]       otherwise,
 // padded to the alignment. A free object links to the next through its free pointer; the pointer sits after
 // the object whenever the object's bytes must survive on the freelist (constructed state, poison).
+// Red zones are byte-exact, as SLUB's: the right zone starts at the object's last byte + 1 and runs to the next
+// 8-byte boundary plus 8 more (8..15 bytes); the left zone is 8 bytes rounded up to the alignment, inside the slot,
+// so an underflow lands in the object's own slot. A slab's first object is its colour plus the left zone from the
+// slab's start (SlabColour in every page frame), so every offset below is from an object's start.
 namespace SlabGen;
 
 internal readonly struct SlabLayout
@@ -14,14 +18,20 @@ internal readonly struct SlabLayout
     private const int MaxEfficientOrder = 3;
 
     public const nuint CacheLine = 64;
+
+    /// <summary>The red zone past the end of an object goes this far past its next 8-byte boundary.</summary>
     public const nuint RedZoneBytes = 8;
 
     public nuint Size { get; init; }
     public nuint Align { get; init; }
     public nuint Stride { get; init; }
     public nuint FreePointerOffset { get; init; }
-    public nuint RedZoneOffset { get; init; }
-    public nuint StateOffset { get; init; }
+
+    /// <summary>With RedZone: the bytes before an object, in its slot (0 otherwise).</summary>
+    public nuint LeftZone { get; init; }
+
+    /// <summary>With RedZone: the bytes from the end of the object (offset <see cref="Size"/>) to its free pointer (0 otherwise).</summary>
+    public nuint RightZone { get; init; }
     public int Order { get; init; }
     public int ObjectsPerSlab { get; init; }
     public int Colours { get; init; }
@@ -55,27 +65,23 @@ internal readonly struct SlabLayout
 
         align = Math.Max(align, (nuint)sizeof(long));
         bool debug = (flags & KmemCache.DebugFlags) != 0;
+        bool redZones = (flags & SlabFlags.RedZone) != 0;
         nuint offset = AlignUp(size, sizeof(long));
-        nuint redZone = 0, freePointer = 0, state = 0;
-        if (debug)
+        nuint freePointer = 0, leftZone = 0, rightZone = 0;
+        if (redZones)
         {
-            if ((flags & SlabFlags.RedZone) != 0)
-            {
-                redZone = offset;
-                offset += RedZoneBytes;
-            }
-
-            freePointer = offset;
-            state = offset + sizeof(long);
-            offset += 2 * sizeof(long);
+            leftZone = AlignUp(RedZoneBytes, align);
+            rightZone = offset + RedZoneBytes - size;
+            offset += RedZoneBytes;
         }
-        else if (hasConstructor)
+
+        if (debug || hasConstructor)
         {
             freePointer = offset;
             offset += sizeof(long);
         }
 
-        nuint stride = AlignUp(offset, align);
+        nuint stride = AlignUp(leftZone + offset, align);
         int order = CalculateOrder(stride);
         if (order < 0)
         {
@@ -91,8 +97,8 @@ internal readonly struct SlabLayout
             Align = align,
             Stride = stride,
             FreePointerOffset = freePointer,
-            RedZoneOffset = redZone,
-            StateOffset = state,
+            LeftZone = leftZone,
+            RightZone = rightZone,
             Order = order,
             ObjectsPerSlab = objects,
             ColourStep = colourStep,

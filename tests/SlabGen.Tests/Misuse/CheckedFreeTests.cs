@@ -254,4 +254,23 @@ public sealed unsafe class CheckedFreeTests
             cache.Free((void*)obj);
         }
     }
+
+    [Fact]
+    public void The_process_switch_turns_the_checks_off_and_the_fast_paths_leave_objects_untouched() =>
+        ChildProcess.Run(UncheckedFrees, TimeSpan.FromSeconds(60), ("SLABGEN_DISABLE_FREE_CHECKS", "1"));
+
+    private static void UncheckedFrees()
+    {
+        Assert.False(ArrayCache.FreeChecks);
+        using var pages = new PageAllocator();
+        using KmemCache cache = KmemCache.Create("unchecked", 64, 0, pages: pages);
+        var obj = (long*)cache.Alloc();
+        *obj = 0x1234;
+        cache.Free(obj);
+        Assert.Equal(0x1234, *obj);
+        Assert.True(cache.Alloc() == obj);
+        Assert.Equal(0x1234, *obj);
+        cache.Free(obj);
+        Usable.Check(cache, count: 2_000);
+    }
 }

@@ -338,7 +338,7 @@ public sealed unsafe class KmemCacheTests : IDisposable
 
         var e = Assert.Throws<InvalidOperationException>(() => cache.Free(obj));
         Assert.Contains("red zone overwritten", e.Message);
-        Assert.Contains("byte 0 past the end of the 40-byte object", e.Message);
+        Assert.Contains("byte 0 past the end was 0x00, expected 0xcc (a buffer overflow of the 40-byte object)", e.Message);
 
         Assert.Equal(0, cache.ActiveObjects);
         AssertUsable(cache);
