@@ -374,7 +374,7 @@ public sealed unsafe partial class KmemCache
             {
                 into[taken++] = (nint)obj;
                 byte* next = NextFree(obj);
-                if (next != null && !IsObjectOf(slab, next))
+                if (next != null && (next == (byte*)CorruptFreePointer || !IsObjectOf(slab, next)))
                 {
                     // Never followed: the rest of the list is dropped, and the slab counts as full until its live
                     // objects come back (then it holds those only, so it is never released: a leak, not a corruption).
@@ -383,10 +383,6 @@ public sealed unsafe partial class KmemCache
                     inUse = _layout.ObjectsPerSlab - 1;
                 }
 
-                if (ArrayCache.FreeChecks)
-                {
-                    MarkCached(obj); // on its way to a thread's stack: the free word says "cached"
-                }
                 obj = next;
                 inUse++;
             }
@@ -541,18 +537,43 @@ public sealed unsafe partial class KmemCache
         }
     }
 
-    // A free object's free word (ArrayCache.cs, "Checked frees"): successor ^ tag on a slab's freelist, the end of the
-    // list being the slab's base + 1 (odd, inside the slab); its own address ^ tag while cached.
+    // A free object's free word on a slab's freelist (ArrayCache.cs, "Checked frees"): successor ^ tag, the end of the
+    // list being the slab's base + 1 (odd, inside the slab).
 
-    /// <summary>The object after <paramref name="obj"/> on its slab's freelist, or null at the end.</summary>
+    /// <summary>What NextFree returns for a free pointer that is neither an object's address nor its slab's end mark.</summary>
+    private const nint CorruptFreePointer = 1;
+
+    /// <summary>
+    /// The object after <paramref name="obj"/> on its slab's freelist, null at the end, or
+    /// <see cref="CorruptFreePointer"/> when the pointer is neither (not even-aligned, or an odd value that is not
+    /// this slab's end mark). The caller still checks that an address is an object of the slab.
+    /// </summary>
     private byte* NextFree(byte* obj)
     {
         nint next = *(nint*)(obj + _layout.FreePointerOffset) ^ _freeTag;
-        return (next & 1) != 0 ? null : (byte*)next;
+        nint end = ((nint)obj & ~(nint)(_layout.SlabBytes - 1)) + 1;
+        return next == end ? null : (next & 7) != 0 ? (byte*)CorruptFreePointer : (byte*)next;
     }
 
     private void SetNextFree(byte* obj, byte* next, byte* slabBase) =>
         *(nint*)(obj + _layout.FreePointerOffset) = (next != null ? (nint)next : (nint)slabBase + 1) ^ _freeTag;
+
+    /// <summary>Whether <paramref name="obj"/> is on the freelist of <paramref name="slab"/>: a walk that follows only valid pointers, at most a slab's worth. Under the cache lock.</summary>
+    private bool OnFreelist(PageFrame* slab, byte* obj)
+    {
+        byte* free = slab->SlabFreelist;
+        for (int steps = 0; steps < _layout.ObjectsPerSlab && free != null && IsObjectOf(slab, free); steps++)
+        {
+            if (free == obj)
+            {
+                return true;
+            }
+
+            free = NextFree(free);
+        }
+
+        return false;
+    }
 
     /// <summary>Whether <paramref name="p"/> is the start of an object of <paramref name="slab"/> (its head frame).</summary>
     private bool IsObjectOf(PageFrame* slab, byte* p)
@@ -564,11 +585,11 @@ public sealed unsafe partial class KmemCache
     /// <summary>Reports a free pointer that does not lead to an object of its slab. Under the cache lock.</summary>
     private void ReportFreelistCorruption(byte* obj, byte* next)
     {
+        next = (byte*)(*(nint*)(obj + _layout.FreePointerOffset) ^ _freeTag);
         string report = $"kmem_cache {Name}: freelist corrupted: the free pointer of free object 0x{(nuint)obj:x} leads to 0x{(nuint)next:x}, " +
             "which is not an object of its slab (a write after free, or an overflow into it). It was not followed: the rest of the slab's freelist was dropped.";
         _freelistCorruption = report;
         SlabGenEventSource.Log.FreelistCorrupted(Name, report);
     }
 
-    private void MarkCached(byte* obj) => *(nint*)(obj + _layout.FreePointerOffset) = (nint)obj ^ _freeTag;
 }

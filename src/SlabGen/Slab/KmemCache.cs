@@ -333,26 +333,41 @@ public sealed unsafe partial class KmemCache : IDisposable
     /// </summary>
     private void ThrowIfFree(byte* obj, PageFrame* slab)
     {
-        nint decoded = *(nint*)(obj + _layout.FreePointerOffset) ^ _freeTag;
-        if ((nuint)decoded == (nuint)obj)
+        nint where = *(nint*)(obj + _layout.FreePointerOffset) ^ _freeTag ^ (nint)obj;
+        if (where == 0)
         {
-            ThrowFreeError(obj, "double free: the object is already free (cached by a thread or in the depot)");
+            ThrowFreeError(obj, "double free: the object is already free (in a magazine of the depot)");
         }
 
-        if (((decoded ^ (nint)obj) & ~(nint)(_layout.SlabBytes - 1)) != 0)
+        if (ArrayCache.BlockIdOf(where) is uint blockId and not 0)
+        {
+            foreach (ArrayCache stack in _arrayCaches.Snapshot())
+            {
+                if (stack.BlockId == blockId && stack.HoldsAt(obj, where))
+                {
+                    ThrowFreeError(obj, stack.Thread == Thread.CurrentThread
+                        ? "double free: the object is already free (cached by this thread)"
+                        : $"double free: the object is already free (cached by thread {stack.Thread.ManagedThreadId})");
+                }
+            }
+
+            return;
+        }
+
+        if ((where & ~(nint)(_layout.SlabBytes - 1)) != 0)
         {
             return;
         }
 
+        bool onFreelist;
         lock (_lock)
         {
-            for (byte* free = slab->SlabFreelist; free != null; free = NextFree(free))
-            {
-                if (free == obj)
-                {
-                    ThrowFreeError(obj, "double free: the object is already free (on its slab's freelist)");
-                }
-            }
+            onFreelist = OnFreelist(slab, obj);
+        }
+
+        if (onFreelist)
+        {
+            ThrowFreeError(obj, "double free: the object is already free (on its slab's freelist)");
         }
     }
 

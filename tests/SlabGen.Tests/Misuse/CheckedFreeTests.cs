@@ -273,4 +273,50 @@ public sealed unsafe class CheckedFreeTests
         cache.Free(obj);
         Usable.Check(cache, count: 2_000);
     }
+
+    [Theory]
+    [InlineData(1, false)]
+    [InlineData(2, true)]
+    [InlineData(3, false)]
+    [InlineData(4, true)]
+    public void A_model_of_untouched_objects_every_double_free_of_a_free_object_is_refused_and_nothing_else(int seed, bool constructor)
+    {
+        using var pages = new PageAllocator();
+        using KmemCache cache = KmemCache.Create("checked-model", 48, 0, SlabFlags.None, constructor ? &Construct : null, pages);
+        var random = new Random(seed);
+        var live = new List<nint>();
+        var free = new List<nint>();
+        for (int step = 0; step < 30_000; step++)
+        {
+            int action = random.Next(100);
+            if (action < 45 || live.Count == 0)
+            {
+                var obj = (nint)cache.Alloc(); // never written: its free word keeps a stale code
+                Assert.DoesNotContain(obj, live);
+                free.Remove(obj);
+                live.Add(obj);
+            }
+            else if (action < 90)
+            {
+                int at = random.Next(live.Count);
+                cache.Free((void*)live[at]);
+                free.Add(live[at]);
+                live.RemoveAt(at);
+            }
+            else if (action < 99 && free.Count != 0)
+            {
+                nint again = free[random.Next(free.Count)];
+                Assert.Contains("double free", Assert.Throws<ArgumentException>(() => cache.Free((void*)again)).Message);
+            }
+            else
+            {
+                cache.Shrink();
+                free.Clear(); // their slabs may be gone: a free of one is then a foreign pointer, not this case
+            }
+        }
+
+        Assert.Equal(live.Count, cache.LiveObjects);
+        live.ForEach(o => cache.Free((void*)o));
+        Assert.Equal(0, cache.LiveObjects);
+    }
 }

@@ -4,17 +4,19 @@ namespace SlabGen.Tests.PerThread;
 public sealed class PoolThreadTests
 {
     private const long OneArena = 4L << 20;
+    private const int Arenas = 5;
 
     [Fact]
     public async Task Pages_parked_by_two_live_pool_threads_come_back_to_a_third()
     {
-        using var pages = new PageAllocator(new PageAllocatorOptions { MaxBytes = 2 * OneArena });
+        // Room for the worst case, so no churn allocation can fail: two threads × 64 blocks of 128 KiB, plus their lists.
+        using var pages = new PageAllocator(new PageAllocatorOptions { MaxBytes = Arenas * OneArena });
         using var barrier = new Barrier(2);
 
         await Task.WhenAll(Task.Run(() => Churn(pages, barrier, 1)), Task.Run(() => Churn(pages, barrier, 2)));
         Assert.True(pages.BuddyInfo().PerThreadPages > 0, "the pool threads keep pages on their lists");
 
-        ParkedThread.RunAndExit(() => Assert.Equal(2, AllocAndFreeMaxOrder(pages, 2)));
+        ParkedThread.RunAndExit(() => Assert.Equal(Arenas, AllocAndFreeMaxOrder(pages, Arenas)));
     }
 
     private static unsafe void Churn(PageAllocator pages, Barrier barrier, int seed)
