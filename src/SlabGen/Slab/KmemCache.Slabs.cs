@@ -383,6 +383,11 @@ public sealed unsafe partial class KmemCache
                     inUse = _layout.ObjectsPerSlab - 1;
                 }
 
+                if (ArrayCache.FreeChecks)
+                {
+                    MarkCached(obj); // on its way to a thread's stack: the free word says "cached"
+                }
+
                 obj = next;
                 inUse++;
             }
@@ -537,8 +542,8 @@ public sealed unsafe partial class KmemCache
         }
     }
 
-    // A free object's free word on a slab's freelist (ArrayCache.cs, "Checked frees"): successor ^ tag, the end of the
-    // list being the slab's base + 1 (odd, inside the slab).
+    // A free object's free word (ArrayCache.cs, "Checked frees"): successor ^ tag on a slab's freelist, the end of the
+    // list being the slab's base + 1 (odd, inside the slab); its own address ^ tag while cached.
 
     /// <summary>What NextFree returns for a free pointer that is neither an object's address nor its slab's end mark.</summary>
     private const nint CorruptFreePointer = 1;
@@ -592,4 +597,5 @@ public sealed unsafe partial class KmemCache
         SlabGenEventSource.Log.FreelistCorrupted(Name, report);
     }
 
+    private void MarkCached(byte* obj) => *(nint*)(obj + _layout.FreePointerOffset) = (nint)obj ^ _freeTag;
 }

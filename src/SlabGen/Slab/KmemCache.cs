@@ -336,22 +336,7 @@ public sealed unsafe partial class KmemCache : IDisposable
         nint where = *(nint*)(obj + _layout.FreePointerOffset) ^ _freeTag ^ (nint)obj;
         if (where == 0)
         {
-            ThrowFreeError(obj, "double free: the object is already free (in a magazine of the depot)");
-        }
-
-        if (ArrayCache.BlockIdOf(where) is uint blockId and not 0)
-        {
-            foreach (ArrayCache stack in _arrayCaches.Snapshot())
-            {
-                if (stack.BlockId == blockId && stack.HoldsAt(obj, where))
-                {
-                    ThrowFreeError(obj, stack.Thread == Thread.CurrentThread
-                        ? "double free: the object is already free (cached by this thread)"
-                        : $"double free: the object is already free (cached by thread {stack.Thread.ManagedThreadId})");
-                }
-            }
-
-            return;
+            ThrowFreeError(obj, "double free: the object is already free (cached by a thread or in the depot)");
         }
 
         if ((where & ~(nint)(_layout.SlabBytes - 1)) != 0)
