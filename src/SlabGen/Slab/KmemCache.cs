@@ -287,7 +287,7 @@ public sealed unsafe partial class KmemCache : IDisposable
         }
 
         ObjectDisposedException.ThrowIf(_id < 0, this);
-        PageFrame* slab = SlabOf(obj, requireObjectStart: true);
+        PageFrame* slab = SlabOf(obj);
         if (_debug)
         {
             FreeDebug(obj, slab);
@@ -303,7 +303,7 @@ public sealed unsafe partial class KmemCache : IDisposable
     }
 
     /// <summary>The slab of an object of this cache, or an exception naming what the pointer really is.</summary>
-    private PageFrame* SlabOf(void* obj, bool requireObjectStart)
+    private PageFrame* SlabOf(void* obj)
     {
         PageFrame* slab = PageAllocator.HeadFrameOf(obj);
         if (slab == null || (slab->State & PageFlags.Slab) == 0)
@@ -319,7 +319,7 @@ public sealed unsafe partial class KmemCache : IDisposable
         }
 
         nint offset = (nint)((byte*)obj - slab->Virtual - slab->SlabColour);
-        if (requireObjectStart && (offset < 0 || (nuint)offset % _layout.Stride != 0 || (nuint)offset / _layout.Stride >= (nuint)_layout.ObjectsPerSlab))
+        if ((offset < 0 || (nuint)offset % _layout.Stride != 0 || (nuint)offset / _layout.Stride >= (nuint)_layout.ObjectsPerSlab))
         {
             ThrowFreeError(obj, $"interior pointer: it is {(nuint)offset % _layout.Stride} bytes into an object");
         }

@@ -7,8 +7,6 @@
 // cache, as a bare slab_debug. For a cache, the last block that names it wins, else the last block without names.
 // Unknown letters are ignored and reported once (the SlabGen event source), as the kernel ignores them with a warning:
 // a typo in a debugging option must not stop a program, and kmalloc's caches are created in a static constructor.
-using System.Diagnostics;
-
 namespace SlabGen;
 
 /// <summary>
@@ -107,7 +105,6 @@ public static class SlabDebug
         {
             ignored = $"{EnvironmentVariable}/{AppContextSetting} '{option}': unknown flags {string.Join(", ", unknown)} were ignored (known: F, Z, P, U, -).";
             SlabGenEventSource.Log.DebugOptionIgnored(ignored);
-            Debug.WriteLine(ignored);
         }
 
         return [.. rules];

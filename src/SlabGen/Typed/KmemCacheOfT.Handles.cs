@@ -71,17 +71,16 @@ public sealed unsafe partial class KmemCache<T>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static T* AllocPointer(ref nint threadCache, GfpFlags flags)
     {
-        var block = (nint*)threadCache;
-        if (block != null)
-        {
-            var obj = (T*)ArrayCache.TryPop(block, flags);
-            if (obj != null)
-            {
-                return obj;
-            }
-        }
+        T* obj = PopThreadCache(threadCache, flags);
+        return obj != null ? obj : AllocRefSlow(ref threadCache, flags);
+    }
 
-        return AllocRefSlow(ref threadCache, flags);
+    /// <summary>The fast path of both allocation forms: the hottest object of the thread's block, or null (no block yet, empty, or flags that need the slow path).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static T* PopThreadCache(nint threadCache, GfpFlags flags)
+    {
+        var block = (nint*)threadCache;
+        return block == null ? null : (T*)ArrayCache.TryPop(block, flags);
     }
 
     /// <summary>
@@ -106,17 +105,8 @@ public sealed unsafe partial class KmemCache<T>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static T* TryAllocPointer(ref nint threadCache, GfpFlags flags)
     {
-        var block = (nint*)threadCache;
-        if (block != null)
-        {
-            var obj = (T*)ArrayCache.TryPop(block, flags);
-            if (obj != null)
-            {
-                return obj;
-            }
-        }
-
-        return TryAllocRefSlow(ref threadCache, flags);
+        T* obj = PopThreadCache(threadCache, flags);
+        return obj != null ? obj : TryAllocRefSlow(ref threadCache, flags);
     }
 
     /// <summary>
