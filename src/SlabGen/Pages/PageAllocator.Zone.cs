@@ -27,6 +27,9 @@ public sealed unsafe partial class PageAllocator
     /// <summary>Arenas held plus arenas being taken from the OS: the count the cap is checked against.</summary>
     private long _arenaReservations;
 
+    /// <summary>Arenas being taken from the OS right now (Grow), which a thread at the cap waits for.</summary>
+    private int _arenasInFlight;
+
     private long _failedAllocations;
 
     /// <summary>1 once a Dispose has reported that the allocator was still in use.</summary>
@@ -271,14 +274,15 @@ public sealed unsafe partial class PageAllocator
                 page = RmqueueSmallest(order);
             }
 
-            // Only a caller that may sleep asks the OS; another thread may take the new arena first: retry.
-            if (page != null || (Gfp.MaySleep(flags) && Grow()))
+            if (page != null)
             {
-                if (page != null)
-                {
-                    break;
-                }
+                break;
+            }
 
+            // Only a caller that may sleep asks the OS; another thread may take the new arena first: retry. At the
+            // cap, a thread that is still mapping an arena is about to add free pages: wait for it, then retry.
+            if (Gfp.MaySleep(flags) && (Grow() || WaitForArenasInFlight()))
+            {
                 continue;
             }
 
@@ -486,23 +490,52 @@ public sealed unsafe partial class PageAllocator
             return false;
         }
 
-        Arena* arena = Arena.Create(_id);
-        if (arena != null)
+        Interlocked.Increment(ref _arenasInFlight);
+        try
         {
-            lock (_zoneLock)
+            Arena* arena = Arena.Create(_id);
+            if (arena != null)
             {
-                if (_id >= 0)
+                lock (_zoneLock)
                 {
-                    _arenas.Add((nint)arena);
-                    AddToFreeList(arena->Frames, MaxOrder);
-                    return true;
+                    if (_id >= 0)
+                    {
+                        _arenas.Add((nint)arena);
+                        AddToFreeList(arena->Frames, MaxOrder);
+                        return true;
+                    }
                 }
+
+                Arena.Destroy(arena);
             }
 
-            Arena.Destroy(arena);
+            Interlocked.Decrement(ref _arenaReservations);
+            return false;
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _arenasInFlight);
+        }
+    }
+
+    /// <summary>
+    /// Waits while other threads map arenas the cap has room for; true if there were any (their pages are on the
+    /// free lists now, or their mapping failed and the reservation is free again). A thread that found the cap
+    /// reached while another was still mapping its last arena would otherwise report a false out-of-memory.
+    /// </summary>
+    private bool WaitForArenasInFlight()
+    {
+        if (Volatile.Read(ref _arenasInFlight) == 0)
+        {
+            return false;
         }
 
-        Interlocked.Decrement(ref _arenaReservations);
-        return false;
+        SpinWait spinner = default;
+        while (Volatile.Read(ref _arenasInFlight) != 0)
+        {
+            spinner.SpinOnce();
+        }
+
+        return true;
     }
 }

@@ -18,14 +18,7 @@ public sealed unsafe class DrainStressTests
     private const long MaxLiveObjects = 1_500;
     private const int MaxLivePagesPerWorker = 16;
 
-    /// <remarks>
-    /// Quarantined on 2026-12-01: under heavy preemption (three copies of this body on two cores) about one run in
-    /// fifteen finds live objects whose contents changed, a double hand-out. It reproduces on 9108a05 (before the misuse
-    /// work), in Release and Debug, with the drainer idle and without page churn, with three workers and not with two:
-    /// a race in the cross-thread alloc/free path (array caches, magazine depot), not in the drains. Unskip once fixed;
-    /// the recipe is in the closing note of that day.
-    /// </remarks>
-    [Fact(Skip = "Quarantined: a pre-existing double hand-out with three workers under preemption (see remarks); CI must not go red on it while it is being fixed.")]
+    [Fact]
     public void Allocations_never_fail_falsely_while_another_thread_shrinks_trims_and_drains() =>
         ChildProcess.Run(Body, TimeSpan.FromSeconds(60));
 

@@ -103,6 +103,34 @@ public sealed unsafe class NoFalseOutOfMemoryTests
         Assert.Equal(filled, FillAndFree(b, GfpFlags.Atomic));
     }
 
+    [Fact]
+    public void Threads_that_find_another_thread_taking_the_last_arena_from_the_OS_wait_for_it_instead_of_failing()
+    {
+        // Four threads start on a fresh allocator capped at two arenas at once: two reserve the arenas and map them,
+        // the others find the cap reached and no free page yet. Before the fix about one start in forty failed.
+        const int Threads = 4;
+        for (int round = 0; round < 150; round++)
+        {
+            using var pages = new PageAllocator(new PageAllocatorOptions { MaxBytes = 2 * OneArena, PerThreadPages = 0 });
+            var blocks = new nint[Threads];
+            Stress.RunThreads(Threads, (self, barrier) =>
+            {
+                barrier.SignalAndWait();
+                blocks[self] = (nint)pages.AllocPages(0);
+            });
+
+            Assert.All(blocks, block => Assert.NotEqual(0, block));
+            Assert.Equal(0, pages.FailedAllocations);
+            Assert.Equal(Threads, blocks.Distinct().Count());
+            foreach (nint block in blocks)
+            {
+                pages.FreePages((void*)block, 0);
+            }
+
+            Assert.Equal((long)pages.ArenaCount << PageAllocator.MaxOrder, pages.BuddyInfo().FreePages);
+        }
+    }
+
     /// <summary>Allocates every order-0 page of the cap, writes each, frees them all.</summary>
     internal static void FillAndFreeOrder0(PageAllocator pages)
     {
