@@ -1,5 +1,6 @@
-// SLAB001: add the missing 'partial' to the struct or to the type around it.
+// SLAB001: add the missing 'partial' to the struct and to every type around it that lacks it.
 using System.Collections.Immutable;
+using System.Linq;
 using System.Composition;
 using System.Threading.Tasks;
 using Microsoft.CodeAnalysis;
@@ -30,9 +31,20 @@ public sealed class AddPartialCodeFix : CodeFixProvider
             return;
         }
 
+        // The struct and every type around it that is not partial yet.
+        var missing = declaration.AncestorsAndSelf().OfType<TypeDeclarationSyntax>()
+            .Where(static d => !d.Modifiers.Any(SyntaxKind.PartialKeyword)).ToList();
+        if (missing.Count == 0)
+        {
+            return;
+        }
+
+        string title = missing.Count == 1
+            ? $"Make '{missing[0].Identifier.ValueText}' partial"
+            : $"Make {string.Join(", ", missing.Select(static d => $"'{d.Identifier.ValueText}'"))} partial";
         context.RegisterCodeFix(
-            CodeAction.Create($"Make '{declaration.Identifier.ValueText}' partial",
-                _ => Task.FromResult(context.Document.WithSyntaxRoot(root.ReplaceNode(declaration, AddPartial(declaration)))),
+            CodeAction.Create(title,
+                _ => Task.FromResult(context.Document.WithSyntaxRoot(root.ReplaceNodes(missing, static (_, rewritten) => AddPartial(rewritten)))),
                 equivalenceKey: RuleIdentifiers.NotPartial),
             context.Diagnostics);
     }

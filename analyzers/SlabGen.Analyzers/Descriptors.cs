@@ -49,7 +49,7 @@ internal static class Descriptors
 
     public static readonly DiagnosticDescriptor InvalidName = Error(RuleIdentifiers.InvalidName, Usage,
         "[SlabCache] name must not be empty",
-        "Name = \"\" is empty: leave Name out to use the struct's name, or give a name for slabinfo");
+        "Name = \"\" is empty: leave Name out to use the struct's full name, or give a name for slabinfo");
 
     public static readonly DiagnosticDescriptor DuplicateName = Error(RuleIdentifiers.DuplicateName, Usage,
         "[SlabCache] names are unique in a compilation",
@@ -59,6 +59,18 @@ internal static class Descriptors
     public static readonly DiagnosticDescriptor RefStruct = Error(RuleIdentifiers.RefStruct, Usage,
         "[SlabCache] struct must not be a ref struct",
         "'{0}' is a ref struct: it can only live on the stack, not in a slab");
+
+    public static readonly DiagnosticDescriptor MemberClash = Error(RuleIdentifiers.MemberClash, Usage,
+        "[SlabCache] struct declares a member the generator adds",
+        "'{0}' declares '{1}', a name [SlabCache] generates (Cache, Alloc, TryAlloc, New, TryNew, Free): rename it");
+
+    public static readonly DiagnosticDescriptor RequiredMember = Error(RuleIdentifiers.RequiredMember, Usage,
+        "[SlabCache] struct must not have required members",
+        "'{0}' has the required member '{1}': the generated New could not create it; drop 'required' and set it through a constructor");
+
+    public static readonly DiagnosticDescriptor FileLocal = Error(RuleIdentifiers.FileLocal, Usage,
+        "[SlabCache] struct must not be file-local",
+        "'{0}' is file-local{1}: the generated part, in a file of its own, would be another type; make it internal");
 
     public static readonly DiagnosticDescriptor VmallocInInterrupt = Error(RuleIdentifiers.VmallocInInterrupt, Reliability,
         "Vmalloc in interrupt context",

@@ -14,6 +14,9 @@ internal static class RuleIdentifiers
     public const string InvalidName = "SLAB009";
     public const string DuplicateName = "SLAB010";
     public const string RefStruct = "SLAB011";
+    public const string MemberClash = "SLAB012";
+    public const string RequiredMember = "SLAB013";
+    public const string FileLocal = "SLAB014";
 
     public const string VmallocInInterrupt = "SLAB101";
     public const string KernelFlagsInInterrupt = "SLAB102";

@@ -25,6 +25,7 @@ public sealed class SlabCacheAnalyzer : DiagnosticAnalyzer
         Descriptors.NotPartial, Descriptors.NotUnmanaged, Descriptors.Generic, Descriptors.InvalidAlign,
         Descriptors.AlignBelowNatural, Descriptors.SlabConstructorShape, Descriptors.SeveralSlabConstructors,
         Descriptors.TooLargeForSlab, Descriptors.InvalidName, Descriptors.DuplicateName, Descriptors.RefStruct,
+        Descriptors.MemberClash, Descriptors.RequiredMember, Descriptors.FileLocal,
     ];
 
     /// <inheritdoc/>
@@ -50,7 +51,6 @@ public sealed class SlabCacheAnalyzer : DiagnosticAnalyzer
         ConcurrentDictionary<string, ConcurrentBag<(INamedTypeSymbol, Location)>> names)
     {
         var type = (INamedTypeSymbol)context.Symbol;
-        ReportContainerNotPartial(context, type, slabCache);
         AttributeData? attribute = type.GetAttributes().FirstOrDefault(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, slabCache));
         if (attribute?.ApplicationSyntaxReference?.GetSyntax(context.CancellationToken) is not AttributeSyntax attributeSyntax
             || attributeSyntax.FirstAncestorOrSelf<TypeDeclarationSyntax>() is not { } declaration
@@ -63,6 +63,27 @@ public sealed class SlabCacheAnalyzer : DiagnosticAnalyzer
         if (!declaration.Modifiers.Any(SyntaxKind.PartialKeyword))
         {
             context.ReportDiagnostic(Diagnostic.Create(Descriptors.NotPartial, where, type.Name, ""));
+        }
+        else if (declaration.Ancestors().OfType<TypeDeclarationSyntax>().FirstOrDefault(static d => !d.Modifiers.Any(SyntaxKind.PartialKeyword)) is { } container)
+        {
+            // At the struct, so every struct in a container gets its own; the code fix makes the containers partial.
+            context.ReportDiagnostic(Diagnostic.Create(Descriptors.NotPartial, where, container.Identifier.ValueText, $" (it contains '{type.Name}')"));
+        }
+
+        if (SlabCacheRules.IsFileLocal(type))
+        {
+            string suffix = type.IsFileLocal ? "" : " (inside a file-local type)";
+            context.ReportDiagnostic(Diagnostic.Create(Descriptors.FileLocal, where, type.Name, suffix));
+        }
+
+        if (SlabCacheRules.RequiredMember(type) is { } required)
+        {
+            context.ReportDiagnostic(Diagnostic.Create(Descriptors.RequiredMember, required.Locations.FirstOrDefault(static l => l.IsInSource) ?? where, type.Name, required.Name));
+        }
+
+        if (SlabCacheRules.ClashingMember(type) is { } clash)
+        {
+            context.ReportDiagnostic(Diagnostic.Create(Descriptors.MemberClash, clash.Locations.FirstOrDefault(static l => l.IsInSource) ?? where, type.Name, clash.Name));
         }
 
         if (type.IsRefLikeType)
@@ -91,51 +112,6 @@ public sealed class SlabCacheAnalyzer : DiagnosticAnalyzer
         if (size > MaxObjectSize)
         {
             context.ReportDiagnostic(Diagnostic.Create(Descriptors.TooLargeForSlab, where, type.Name, size));
-        }
-    }
-
-    /// <summary>
-    /// SLAB001 on a type that is not partial but holds a [SlabCache] struct, reported while analysing that type so
-    /// the diagnostic is local to it (and its code fix applies).
-    /// </summary>
-    private static void ReportContainerNotPartial(SymbolAnalysisContext context, INamedTypeSymbol type, INamedTypeSymbol slabCache)
-    {
-        if (type.GetTypeMembers().Length == 0)
-        {
-            return;
-        }
-
-        foreach (SyntaxReference reference in type.DeclaringSyntaxReferences)
-        {
-            if (reference.GetSyntax(context.CancellationToken) is not TypeDeclarationSyntax declaration
-                || declaration.Modifiers.Any(SyntaxKind.PartialKeyword))
-            {
-                continue;
-            }
-
-            string? inner = NestedSlabCacheStructs(type, slabCache)
-                .FirstOrDefault(nested => nested.DeclaringSyntaxReferences.Any(r => declaration.Span.Contains(r.Span)))?.Name;
-            if (inner is not null)
-            {
-                context.ReportDiagnostic(Diagnostic.Create(Descriptors.NotPartial, declaration.Identifier.GetLocation(),
-                    declaration.Identifier.ValueText, $" (it contains '{inner}')"));
-            }
-        }
-    }
-
-    private static IEnumerable<INamedTypeSymbol> NestedSlabCacheStructs(INamedTypeSymbol type, INamedTypeSymbol slabCache)
-    {
-        foreach (INamedTypeSymbol nested in type.GetTypeMembers())
-        {
-            if (nested.GetAttributes().Any(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, slabCache)))
-            {
-                yield return nested;
-            }
-
-            foreach (INamedTypeSymbol deeper in NestedSlabCacheStructs(nested, slabCache))
-            {
-                yield return deeper;
-            }
         }
     }
 
@@ -201,7 +177,7 @@ public sealed class SlabCacheAnalyzer : DiagnosticAnalyzer
         }
         else
         {
-            string name = arguments.Name ?? type.Name;
+            string name = arguments.Name ?? SlabCacheRules.DefaultCacheName(type);
             names.GetOrAdd(name, static _ => []).Add((type, arguments.Name is null ? where : ArgumentLocation("Name")));
         }
     }

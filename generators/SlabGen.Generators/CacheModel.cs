@@ -19,6 +19,7 @@ namespace SlabGen.Generators;
 /// constructors with parameters then win over <c>New(GfpFlags)</c>, so <c>New(0)</c> calls <c>T(long)</c> instead of
 /// reading 0 as flags.
 /// </param>
+/// <param name="MarkNotClsCompliant">Whether the generated public members say [CLSCompliant(false)] (a CLS-compliant assembly, a visible struct).</param>
 internal sealed record CacheModel(
     string Namespace,
     EquatableArray<ContainingType> ContainingTypes,
@@ -31,10 +32,11 @@ internal sealed record CacheModel(
     bool Checked,
     string? SlabConstructor,
     EquatableArray<ConstructorModel> Constructors,
-    bool PrioritizeConstructorOverloads)
+    bool PrioritizeConstructorOverloads,
+    bool MarkNotClsCompliant)
 {
     /// <summary>The generated file's name: unique per struct, readable in the IDE.</summary>
-    public string HintName => FullyQualifiedName.Substring("global::".Length) + ".SlabCache.g.cs";
+    public string HintName => FullyQualifiedName.Substring("global::".Length) + SlabCacheRules.GeneratedFileSuffix;
 }
 
 /// <summary>A type a [SlabCache] struct is nested in.</summary>
@@ -43,7 +45,9 @@ internal sealed record CacheModel(
 internal sealed record ContainingType(string Keyword, string Name);
 
 /// <summary>A public constructor of the struct.</summary>
-internal sealed record ConstructorModel(EquatableArray<ParameterModel> Parameters);
+/// <param name="Parameters">Its parameters.</param>
+/// <param name="Obsolete">Its [Obsolete] attribute as C# source, for its New and TryNew; null when it has none.</param>
+internal sealed record ConstructorModel(EquatableArray<ParameterModel> Parameters, string? Obsolete);
 
 /// <summary>A constructor parameter, as the New overload repeats it.</summary>
 /// <param name="Type">The fully qualified type, with nullable annotations.</param>

@@ -76,6 +76,7 @@ internal static class Emitter
         w.Close();
         w.Line();
         w.Line($"/// <summary>The slab cache of <see cref=\"{model.TypeName}\"/> objects, \"{Escape(model.CacheName)}\" in slabinfo.</summary>");
+        NotClsCompliant(w, model);
         w.Line($"public static {cache} Cache => __slabCache;");
         w.Line();
         w.Line(model.SlabConstructor is null
@@ -84,6 +85,7 @@ internal static class Emitter
         w.Line("/// <param name=\"flags\"><see cref=\"global::SlabGen.GfpFlags.Kernel\"/> may take memory from the OS; <see cref=\"global::SlabGen.GfpFlags.Atomic\"/> never does.</param>");
         w.Line("/// <exception cref=\"global::SlabGen.SlabOutOfMemoryException\">No memory under <paramref name=\"flags\"/>.</exception>");
         w.Line("[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]");
+        NotClsCompliant(w, model);
         w.Line($"public static {handle} Alloc({GfpFlags} flags = {GfpFlags}.Kernel) =>");
         w.Line($"    __slabCache.{alloc}(ref __SlabThreadCache.Block, flags);");
         w.Line();
@@ -92,6 +94,7 @@ internal static class Emitter
         w.Line("/// <param name=\"flags\"><see cref=\"global::SlabGen.GfpFlags.Kernel\"/> may take memory from the OS; <see cref=\"global::SlabGen.GfpFlags.Atomic\"/> never does.</param>");
         w.Line("/// <returns>Whether an object was allocated.</returns>");
         w.Line("[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]");
+        NotClsCompliant(w, model);
         w.Open($"public static bool TryAlloc(out {handle} obj, {GfpFlags} flags = {GfpFlags}.Kernel)");
         w.Line($"obj = __slabCache.{(model.Checked ? "TryAllocCheckedRef" : "TryAllocRef")}(ref __SlabThreadCache.Block, flags);");
         w.Line("return !obj.IsNull;");
@@ -111,6 +114,7 @@ internal static class Emitter
         }
 
         w.Line("[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]");
+        NotClsCompliant(w, model);
         w.Line($"public static void Free({handle} obj) =>");
         w.Line($"    __slabCache.{free}(ref __SlabThreadCache.Block, obj);");
     }
@@ -138,6 +142,7 @@ internal static class Emitter
             w.Line("[global::System.Runtime.CompilerServices.OverloadResolutionPriority(1)]");
         }
 
+        NewAttributes(w, model, ctor);
         w.Open($"public static {handle} New({string.Join(", ", declared.Concat([flagsParameter]))})");
         w.Line($"{model.FullyQualifiedName} __slabValue = new {model.FullyQualifiedName}({arguments});");
         w.Line($"{handle} __slabRef = Alloc({flags});");
@@ -154,19 +159,41 @@ internal static class Emitter
                 w.Line("[global::System.Runtime.CompilerServices.OverloadResolutionPriority(1)]");
             }
 
+            NewAttributes(w, model, ctor);
             w.Line($"public static {handle} New({string.Join(", ", parameters.Select(p => Declare(p, keepParams: true)))}) =>");
             w.Line($"    New({(arguments.Length == 0 ? "" : arguments + ", ")}{GfpFlags}.Kernel);");
         }
 
-        EmitTryNew(w, model, handle, parameters, arguments, flags);
+        EmitTryNew(w, model, handle, ctor, arguments, flags);
+    }
+
+    /// <summary>[CLSCompliant(false)] when the struct's members are checked for CLS compliance (SlabGen's types are not).</summary>
+    private static void NotClsCompliant(SourceWriter w, CacheModel model)
+    {
+        if (model.MarkNotClsCompliant)
+        {
+            w.Line("[global::System.CLSCompliant(false)]");
+        }
+    }
+
+    /// <summary>What a New or TryNew carries over from its constructor ([Obsolete]), and the CLS mark.</summary>
+    private static void NewAttributes(SourceWriter w, CacheModel model, ConstructorModel ctor)
+    {
+        if (ctor.Obsolete is not null)
+        {
+            w.Line(ctor.Obsolete);
+        }
+
+        NotClsCompliant(w, model);
     }
 
     /// <summary>
     /// TryNew: the constructor's parameters (all required, since the out parameter follows them), the out handle, an
     /// optional GfpFlags. The constructor runs first, so a failed allocation leaves nothing to undo.
     /// </summary>
-    private static void EmitTryNew(SourceWriter w, CacheModel model, string handle, List<ParameterModel> parameters, string arguments, string flags)
+    private static void EmitTryNew(SourceWriter w, CacheModel model, string handle, ConstructorModel ctor, string arguments, string flags)
     {
+        List<ParameterModel> parameters = ctor.Parameters.ToList();
         string result = parameters.Any(static p => p.Name == "obj") ? "slabObj" : "obj";
         IEnumerable<string> declared = parameters.Select(static p => $"{p.Modifier}{p.Type} {p.Name}");
         w.Line();
@@ -179,6 +206,7 @@ internal static class Emitter
         w.Line($"/// <param name=\"{result}\">The object, or the null handle when it returns false.</param>");
         w.Line($"/// <param name=\"{flags}\"><see cref=\"global::SlabGen.GfpFlags.Kernel\"/> may take memory from the OS; <see cref=\"global::SlabGen.GfpFlags.Atomic\"/> never does.</param>");
         w.Line("/// <returns>Whether an object was allocated.</returns>");
+        NewAttributes(w, model, ctor);
         w.Open($"public static bool TryNew({string.Join(", ", declared.Concat([$"out {handle} {result}", $"{GfpFlags} {flags} = {GfpFlags}.Kernel"]))})");
         w.Line($"{model.FullyQualifiedName} __slabValue = new {model.FullyQualifiedName}({arguments});");
         w.Open($"if (!TryAlloc(out {result}, {flags}))");

@@ -26,6 +26,12 @@ internal static class Parser
             return null;
         }
 
+        // Two partial parts that both say [SlabCache] are the compiler's CS0579; both would give this file.
+        if (SlabCacheRules.SlabCacheAttributeCount(type) != 1)
+        {
+            return null;
+        }
+
         cancellationToken.ThrowIfCancellationRequested();
         SlabCacheArguments? arguments = SlabCacheArguments.Read(context.Attributes[0]);
         if (arguments is null || !SlabCacheRules.IsWellFormed(type, syntax, arguments))
@@ -40,16 +46,64 @@ internal static class Parser
             TypeName: type.Name,
             FullyQualifiedName: type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat),
             IsRecord: type.IsRecord,
-            CacheName: arguments.Name ?? type.Name,
+            CacheName: arguments.Name ?? SlabCacheRules.DefaultCacheName(type),
             Align: arguments.Align,
             Flags: arguments.Flags,
             Checked: arguments.Checked,
             SlabConstructor: slabConstructor?.Name,
             Constructors: type.InstanceConstructors
                 .Where(static c => c.DeclaredAccessibility == Accessibility.Public)
-                .Select(static c => new ConstructorModel(c.Parameters.Select(Parameter).ToEquatableArray()))
+                .Select(static c => new ConstructorModel(c.Parameters.Select(Parameter).ToEquatableArray(), Obsolete(c)))
                 .ToEquatableArray(),
-            PrioritizeConstructorOverloads: CanPrioritizeOverloads(context.SemanticModel.Compilation, syntax));
+            PrioritizeConstructorOverloads: CanPrioritizeOverloads(context.SemanticModel.Compilation, syntax),
+            MarkNotClsCompliant: IsClsChecked(context.SemanticModel.Compilation, type));
+    }
+
+    /// <summary>
+    /// The constructor's [Obsolete] as C# source for its New and TryNew (so a call warns or fails as calling the
+    /// constructor would, and the generated code, which calls it from an obsolete member, does not); null without one.
+    /// </summary>
+    private static string? Obsolete(IMethodSymbol constructor)
+    {
+        AttributeData? obsolete = constructor.GetAttributes()
+            .FirstOrDefault(static a => a.AttributeClass?.ToDisplayString() == "System.ObsoleteAttribute");
+        if (obsolete is null)
+        {
+            return null;
+        }
+
+        var arguments = obsolete.ConstructorArguments.Select(static a => a.Value is null ? "null" : Literal(a.Value)).ToList();
+        arguments.AddRange(obsolete.NamedArguments
+            .Where(static a => a.Value.Value is string)
+            .Select(static a => $"{a.Key} = {Literal(a.Value.Value!)}"));
+        return $"[global::System.Obsolete({string.Join(", ", arguments)})]";
+    }
+
+    /// <summary>
+    /// Whether the compiler checks the struct's public members for CLS compliance: the assembly says
+    /// [CLSCompliant(true)] and the struct is visible outside it. The generated members use SlabGen's types, which are
+    /// not CLS-compliant, so they are marked [CLSCompliant(false)] then (and only then: on an invisible member the
+    /// mark is warning CS3019).
+    /// </summary>
+    private static bool IsClsChecked(Compilation compilation, INamedTypeSymbol type)
+    {
+        bool assemblyCompliant = compilation.Assembly.GetAttributes().Any(static a =>
+            a.AttributeClass?.ToDisplayString() == "System.CLSCompliantAttribute"
+            && a.ConstructorArguments.Length == 1 && a.ConstructorArguments[0].Value is true);
+        if (!assemblyCompliant)
+        {
+            return false;
+        }
+
+        for (INamedTypeSymbol? t = type; t is not null; t = t.ContainingType)
+        {
+            if (t.DeclaredAccessibility is not (Accessibility.Public or Accessibility.Protected or Accessibility.ProtectedOrInternal))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>C# 13 or later, with OverloadResolutionPriorityAttribute in reach (.NET 9 and later).</summary>

@@ -16,6 +16,12 @@ internal static class SlabCacheRules
     /// <summary>The largest alignment a slab object may ask for: the page size.</summary>
     public const int MaxAlign = 4096;
 
+    /// <summary>The names of the members the generator adds; a struct that declares one of them itself is refused.</summary>
+    public static readonly string[] GeneratedMemberNames = ["Cache", "Alloc", "TryAlloc", "New", "TryNew", "Free", "__slabCache", "__SlabThreadCache"];
+
+    /// <summary>How the generated files' names end: the analyzer tells the generator's members from the user's by it.</summary>
+    public const string GeneratedFileSuffix = ".SlabCache.g.cs";
+
     public static bool IsWellFormed(INamedTypeSymbol type, TypeDeclarationSyntax syntax, SlabCacheArguments arguments) =>
         type.TypeKind == TypeKind.Struct
         && !type.IsRefLikeType
@@ -24,7 +30,60 @@ internal static class SlabCacheRules
         && type.IsUnmanagedType
         && IsValidAlign(arguments.Align)
         && (arguments.Name is null || arguments.Name.Length != 0)
-        && HasValidSlabConstructors(type);
+        && HasValidSlabConstructors(type)
+        && !IsFileLocal(type)
+        && RequiredMember(type) is null
+        && ClashingMember(type) is null;
+
+    /// <summary>
+    /// The cache name when [SlabCache] gives none: the type's name with its namespace and containing types
+    /// (<c>Game.World.Particle</c>), so two types of the same simple name never share a name.
+    /// </summary>
+    public static string DefaultCacheName(INamedTypeSymbol type) => type.ToDisplayString(SymbolDisplayFormat.CSharpErrorMessageFormat
+        .WithMiscellaneousOptions(SymbolDisplayMiscellaneousOptions.None));
+
+    /// <summary>Whether the type, or one around it, is <c>file</c>-local: a generated part in another file would be another type.</summary>
+    public static bool IsFileLocal(INamedTypeSymbol type)
+    {
+        for (INamedTypeSymbol? t = type; t is not null; t = t.ContainingType)
+        {
+            if (t.IsFileLocal)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>The first <c>required</c> field or property: <c>New</c> could not create the struct without setting it.</summary>
+    public static ISymbol? RequiredMember(INamedTypeSymbol type) => type.GetMembers()
+        .FirstOrDefault(static m => m is IFieldSymbol { IsRequired: true } or IPropertySymbol { IsRequired: true });
+
+    /// <summary>
+    /// The first member the user declared with a name the generator adds (a field, property, method, event or nested
+    /// type), or null. Members in the generator's own files do not count.
+    /// </summary>
+    public static ISymbol? ClashingMember(INamedTypeSymbol type)
+    {
+        foreach (string name in GeneratedMemberNames)
+        {
+            foreach (ISymbol member in type.GetMembers(name))
+            {
+                if (!member.IsImplicitlyDeclared && member.Locations.Any(static l => l.IsInSource
+                    && !(l.SourceTree?.FilePath.EndsWith(GeneratedFileSuffix, System.StringComparison.Ordinal) ?? false)))
+                {
+                    return member;
+                }
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>How many [SlabCache] attributes the type carries over all its partial declarations (more than one is CS0579).</summary>
+    public static int SlabCacheAttributeCount(INamedTypeSymbol type) =>
+        type.GetAttributes().Count(static a => a.AttributeClass?.ToDisplayString() == SlabCacheAttribute);
 
     public static bool IsGenericOrInGeneric(INamedTypeSymbol type)
     {

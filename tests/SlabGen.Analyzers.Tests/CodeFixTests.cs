@@ -14,8 +14,13 @@ public class CodeFixTests
 
     [Fact]
     public Task Partial_is_added_to_a_containing_type_without_modifiers() => Verify.CodeFix<SlabCacheAnalyzer, AddPartialCodeFix>(
-        Usings + "class {|SLAB001:Outer|} { [SlabCache] public partial struct S { public int X; } }",
+        Usings + "class Outer { [SlabCache] public partial struct {|SLAB001:S|} { public int X; } }",
         Usings + "partial class Outer { [SlabCache] public partial struct S { public int X; } }");
+
+    [Fact]
+    public Task Partial_is_added_to_the_struct_and_every_type_around_it() => Verify.CodeFix<SlabCacheAnalyzer, AddPartialCodeFix>(
+        Usings + "public static class Outer { public class Middle { [SlabCache] public struct {|SLAB001:S|} { public int X; } } }",
+        Usings + "public static partial class Outer { public partial class Middle { [SlabCache] public partial struct S { public int X; } } }");
 
     [Fact]
     public Task Kernel_becomes_atomic_other_flags_stay_and_flags_that_may_sleep_without_naming_kernel_get_atomic() => Verify.CodeFix<InterruptContextAnalyzer, UseAtomicCodeFix>(

@@ -29,8 +29,25 @@ public class SlabCacheAnalyzerTests
         """);
 
     [Fact]
-    public Task A_containing_type_that_is_not_partial() => Check("""
-        public class {|SLAB001:Outer|} { [SlabCache] public partial struct S { public int X; } }
+    public Task A_containing_type_that_is_not_partial_is_reported_at_each_struct_it_holds() => Check("""
+        public class Outer
+        {
+            [SlabCache] public partial struct {|SLAB001:S|} { public int X; }
+            [SlabCache] public partial struct {|SLAB001:T|} { public int X; }
+            public partial class Inner { [SlabCache] public partial struct {|SLAB001:U|} { public int X; } }
+        }
+        """);
+
+    [Fact]
+    public Task Members_named_as_generated_ones_required_members_and_file_local_structs() => Check("""
+        [SlabCache] public partial struct A { public int X; public static int {|SLAB012:Cache|}; }
+        [SlabCache] public partial struct B { public int X; public void {|SLAB012:Free|}(int unrelated) { } }
+        [SlabCache] public partial struct C { public int X; public class {|SLAB012:New|} { } }
+        [SlabCache] public partial record struct D(int {|SLAB012:Alloc|});
+        [SlabCache] public partial struct E { public required int {|SLAB013:X|}; }
+        [SlabCache] public partial struct F { public required int {|SLAB013:X|} { get; init; } }
+        [SlabCache] file partial struct {|SLAB014:G|} { public int X; }
+        [SlabCache] public partial struct Fine { public int X; public int Allocated; public static void Freeze() { } }
         """);
 
     [Fact]
@@ -108,7 +125,9 @@ public class SlabCacheAnalyzerTests
         [SlabCache(Name = "shared")] public partial struct B { public int X; }
         [SlabCache({|SLAB010:Name = "shared"|})] public partial struct C { public int X; }
         [SlabCache] public partial struct D { public int X; }
+        [SlabCache(Name = "Other.D")] public partial struct E { public int X; }
         namespace Other { [SlabCache] public partial struct {|SLAB010:D|} { public int X; } }
+        namespace Third { public partial class Outer { [SlabCache] public partial struct D { public int X; } } }
         """);
 
     [Fact]

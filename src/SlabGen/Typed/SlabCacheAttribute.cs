@@ -20,7 +20,7 @@ namespace SlabGen;
 [AttributeUsage(AttributeTargets.Struct, Inherited = false, AllowMultiple = false)]
 public sealed class SlabCacheAttribute : Attribute
 {
-    /// <summary>The cache's name in slabinfo; the struct's name when not set.</summary>
+    /// <summary>The cache's name in slabinfo; when not set, the struct's name with its namespace and containing types (<c>Game.World.Particle</c>).</summary>
     public string? Name { get; set; }
 
     /// <summary>

@@ -15,6 +15,7 @@ public sealed unsafe class GeneratedCacheTests
         Assert.Equal(64u, Small.Cache.Cache.Align);
         Assert.Equal((nuint)sizeof(long), Payload.Cache.Cache.Align);
         Assert.Equal("GlobalCounter", GlobalCounter.Cache.Name);
+        Assert.Equal("SlabGen.Tests.Typed.Small", Small.Cache.Name); // no Name: namespace and type
         Assert.Equal("test-nested", Containers.Inner.Nested.Cache.Name);
     }
 
