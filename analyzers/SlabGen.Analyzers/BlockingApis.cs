@@ -1,5 +1,5 @@
-// The framework calls that block the calling thread: SLAB105's list. Asynchronous forms (…Async, await) do not
-// block and are not listed. Users add their own with [MaySleep] or the .editorconfig key slabgen_may_sleep_methods.
+// The framework calls that block the calling thread: SLAB105's list (docs/analyzers.md has it as a table).
+// Asynchronous forms (…Async, await) do not block and are not listed; in-memory streams do not wait. Users add their own with [MaySleep] or the .editorconfig key slabgen_may_sleep_methods.
 using System;
 using System.Collections.Generic;
 using System.Linq;
@@ -14,7 +14,16 @@ internal static class BlockingApis
     {
         ["System.Threading.Thread"] = ["Sleep", "Join"],
         ["System.Threading.Monitor"] = ["Enter", "Wait"],
-        ["System.Threading.Lock"] = ["Enter"],
+        ["System.Threading.Lock"] = ["Enter", "EnterScope"],
+        ["System.Threading.ReaderWriterLockSlim"] = ["EnterReadLock", "EnterWriteLock", "EnterUpgradeableReadLock"],
+        ["System.Threading.ReaderWriterLock"] = ["AcquireReaderLock", "AcquireWriterLock", "UpgradeToWriterLock"],
+        ["System.Threading.SpinWait"] = ["SpinOnce", "SpinUntil"],
+        ["System.Threading.Tasks.Parallel"] = ["For", "ForEach", "Invoke"],
+        ["System.Collections.Concurrent.BlockingCollection"] = ["Add", "Take", "CompleteAdding", "GetConsumingEnumerable"],
+        ["System.Diagnostics.Process"] = ["WaitForExit", "WaitForInputIdle"],
+        ["System.Net.Dns"] = ["GetHostEntry", "GetHostAddresses", "GetHostByName", "Resolve"],
+        ["System.Net.Http.HttpClient"] = ["Send"],
+        ["System.Console"] = ["Write", "WriteLine", "Read", "ReadLine", "ReadKey", "Beep"],
         ["System.Threading.Tasks.Task"] = ["Wait", "WaitAll", "WaitAny"],
         ["System.Runtime.CompilerServices.TaskAwaiter"] = ["GetResult"],
         ["System.Runtime.CompilerServices.ValueTaskAwaiter"] = ["GetResult"],
@@ -31,12 +40,38 @@ internal static class BlockingApis
         ["System.Net.Sockets.UdpClient"] = ["Receive", "Send"],
     };
 
-    /// <summary>Stream and reader/writer members that do synchronous I/O, on any type derived from these.</summary>
+    /// <summary>
+    /// Stream and reader/writer members that do synchronous I/O, on any type derived from these except the in-memory
+    /// ones (<see cref="InMemory"/>), which only copy bytes.
+    /// </summary>
     private static readonly (string BaseType, HashSet<string> Names)[] IoMembers =
     [
         ("System.IO.Stream", ["Read", "ReadByte", "ReadExactly", "ReadAtLeast", "Write", "WriteByte", "Flush", "CopyTo"]),
         ("System.IO.TextReader", ["Read", "ReadBlock", "ReadLine", "ReadToEnd"]),
+        ("System.IO.TextWriter", ["Write", "WriteLine", "Flush"]),
     ];
+
+    /// <summary>Streams, readers and writers over memory: their reads and writes never wait.</summary>
+    private static readonly HashSet<string> InMemory = new(StringComparer.Ordinal)
+    {
+        "System.IO.MemoryStream", "System.IO.UnmanagedMemoryStream", "System.IO.StringReader", "System.IO.StringWriter",
+    };
+
+    /// <summary>Types whose constructors open files or sockets: <c>new FileStream(path, …)</c> does I/O before it returns.</summary>
+    private static readonly HashSet<string> BlockingConstructors = new(StringComparer.Ordinal)
+    {
+        "System.IO.FileStream", "System.IO.StreamReader", "System.IO.StreamWriter", "System.IO.FileSystemWatcher",
+        "System.Net.Sockets.TcpClient", "System.IO.Pipes.NamedPipeServerStream",
+    };
+
+    /// <summary>Overloads that block only when given a timeout: Monitor.TryEnter(obj, 100) waits, TryEnter(obj) does not.</summary>
+    private static readonly Dictionary<string, HashSet<string>> TimeoutOverloads = new(StringComparer.Ordinal)
+    {
+        ["System.Threading.Monitor"] = ["TryEnter"],
+        ["System.Threading.Lock"] = ["TryEnter"],
+        ["System.Threading.ReaderWriterLockSlim"] = ["TryEnterReadLock", "TryEnterWriteLock", "TryEnterUpgradeableReadLock"],
+        ["System.Collections.Concurrent.BlockingCollection"] = ["TryAdd", "TryTake"],
+    };
 
     /// <summary>Blocking properties: the result of an unfinished task waits for it.</summary>
     private static readonly HashSet<string> Properties = new(StringComparer.Ordinal)
@@ -44,6 +79,27 @@ internal static class BlockingApis
         "System.Threading.Tasks.Task.Result",
         "System.Threading.Tasks.ValueTask.Result",
     };
+
+    /// <summary>
+    /// Whether the method, called on <paramref name="receiver"/> (the instance's static type, or null), blocks the
+    /// calling thread, as far as this list knows. A StringWriter's WriteLine is TextWriter's method, so the receiver
+    /// tells it from a StreamWriter's.
+    /// </summary>
+    public static bool IsBlocking(IMethodSymbol method, ITypeSymbol? receiver) =>
+        IsBlocking(method) && !(receiver is INamedTypeSymbol named && InMemoryType(named));
+
+    private static bool InMemoryType(INamedTypeSymbol? type)
+    {
+        for (; type is not null; type = type.BaseType)
+        {
+            if (InMemory.Contains(MetadataName(type)))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     /// <summary>Whether the method blocks the calling thread, as far as this list knows.</summary>
     public static bool IsBlocking(IMethodSymbol method)
@@ -53,23 +109,36 @@ internal static class BlockingApis
             return !method.Name.EndsWith("Async", StringComparison.Ordinal);
         }
 
+        if (method.MethodKind == MethodKind.Constructor)
+        {
+            return BlockingConstructors.Contains(MetadataName(method.ContainingType.OriginalDefinition)) && method.Parameters.Length != 0;
+        }
+
         if (!AnyName.Contains(method.Name))
         {
             return false;
         }
 
         INamedTypeSymbol type = method.ContainingType.OriginalDefinition;
-        if (Methods.TryGetValue(MetadataName(type), out HashSet<string>? names) && names.Contains(method.Name))
+        string typeName = MetadataName(type);
+        if (Methods.TryGetValue(typeName, out HashSet<string>? names) && names.Contains(method.Name))
         {
             return true;
         }
 
-        return IoMembers.Any(io => io.Names.Contains(method.Name) && DerivesFrom(type, io.BaseType));
+        if (TimeoutOverloads.TryGetValue(typeName, out HashSet<string>? timed) && timed.Contains(method.Name))
+        {
+            return method.Parameters.Any(static p => p.Type.SpecialType == SpecialType.System_Int32 && p.Name.Contains("imeout")
+                || p.Type is INamedTypeSymbol { Name: "TimeSpan" });
+        }
+
+        return !InMemoryType(type) && IoMembers.Any(io => io.Names.Contains(method.Name) && DerivesFrom(type, io.BaseType));
     }
 
     /// <summary>Every method name the lists mention: most calls are rejected by this one lookup.</summary>
     private static readonly HashSet<string> AnyName = new(
-        Methods.Values.SelectMany(static n => n).Concat(IoMembers.SelectMany(static io => io.Names)), StringComparer.Ordinal);
+        Methods.Values.SelectMany(static n => n).Concat(IoMembers.SelectMany(static io => io.Names))
+            .Concat(TimeoutOverloads.Values.SelectMany(static n => n)), StringComparer.Ordinal);
 
     /// <summary>A member of System.IO.File or System.IO.Directory: every synchronous one does file-system I/O.</summary>
     private static bool IsFileSystemMember(IMethodSymbol method) =>

@@ -2,10 +2,17 @@
 // type carries [InterruptContext]; lambdas, anonymous methods and local functions written inside it are too.
 //
 // Direct findings (Vmalloc, GfpFlags.Kernel, [MaySleep], blocking framework calls) are reported as the
-// operations are seen. For calls of other methods of this compilation, every method body gets a summary (its
-// first direct finding and the methods it calls); at the end of the compilation the summaries answer, with the
-// chain, whether a callee may sleep however deep the call goes. Cycles end the search; each method is summarised
-// once, so the work is linear in the size of the call graph.
+// operations are seen. Every call edge C# has counts: invocations, property and indexer getters and setters,
+// object creation (constructor initializers are invocations), user-defined operators and conversions, event
+// add/remove, foreach (GetEnumerator, MoveNext, Current, Dispose) and using (Dispose). Calls the compiler removes
+// ([Conditional] whose symbol the file does not define, partial methods without a body) are not edges, and nothing
+// inside their arguments counts either.
+//
+// For calls of other methods of this compilation, every method body gets a summary (its first direct finding and
+// the methods it calls). At the end of the compilation one breadth-first pass from the methods that sleep, over
+// the reversed call graph, gives every method that reaches one the next step of its shortest chain: linear in the
+// call graph, cycle-safe, and independent of declaration order. Chains write overloads with their parameters when
+// two steps share a name.
 //
 // What it cannot see: calls through delegates and interfaces, and virtual calls resolved to an override at run
 // time (it follows the method named at the call site); GfpFlags that are not constants.
@@ -49,7 +56,10 @@ public sealed class InterruptContextAnalyzer : DiagnosticAnalyzer
 
             var analysis = new CompilationAnalysis(known);
             start.RegisterOperationAction(analysis.AnalyzeOperation,
-                OperationKind.Invocation, OperationKind.PropertyReference, OperationKind.Lock);
+                OperationKind.Invocation, OperationKind.PropertyReference, OperationKind.Lock, OperationKind.ObjectCreation,
+                OperationKind.Binary, OperationKind.Unary, OperationKind.Conversion, OperationKind.CompoundAssignment,
+                OperationKind.Increment, OperationKind.Decrement, OperationKind.EventAssignment, OperationKind.Loop,
+                OperationKind.Using, OperationKind.UsingDeclaration);
             start.RegisterCompilationEndAction(analysis.ReportCallChains);
         });
     }
@@ -72,6 +82,11 @@ public sealed class InterruptContextAnalyzer : DiagnosticAnalyzer
         public void AnalyzeOperation(OperationAnalysisContext context)
         {
             IOperation operation = context.Operation;
+            if (CallEdges.IsOmitted(operation))
+            {
+                return;
+            }
+
             (IMethodSymbol? owner, bool insideLambda) = Owner(operation, context.ContainingSymbol);
             if (owner is null)
             {
@@ -101,68 +116,116 @@ public sealed class InterruptContextAnalyzer : DiagnosticAnalyzer
                 return;
             }
 
-            if (operation is IInvocationOperation invocation && SourceMethod(invocation.TargetMethod) is { } callee
-                && !known.IsInterruptContext(callee))
+            foreach ((IMethodSymbol target, Location location) in CallEdges.Targets(operation))
             {
+                if (SourceMethod(target) is not { } callee || known.IsInterruptContext(callee))
+                {
+                    continue;
+                }
+
                 if (interrupt && callee.MethodKind != MethodKind.LocalFunction)
                 {
-                    _interruptCalls.Add((owner, callee, invocation.Syntax.GetLocation()));
+                    _interruptCalls.Add((owner, callee, location));
                 }
 
                 if (!insideLambda)
                 {
-                    Record(owner, summary => summary.Calls.Add((callee, invocation.Syntax.GetLocation())));
+                    Record(owner, summary => summary.Calls.Add((callee, location)));
                 }
             }
         }
 
         public void ReportCallChains(CompilationAnalysisContext context)
         {
-            var chains = new Dictionary<IMethodSymbol, List<string>?>(SymbolEqualityComparer.Default);
+            if (_interruptCalls.IsEmpty)
+            {
+                return;
+            }
+
+            Dictionary<IMethodSymbol, IMethodSymbol?> next = NextSteps(context.CancellationToken);
             foreach ((IMethodSymbol caller, IMethodSymbol callee, Location location) in _interruptCalls.OrderBy(static c => c.Location.SourceSpan.Start))
             {
                 context.CancellationToken.ThrowIfCancellationRequested();
-                if (ChainFrom(callee, chains, new HashSet<IMethodSymbol>(SymbolEqualityComparer.Default)) is { } chain)
+                if (!next.ContainsKey(callee))
                 {
-                    string path = string.Join(" → ", new[] { Name(caller) }.Concat(chain));
-                    context.ReportDiagnostic(Diagnostic.Create(Descriptors.SleepingCallChainInInterrupt, location, Name(callee), path));
+                    continue;
                 }
+
+                var steps = new List<IMethodSymbol> { caller };
+                for (IMethodSymbol? step = callee; step is not null; step = next[step])
+                {
+                    steps.Add(step);
+                }
+
+                Finding finding = _summaries[steps[steps.Count - 1]].FirstFinding!;
+                string path = string.Join(" → ", ChainNames(steps).Concat([finding.Target]));
+                context.ReportDiagnostic(Diagnostic.Create(Descriptors.SleepingCallChainInInterrupt, location, Name(callee), path));
             }
         }
 
-        /// <summary>The chain from <paramref name="method"/> to something that may sleep, or null. Memoised; cycles end it.</summary>
-        private List<string>? ChainFrom(IMethodSymbol method, Dictionary<IMethodSymbol, List<string>?> chains, HashSet<IMethodSymbol> onPath)
+        /// <summary>
+        /// For every method that reaches something that may sleep, the callee that starts its shortest chain there
+        /// (null for a method that sleeps itself): one breadth-first pass from the sleeping methods over the
+        /// reversed call graph, each method and edge visited in source order, so the result is the same whatever
+        /// order the methods were analysed or declared in, and cycles cost nothing extra.
+        /// </summary>
+        private Dictionary<IMethodSymbol, IMethodSymbol?> NextSteps(System.Threading.CancellationToken cancellationToken)
         {
-            if (chains.TryGetValue(method, out List<string>? known))
+            var callers = new Dictionary<IMethodSymbol, List<(IMethodSymbol Caller, Location Location)>>(SymbolEqualityComparer.Default);
+            foreach (KeyValuePair<IMethodSymbol, MethodSummary> entry in _summaries)
             {
-                return known;
-            }
-
-            if (!onPath.Add(method) || !_summaries.TryGetValue(method, out MethodSummary? summary))
-            {
-                return null;
-            }
-
-            List<string>? chain = null;
-            if (summary.FirstFinding is { } finding)
-            {
-                chain = [Name(method), finding.Target];
-            }
-            else
-            {
-                foreach ((IMethodSymbol callee, _) in summary.Calls.OrderBy(static c => c.Location.SourceSpan.Start))
+                foreach ((IMethodSymbol callee, Location location) in entry.Value.Calls)
                 {
-                    if (ChainFrom(callee, chains, onPath) is { } rest)
+                    if (!callers.TryGetValue(callee, out List<(IMethodSymbol, Location)>? list))
                     {
-                        chain = [Name(method), .. rest];
-                        break;
+                        callers[callee] = list = [];
+                    }
+
+                    list.Add((entry.Key, location));
+                }
+            }
+
+            var next = new Dictionary<IMethodSymbol, IMethodSymbol?>(SymbolEqualityComparer.Default);
+            var queue = new Queue<IMethodSymbol>();
+            foreach (KeyValuePair<IMethodSymbol, MethodSummary> entry in _summaries
+                .Where(static e => e.Value.FirstFinding is not null)
+                .OrderBy(static e => e.Value.FirstFinding!.Location, LocationOrder.Instance))
+            {
+                next[entry.Key] = null;
+                queue.Enqueue(entry.Key);
+            }
+
+            while (queue.Count != 0)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                IMethodSymbol method = queue.Dequeue();
+                if (!callers.TryGetValue(method, out List<(IMethodSymbol Caller, Location Location)>? list))
+                {
+                    continue;
+                }
+
+                foreach ((IMethodSymbol caller, _) in list.OrderBy(static c => c.Location, LocationOrder.Instance))
+                {
+                    if (!next.ContainsKey(caller))
+                    {
+                        next[caller] = method;
+                        queue.Enqueue(caller);
                     }
                 }
             }
 
-            onPath.Remove(method);
-            chains[method] = chain;
-            return chain;
+            return next;
+        }
+
+        /// <summary>The steps' names; steps that share a name with another step carry their parameter types.</summary>
+        private static IEnumerable<string> ChainNames(List<IMethodSymbol> steps)
+        {
+            var repeated = new HashSet<string>(steps.GroupBy(Name)
+                .Where(static g => g.Distinct<IMethodSymbol>(SymbolEqualityComparer.Default).Count() > 1)
+                .Select(static g => g.Key), StringComparer.Ordinal);
+            return steps.Select(step => repeated.Contains(Name(step))
+                ? $"{Name(step)}({string.Join(", ", step.Parameters.Select(static p => p.Type.ToDisplayString(SymbolDisplayFormat.MinimallyQualifiedFormat)))})"
+                : Name(step));
         }
 
         private void Record(IMethodSymbol method, Action<MethodSummary> update)
@@ -180,24 +243,39 @@ public sealed class InterruptContextAnalyzer : DiagnosticAnalyzer
             ILockOperation => Blocking("lock", operation.Syntax.GetLocation(), owner, " (lock waits for the holder)"),
             IPropertyReferenceOperation property when BlockingApis.IsBlocking(property.Property) =>
                 Blocking(Name(property.Property), operation.Syntax.GetLocation(), owner, ""),
-            IInvocationOperation invocation => FindInCall(invocation, owner),
-            _ => null,
+            IInvocationOperation invocation => FindInCall(invocation.TargetMethod, invocation.Arguments, invocation.Syntax.GetLocation(), owner, invocation.Instance?.Type),
+            IObjectCreationOperation { Constructor: { } constructor } creation => FindInCall(constructor, creation.Arguments, creation.Syntax.GetLocation(), owner, null),
+            _ => FindInTargets(operation, owner),
         };
 
-        private Finding? FindInCall(IInvocationOperation invocation, IMethodSymbol owner)
+        /// <summary>A blocking or [MaySleep] target of the other call edges (accessors, operators, foreach, using).</summary>
+        private Finding? FindInTargets(IOperation operation, IMethodSymbol owner)
         {
-            IMethodSymbol target = invocation.TargetMethod.ReducedFrom ?? invocation.TargetMethod;
-            if (known.IsVmalloc(target))
+            foreach ((IMethodSymbol target, Location location) in CallEdges.Targets(operation))
             {
-                return new Finding(Descriptors.VmallocInInterrupt, Name(target), invocation.Syntax.GetLocation(), [Name(target), Name(owner)]);
+                if (FindInCall(target, [], location, owner, null) is { } finding)
+                {
+                    return finding;
+                }
             }
 
-            foreach (IArgumentOperation argument in invocation.Arguments)
+            return null;
+        }
+
+        private Finding? FindInCall(IMethodSymbol method, ImmutableArray<IArgumentOperation> arguments, Location location, IMethodSymbol owner, ITypeSymbol? receiver)
+        {
+            IMethodSymbol target = method.ReducedFrom ?? method;
+            if (known.IsVmalloc(target))
+            {
+                return new Finding(Descriptors.VmallocInInterrupt, Name(target), location, [Name(target), Name(owner)]);
+            }
+
+            foreach (IArgumentOperation argument in arguments)
             {
                 if (known.IsKernelFlags(argument))
                 {
                     bool implicitDefault = argument.ArgumentKind == ArgumentKind.DefaultValue;
-                    Location at = (implicitDefault ? invocation.Syntax : argument.Syntax).GetLocation();
+                    Location at = implicitDefault ? location : argument.Syntax.GetLocation();
                     string how = implicitDefault ? " (the default)"
                         : known.NamesKernel(argument) ? ""
                         : " (flags without GfpFlags.Atomic may sleep)";
@@ -208,16 +286,16 @@ public sealed class InterruptContextAnalyzer : DiagnosticAnalyzer
 
             if (known.IsMaySleep(target))
             {
-                return new Finding(Descriptors.MaySleepCallInInterrupt, Name(target), invocation.Syntax.GetLocation(), [Name(target), Name(owner)]);
+                return new Finding(Descriptors.MaySleepCallInInterrupt, Name(target), location, [Name(target), Name(owner)]);
             }
 
-            if (BlockingApis.IsBlocking(target))
+            if (BlockingApis.IsBlocking(target, receiver))
             {
-                return Blocking(Name(target), invocation.Syntax.GetLocation(), owner, "");
+                return Blocking(Name(target), location, owner, "");
             }
 
             return known.IsUserListed(target)
-                ? Blocking(Name(target), invocation.Syntax.GetLocation(), owner, $" (listed in {MaySleepMethodsKey})")
+                ? Blocking(Name(target), location, owner, $" (listed in {MaySleepMethodsKey})")
                 : null;
         }
 
@@ -252,11 +330,33 @@ public sealed class InterruptContextAnalyzer : DiagnosticAnalyzer
                 && method.DeclaringSyntaxReferences.Length != 0 ? method : null;
         }
 
-        private static bool Before(Location a, Location b) =>
-            string.CompareOrdinal(a.SourceTree?.FilePath, b.SourceTree?.FilePath) is var file && (file < 0 || (file == 0 && a.SourceSpan.Start < b.SourceSpan.Start));
+        private static bool Before(Location a, Location b) => LocationOrder.Instance.Compare(a, b) < 0;
 
-        private static string Name(ISymbol symbol) => symbol is IMethodSymbol { MethodKind: MethodKind.LocalFunction }
-            ? symbol.Name
-            : symbol.ContainingType is { } type ? type.Name + "." + symbol.Name : symbol.Name;
+        private static string Name(ISymbol symbol) => symbol switch
+        {
+            IMethodSymbol { MethodKind: MethodKind.LocalFunction } => symbol.Name,
+            IMethodSymbol { MethodKind: MethodKind.Constructor } ctor => "new " + ctor.ContainingType.Name,
+            IMethodSymbol { AssociatedSymbol: IPropertySymbol or IEventSymbol } accessor => accessor.ContainingType.Name + "." + accessor.AssociatedSymbol!.Name
+                + accessor.MethodKind switch
+                {
+                    MethodKind.PropertyGet => ".get",
+                    MethodKind.PropertySet => ".set",
+                    MethodKind.EventAdd => ".add",
+                    _ => ".remove",
+                },
+            _ => symbol.ContainingType is { } type ? type.Name + "." + symbol.Name : symbol.Name,
+        };
+
+        /// <summary>Source order: file path, then position.</summary>
+        private sealed class LocationOrder : IComparer<Location>
+        {
+            public static readonly LocationOrder Instance = new();
+
+            public int Compare(Location? a, Location? b)
+            {
+                int file = string.CompareOrdinal(a?.SourceTree?.FilePath, b?.SourceTree?.FilePath);
+                return file != 0 ? file : (a?.SourceSpan.Start ?? 0).CompareTo(b?.SourceSpan.Start ?? 0);
+            }
+        }
     }
 }

@@ -1,0 +1,176 @@
+// The methods an operation calls, for every kind of call C# has, and the calls the compiler removes. The
+// interrupt-context analysis (InterruptContextAnalyzer.cs) follows these edges; what is not here it cannot see.
+using System.Collections.Generic;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Operations;
+
+namespace SlabGen.Analyzers;
+
+internal static class CallEdges
+{
+    /// <summary>The methods <paramref name="operation"/> calls, with where; empty for operations that call nothing.</summary>
+    public static IEnumerable<(IMethodSymbol Method, Location Location)> Targets(IOperation operation)
+    {
+        Location at = operation.Syntax.GetLocation();
+        switch (operation)
+        {
+            case IInvocationOperation invocation:
+                yield return (invocation.TargetMethod, at);
+                break;
+            case IObjectCreationOperation { Constructor: { } constructor }:
+                yield return (constructor, at);
+                break;
+            case IPropertyReferenceOperation property:
+                foreach (IMethodSymbol accessor in Accessors(property))
+                {
+                    yield return (accessor, at);
+                }
+
+                break;
+            case IBinaryOperation { OperatorMethod: { } method }:
+                yield return (method, at);
+                break;
+            case IUnaryOperation { OperatorMethod: { } method }:
+                yield return (method, at);
+                break;
+            case ICompoundAssignmentOperation { OperatorMethod: { } method }:
+                yield return (method, at);
+                break;
+            case IIncrementOrDecrementOperation { OperatorMethod: { } method }:
+                yield return (method, at);
+                break;
+            case IConversionOperation { OperatorMethod: { } method }:
+                yield return (method, at);
+                break;
+            case IEventAssignmentOperation { EventReference: IEventReferenceOperation reference } assignment:
+                if ((assignment.Adds ? reference.Event.AddMethod : reference.Event.RemoveMethod) is { } handler)
+                {
+                    yield return (handler, at);
+                }
+
+                break;
+            case IForEachLoopOperation loop when loop.Syntax is CommonForEachStatementSyntax statement && loop.SemanticModel is { } model:
+                ForEachStatementInfo info = model.GetForEachStatementInfo(statement);
+                foreach (IMethodSymbol? method in new[] { info.GetEnumeratorMethod, info.MoveNextMethod, info.CurrentProperty?.GetMethod, info.DisposeMethod })
+                {
+                    if (method is not null)
+                    {
+                        yield return (method, statement.Expression.GetLocation());
+                    }
+                }
+
+                break;
+            case IUsingOperation { Resources: { } resources }:
+                foreach (IMethodSymbol dispose in Disposes(resources))
+                {
+                    yield return (dispose, at);
+                }
+
+                break;
+            case IUsingDeclarationOperation { DeclarationGroup: { } group }:
+                foreach (IMethodSymbol dispose in Disposes(group))
+                {
+                    yield return (dispose, at);
+                }
+
+                break;
+        }
+    }
+
+    /// <summary>
+    /// Whether the compiler removes the call that <paramref name="operation"/> is, or lies inside: a call of a
+    /// [Conditional] method none of whose symbols the call's file defines, or of a partial method without a body.
+    /// Arguments of a removed call are not evaluated either.
+    /// </summary>
+    public static bool IsOmitted(IOperation operation)
+    {
+        for (IOperation? node = operation; node is not null; node = node.Parent)
+        {
+            if (node is IInvocationOperation invocation && IsOmitted(invocation))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static bool IsOmitted(IInvocationOperation invocation)
+    {
+        IMethodSymbol method = invocation.TargetMethod.ReducedFrom ?? invocation.TargetMethod;
+        if (method.IsPartialDefinition && method.PartialImplementationPart is null)
+        {
+            return true;
+        }
+
+        List<string>? symbols = null;
+        foreach (AttributeData attribute in method.GetAttributes())
+        {
+            if (attribute.AttributeClass?.ToDisplayString() == "System.Diagnostics.ConditionalAttribute"
+                && attribute.ConstructorArguments.Length == 1 && attribute.ConstructorArguments[0].Value is string symbol)
+            {
+                (symbols ??= []).Add(symbol);
+            }
+        }
+
+        return symbols is not null && !symbols.Any(symbol => IsDefined(invocation.Syntax, symbol));
+    }
+
+    /// <summary>Whether <paramref name="symbol"/> is defined where <paramref name="node"/> is: by the build, or by a #define of its file not undone before it.</summary>
+    private static bool IsDefined(SyntaxNode node, string symbol)
+    {
+        bool defined = node.SyntaxTree.Options is CSharpParseOptions options && options.PreprocessorSymbolNames.Contains(symbol);
+        SyntaxNode root = node.SyntaxTree.GetRoot();
+        foreach (SyntaxTrivia trivia in root.DescendantTrivia(span: new Microsoft.CodeAnalysis.Text.TextSpan(0, node.SpanStart), descendIntoTrivia: true))
+        {
+            if (trivia.GetStructure() is DefineDirectiveTriviaSyntax define && define.Name.ValueText == symbol)
+            {
+                defined = true;
+            }
+            else if (trivia.GetStructure() is UndefDirectiveTriviaSyntax undef && undef.Name.ValueText == symbol)
+            {
+                defined = false;
+            }
+        }
+
+        return defined;
+    }
+
+    /// <summary>The getter, the setter, or both (compound assignment, ++ and --) that a property or indexer reference calls.</summary>
+    private static IEnumerable<IMethodSymbol> Accessors(IPropertyReferenceOperation property)
+    {
+        IOperation? parent = property.Parent;
+        bool isTarget = parent is IAssignmentOperation assignment && assignment.Target == property
+            || parent is IIncrementOrDecrementOperation;
+        bool reads = !isTarget || parent is ICompoundAssignmentOperation or ICoalesceAssignmentOperation or IIncrementOrDecrementOperation;
+        if (reads && property.Property.GetMethod is { } getter)
+        {
+            yield return getter;
+        }
+
+        if (isTarget && property.Property.SetMethod is { } setter)
+        {
+            yield return setter;
+        }
+    }
+
+    /// <summary>The Dispose methods a using statement or declaration calls on its resources' types.</summary>
+    private static IEnumerable<IMethodSymbol> Disposes(IOperation resources)
+    {
+        IEnumerable<ITypeSymbol?> types = resources switch
+        {
+            IVariableDeclarationGroupOperation group => group.Declarations.SelectMany(static d => d.Declarators).Select(static d => (ITypeSymbol?)d.Symbol.Type),
+            _ => [resources.Type],
+        };
+        foreach (ITypeSymbol? type in types)
+        {
+            if (type?.GetMembers("Dispose").OfType<IMethodSymbol>().FirstOrDefault(static m => m.Parameters.Length == 0 && !m.IsStatic) is { } dispose)
+            {
+                yield return dispose;
+            }
+        }
+    }
+}
