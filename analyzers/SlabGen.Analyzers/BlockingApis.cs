@@ -111,7 +111,8 @@ internal static class BlockingApis
 
         if (method.MethodKind == MethodKind.Constructor)
         {
-            return BlockingConstructors.Contains(MetadataName(method.ContainingType.OriginalDefinition)) && method.Parameters.Length != 0;
+            return method.Parameters.Length != 0 && TypeNames.Contains(method.ContainingType.Name)
+                && BlockingConstructors.Contains(MetadataName(method.ContainingType.OriginalDefinition));
         }
 
         if (!AnyName.Contains(method.Name))
@@ -120,6 +121,11 @@ internal static class BlockingApis
         }
 
         INamedTypeSymbol type = method.ContainingType.OriginalDefinition;
+        if (!TypeNames.Contains(type.Name) && !DerivesFromIoType(type))
+        {
+            return false; // List<T>.Add and the like: one lookup of a simple name, no string built
+        }
+
         string typeName = MetadataName(type);
         if (Methods.TryGetValue(typeName, out HashSet<string>? names) && names.Contains(method.Name))
         {
@@ -133,6 +139,25 @@ internal static class BlockingApis
         }
 
         return !InMemoryType(type) && IoMembers.Any(io => io.Names.Contains(method.Name) && DerivesFrom(type, io.BaseType));
+    }
+
+    /// <summary>The simple names of every type the lists mention: the second cheap filter, before full names are built.</summary>
+    private static readonly HashSet<string> TypeNames = new(
+        Methods.Keys.Concat(TimeoutOverloads.Keys).Concat(BlockingConstructors).Select(static n => n.Substring(n.LastIndexOf('.') + 1)),
+        StringComparer.Ordinal);
+
+    /// <summary>Whether a base type is named Stream, TextReader or TextWriter (by simple name; the full check follows).</summary>
+    private static bool DerivesFromIoType(INamedTypeSymbol? type)
+    {
+        for (; type is not null; type = type.BaseType)
+        {
+            if (type.Name is "Stream" or "TextReader" or "TextWriter")
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Every method name the lists mention: most calls are rejected by this one lookup.</summary>

@@ -11,10 +11,23 @@ namespace SlabGen.Analyzers;
 
 internal static class CallEdges
 {
-    /// <summary>The methods <paramref name="operation"/> calls, with where; empty for operations that call nothing.</summary>
-    public static IEnumerable<(IMethodSymbol Method, Location Location)> Targets(IOperation operation)
+    /// <summary>Whether <paramref name="operation"/> calls anything at all: a cheap test before <see cref="Targets"/>.</summary>
+    public static bool HasTargets(IOperation operation) => operation switch
     {
-        Location at = operation.Syntax.GetLocation();
+        IInvocationOperation or IObjectCreationOperation { Constructor: not null } or IPropertyReferenceOperation
+            or IEventAssignmentOperation or IForEachLoopOperation or IUsingOperation or IUsingDeclarationOperation => true,
+        IBinaryOperation binary => binary.OperatorMethod is not null,
+        IUnaryOperation unary => unary.OperatorMethod is not null,
+        ICompoundAssignmentOperation compound => compound.OperatorMethod is not null,
+        IIncrementOrDecrementOperation step => step.OperatorMethod is not null,
+        IConversionOperation conversion => conversion.OperatorMethod is not null,
+        _ => false,
+    };
+
+    /// <summary>The methods <paramref name="operation"/> calls, with where (a node: a location is made only for what is kept); empty for operations that call nothing.</summary>
+    public static IEnumerable<(IMethodSymbol Method, SyntaxNode At)> Targets(IOperation operation)
+    {
+        SyntaxNode at = operation.Syntax;
         switch (operation)
         {
             case IInvocationOperation invocation:
@@ -52,14 +65,10 @@ internal static class CallEdges
                 }
 
                 break;
-            case IForEachLoopOperation loop when loop.Syntax is CommonForEachStatementSyntax statement && loop.SemanticModel is { } model:
-                ForEachStatementInfo info = model.GetForEachStatementInfo(statement);
-                foreach (IMethodSymbol? method in new[] { info.GetEnumeratorMethod, info.MoveNextMethod, info.CurrentProperty?.GetMethod, info.DisposeMethod })
+            case IForEachLoopOperation { Collection: { } collection } loop when loop.Syntax is CommonForEachStatementSyntax statement:
+                foreach (IMethodSymbol method in ForEachMethods(collection))
                 {
-                    if (method is not null)
-                    {
-                        yield return (method, statement.Expression.GetLocation());
-                    }
+                    yield return (method, statement.Expression);
                 }
 
                 break;
@@ -98,7 +107,28 @@ internal static class CallEdges
         return false;
     }
 
-    private static bool IsOmitted(IInvocationOperation invocation)
+    /// <summary>Whether calls of <paramref name="method"/> may be removed: it is [Conditional] or a bodiless partial method (a cheap scan; IsOmitted decides).</summary>
+    public static bool MayBeOmitted(IMethodSymbol method)
+    {
+        method = method.ReducedFrom ?? method;
+        if (method.IsPartialDefinition && method.PartialImplementationPart is null)
+        {
+            return true;
+        }
+
+        foreach (AttributeData attribute in method.GetAttributes())
+        {
+            if (attribute.AttributeClass?.Name == "ConditionalAttribute")
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Whether the compiler removes this call (see <see cref="IsOmitted(IOperation)"/>).</summary>
+    public static bool IsOmitted(IInvocationOperation invocation)
     {
         IMethodSymbol method = invocation.TargetMethod.ReducedFrom ?? invocation.TargetMethod;
         if (method.IsPartialDefinition && method.PartialImplementationPart is null)
@@ -137,6 +167,50 @@ internal static class CallEdges
         }
 
         return defined;
+    }
+
+    /// <summary>
+    /// What a foreach over <paramref name="collection"/> calls, found as the compiler's pattern finds it (public
+    /// GetEnumerator, then MoveNext, Current and Dispose on what it returns), from symbols alone: asking the semantic
+    /// model for the statement's info would bind it again, at every loop.
+    /// </summary>
+    private static IEnumerable<IMethodSymbol> ForEachMethods(IOperation collection)
+    {
+        ITypeSymbol? type = (collection is IConversionOperation { IsImplicit: true } conversion ? conversion.Operand : collection).Type;
+        if (type is null || Parameterless(type, "GetEnumerator") is not { } getEnumerator)
+        {
+            yield break;
+        }
+
+        yield return getEnumerator;
+        ITypeSymbol enumerator = getEnumerator.ReturnType;
+        if (Parameterless(enumerator, "MoveNext") is { } moveNext)
+        {
+            yield return moveNext;
+        }
+
+        if (enumerator.GetMembers("Current").OfType<IPropertySymbol>().FirstOrDefault()?.GetMethod is { } current)
+        {
+            yield return current;
+        }
+
+        if (Parameterless(enumerator, "Dispose") is { } dispose)
+        {
+            yield return dispose;
+        }
+    }
+
+    private static IMethodSymbol? Parameterless(ITypeSymbol type, string name)
+    {
+        foreach (ISymbol member in type.GetMembers(name))
+        {
+            if (member is IMethodSymbol { Parameters.Length: 0, IsStatic: false } method)
+            {
+                return method;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>The getter, the setter, or both (compound assignment, ++ and --) that a property or indexer reference calls.</summary>

@@ -97,6 +97,13 @@ internal static class Descriptors
         "await in interrupt context",
         "'{0}' in {1}: interrupt context belongs to the thread, and the code after it may resume on another thread, outside the context; finish the interrupt-context work before awaiting");
 
+    public static readonly DiagnosticDescriptor ManagedAllocationInInterrupt = new(RuleIdentifiers.ManagedAllocationInInterrupt,
+        "Managed allocation in interrupt context",
+        "{0} allocates managed memory in interrupt context, {1}: every allocation brings the next GC pause (a frame hitch) closer; allocate before the frame, or use a [SlabCache] struct or Kmalloc",
+        Reliability, DiagnosticSeverity.Warning, isEnabledByDefault: true,
+        description: "Managed allocation in interrupt context.", helpLinkUri: HelpLink(RuleIdentifiers.ManagedAllocationInInterrupt),
+        customTags: WellKnownDiagnosticTags.CompilationEnd);
+
     private static DiagnosticDescriptor Error(string id, string category, string title, string message, params string[] tags) => new(
         id, title, message, category, DiagnosticSeverity.Error, isEnabledByDefault: true,
         description: title + ".", helpLinkUri: HelpLink(id), customTags: tags);

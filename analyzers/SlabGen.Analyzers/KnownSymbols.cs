@@ -58,7 +58,7 @@ internal sealed class KnownSymbols
     {
         for (ISymbol? s = symbol; s is not null; s = s.ContainingSymbol)
         {
-            if (s.GetAttributes().Any(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, _interruptContext)))
+            if (HasAttribute(s, _interruptContext))
             {
                 return true;
             }
@@ -80,8 +80,21 @@ internal sealed class KnownSymbols
     public bool IsVmalloc(IMethodSymbol method) =>
         SymbolEqualityComparer.Default.Equals(method.ContainingType, _kmem) && method.Name is "Vmalloc" or "Vzalloc" or "Kvmalloc";
 
-    public bool IsMaySleep(IMethodSymbol method) => _maySleep is not null
-        && method.OriginalDefinition.GetAttributes().Any(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, _maySleep));
+    public bool IsMaySleep(IMethodSymbol method) => _maySleep is not null && HasAttribute(method.OriginalDefinition, _maySleep);
+
+    /// <summary>A loop, not LINQ with a closure: the analyzers ask this of every call they see.</summary>
+    private static bool HasAttribute(ISymbol symbol, INamedTypeSymbol attribute)
+    {
+        foreach (AttributeData data in symbol.GetAttributes())
+        {
+            if (SymbolEqualityComparer.Default.Equals(data.AttributeClass, attribute))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     /// <summary>A constant GfpFlags argument, given or defaulted, that may sleep: without Atomic (Kernel, Zero alone, none).</summary>
     public bool IsKernelFlags(IArgumentOperation argument) =>

@@ -24,4 +24,5 @@ internal static class RuleIdentifiers
     public const string SleepingCallChainInInterrupt = "SLAB104";
     public const string BlockingCallInInterrupt = "SLAB105";
     public const string AwaitInInterrupt = "SLAB106";
+    public const string ManagedAllocationInInterrupt = "SLAB107";
 }

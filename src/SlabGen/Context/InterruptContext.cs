@@ -27,6 +27,25 @@ public static class InterruptContext
     internal static readonly bool ChecksEnabled =
         !(AppContext.TryGetSwitch(DisableChecksSwitch, out bool disabled) && disabled);
 
+    /// <summary>
+    /// The AppContext switch that makes leaving an outermost scope throw when the thread allocated managed memory
+    /// inside it (the run-time side of the SLAB107 analyzer). Off by default: then the bytes are only counted.
+    /// </summary>
+    public const string ThrowOnManagedAllocationSwitch = "SlabGen.InterruptContext.ThrowOnManagedAllocation";
+
+    internal static readonly bool ThrowOnManagedAllocation =
+        AppContext.TryGetSwitch(ThrowOnManagedAllocationSwitch, out bool throwing) && throwing;
+
+    [ThreadStatic]
+    private static long t_lastScopeManagedBytes;
+
+    /// <summary>
+    /// The managed (GC) bytes the calling thread allocated inside its last outermost scope, as
+    /// <see cref="GC.GetAllocatedBytesForCurrentThread"/> counts them; 0 before the first. Every outermost scope also
+    /// adds what it allocated to the <c>slabgen.interrupt.managed_bytes</c> counter of <see cref="SlabGenMetrics"/>.
+    /// </summary>
+    public static long LastScopeManagedBytes => t_lastScopeManagedBytes;
+
     /// <summary>Whether the calling thread is inside an interrupt-context scope.</summary>
     public static bool IsActive => ThreadSlots.InterruptDepth != 0;
 
@@ -39,7 +58,8 @@ public static class InterruptContext
     public static unsafe Scope Enter()
     {
         int* word = ThreadSlots.InterruptDepthWord;
-        return new Scope(word, ++*word);
+        int depth = ++*word;
+        return new Scope(word, depth, depth == 1 ? GC.GetAllocatedBytesForCurrentThread() : 0);
     }
 
     /// <summary>
@@ -93,17 +113,23 @@ public static class InterruptContext
         private readonly int* _word;
         private readonly int _depth;
 
-        internal Scope(int* word, int depth)
+        /// <summary>The thread's allocated managed bytes when an outermost scope was entered.</summary>
+        private readonly long _allocatedAtEntry;
+
+        internal Scope(int* word, int depth, long allocatedAtEntry)
         {
             _word = word;
             _depth = depth;
+            _allocatedAtEntry = allocatedAtEntry;
         }
 
         /// <summary>Leaves this scope.</summary>
         /// <exception cref="InvalidOperationException">
         /// Scopes are left out of order or twice (nothing changes), or on another thread than the one that entered it
         /// (typically after an <c>await</c>): then the calling thread's depth is left alone and the entering thread
-        /// leaves the scope, so neither thread stays in interrupt context by mistake.
+        /// leaves the scope, so neither thread stays in interrupt context by mistake. Or, under
+        /// <see cref="ThrowOnManagedAllocationSwitch"/>, the thread allocated managed memory inside this outermost
+        /// scope (it has left the scope all the same).
         /// </exception>
         public void Dispose()
         {
@@ -132,10 +158,34 @@ public static class InterruptContext
             }
 
             *_word = _depth - 1;
+            if (_depth == 1)
+            {
+                LeaveOutermost(_allocatedAtEntry);
+            }
+        }
+
+        /// <summary>Counts what an outermost scope allocated, and throws under the switch; the thread has left the scope already.</summary>
+        private static void LeaveOutermost(long allocatedAtEntry)
+        {
+            long bytes = GC.GetAllocatedBytesForCurrentThread() - allocatedAtEntry;
+            t_lastScopeManagedBytes = bytes;
+            if (bytes <= 0)
+            {
+                return;
+            }
+
+            SlabGenMetrics.RecordInterruptAllocation(bytes);
+            if (ThrowOnManagedAllocation)
+            {
+                throw new InvalidOperationException(
+                    $"The thread allocated {bytes} bytes of managed memory inside an InterruptContext scope ({ThrowOnManagedAllocationSwitch} is set): " +
+                    "every allocation brings the next GC pause closer. Allocate before the scope, or use a [SlabCache] struct or Kmalloc; " +
+                    "the SLAB107 analyzer shows where at compile time.");
+            }
         }
 
         /// <inheritdoc/>
-        public bool Equals(Scope other) => _word == other._word && _depth == other._depth;
+        public bool Equals(Scope other) => _word == other._word && _depth == other._depth && _allocatedAtEntry == other._allocatedAtEntry;
 
         /// <inheritdoc/>
         public override bool Equals(object? obj) => obj is Scope other && Equals(other);

@@ -1,6 +1,7 @@
 // The .NET way to watch the allocator live: a System.Diagnostics.Metrics meter named "SlabGen", read by
-// dotnet-counters, OpenTelemetry or any MeterListener. Nothing is recorded on the allocation paths (the two recorded
-// counters count disposals that found leaks); the numbers are read (under the caches' locks, like slabinfo) only when a listener collects.
+// dotnet-counters, OpenTelemetry or any MeterListener. Nothing is recorded on the allocation paths (the recorded
+// counters count disposals that found leaks, and interrupt-context scopes that allocated managed memory); the numbers
+// are read (under the caches' locks, like slabinfo) only when a listener collects.
 using System.Diagnostics.Metrics;
 
 namespace SlabGen;
@@ -37,6 +38,21 @@ public static class SlabGenMetrics
     /// <summary>Page allocators disposed while in use, tagged with <see cref="AllocatorTag"/>.</summary>
     private static readonly Counter<long> s_pagesLeakedDisposals = s_meter.CreateCounter<long>("slabgen.pages.leaked_disposals",
         "{allocator}", "Page allocators disposed while caches or blocks still used them, which keep their memory (the SlabGen event source's AllocatorLeaked event has the report).");
+
+    /// <summary>Managed bytes allocated inside outermost interrupt-context scopes (InterruptContext.Enter).</summary>
+    private static readonly Counter<long> s_interruptManagedBytes = s_meter.CreateCounter<long>("slabgen.interrupt.managed_bytes",
+        "By", "Managed (GC) bytes threads allocated inside outermost InterruptContext scopes: a frame that allocates brings the next GC pause closer.");
+
+    /// <summary>Outermost interrupt-context scopes that allocated managed memory.</summary>
+    private static readonly Counter<long> s_interruptAllocatingScopes = s_meter.CreateCounter<long>("slabgen.interrupt.allocating_scopes",
+        "{scope}", "Outermost InterruptContext scopes inside which the thread allocated managed memory.");
+
+    /// <summary>Counts an outermost interrupt-context scope that allocated <paramref name="bytes"/> managed bytes (more than 0).</summary>
+    internal static void RecordInterruptAllocation(long bytes)
+    {
+        s_interruptManagedBytes.Add(bytes);
+        s_interruptAllocatingScopes.Add(1);
+    }
 
     /// <summary>Creates the meter and its instruments if they do not exist yet. Called by the allocators; harmless to call again.</summary>
     internal static void EnsureCreated() => _ = s_meter;

@@ -1,0 +1,101 @@
+// SLAB107: every kind of managed allocation in interrupt-context code, directly and through calls with the chain,
+// and the look-alikes that allocate nothing (spans, stackalloc, static and non-capturing lambdas, throw paths,
+// empty params and arrays, interpolation into a handler, structs).
+using Microsoft.CodeAnalysis.CSharp.Testing;
+using Microsoft.CodeAnalysis.Testing;
+
+namespace SlabGen.Analyzers.Tests;
+
+public class ManagedAllocationAnalyzerTests
+{
+    private const string Usings = "using System; using System.Collections.Generic; using System.Linq; using System.Numerics; using System.Threading.Tasks; using SlabGen;\n";
+
+    private static Task Check(string source) => Verify.Analyzer<ManagedAllocationAnalyzer>(Usings + source);
+
+    [Fact]
+    public Task Each_kind_of_allocation_in_a_frame_is_reported() => Check("""
+        public class Game
+        {
+            private int _score;
+            private readonly List<int> _items = new();
+            [InterruptContext]
+            public void Frame(int dt, params int[] extra)
+            {
+                var list = {|SLAB107:new List<int>()|};
+                int[] array = {|SLAB107:new int[16]|};
+                object boxed = {|SLAB107:dt|};
+                Func<int> closure = {|SLAB107:() => dt + _score|};
+                Action method = {|SLAB107:Tick|};
+                string joined = {|SLAB107:"score " + _score|};
+                string text = {|SLAB107:$"score {_score}"|};
+                var evens = {|SLAB107:_items.Where(static i => i % 2 == 0)|};
+                int[] literal = {|SLAB107:[1, 2, 3]|};
+                {|SLAB107:Log(1, 2)|};
+                string s = {|SLAB107:_score.ToString()|};
+                {|SLAB107:Save()|};
+            }
+            private void Tick() { }
+            private static void Log(params int[] values) { }
+            private static async Task Save() => await Task.Yield();
+        }
+        """);
+
+    [Fact]
+    public Task What_allocates_nothing_is_not_reported() => Check("""
+        public class Game
+        {
+            private static int s_count;
+            [InterruptContext]
+            public unsafe void Frame(int dt)
+            {
+                Span<int> span = stackalloc int[16];
+                Span<int> fromExpression = [1, 2, 3];
+                int[] empty = [];
+                var v = new Vector3(1, 2, 3);
+                Func<int, int> square = static x => x * x;
+                Func<int> constant = () => 42;
+                Action tick = Tick;
+                Log();
+                string constantText = "a" + "b";
+                if (dt < 0) throw new ArgumentOutOfRangeException(nameof(dt), $"negative: {dt}");
+                s_count += dt;
+                var stamp = new DefaultInterpolatedStringHandlerUser().Stamp(dt);
+            }
+            private static void Tick() { }
+            private static void Log(params int[] values) { }
+        }
+        public struct DefaultInterpolatedStringHandlerUser { public int Stamp(int x) => x; }
+        """);
+
+    [Fact]
+    public async Task An_allocation_reached_through_calls_is_reported_at_the_call_with_the_chain()
+    {
+        var test = new CSharpAnalyzerTest<ManagedAllocationAnalyzer, DefaultVerifier>
+        {
+            TestCode = Usings + """
+                public class World
+                {
+                    [InterruptContext]
+                    public void Frame() { {|#0:Spawn()|}; Step(); }
+                    private void Spawn() => Grow();
+                    private static void Grow() { var bullets = new List<int>(); }
+                    private static void Step() { }
+                }
+                """,
+            ReferenceAssemblies = Verify.Net10,
+        };
+        test.TestState.AdditionalReferences.AddRange(Verify.References);
+        test.ExpectedDiagnostics.Add(new DiagnosticResult(Descriptors.ManagedAllocationInInterrupt)
+            .WithLocation(0).WithArguments("the call", "through World.Frame → World.Spawn → World.Grow → new List<int>"));
+        await test.RunAsync();
+    }
+
+    [Fact]
+    public Task Code_outside_interrupt_context_may_allocate() => Check("""
+        public class Loader
+        {
+            public List<int> Load() => new List<int> { 1, 2, 3 };
+            public string Name(int id) => "level " + id;
+        }
+        """);
+}
