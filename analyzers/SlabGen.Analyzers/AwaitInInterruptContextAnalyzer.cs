@@ -27,7 +27,7 @@ public sealed class AwaitInInterruptContextAnalyzer : DiagnosticAnalyzer
         context.EnableConcurrentExecution();
         context.RegisterCompilationStartAction(static start =>
         {
-            var known = KnownSymbols.Create(start.Compilation, start.Options.AnalyzerConfigOptionsProvider.GlobalOptions);
+            var known = KnownSymbols.Create(start.Compilation, start.Options, start.CancellationToken);
             if (known is null)
             {
                 return;

@@ -31,7 +31,7 @@ internal static class CallEdges
         switch (operation)
         {
             case IInvocationOperation invocation:
-                yield return (invocation.TargetMethod, at);
+                yield return (Devirtualize(invocation), at);
                 break;
             case IObjectCreationOperation { Constructor: { } constructor }:
                 yield return (constructor, at);
@@ -87,6 +87,71 @@ internal static class CallEdges
 
                 break;
         }
+    }
+
+    /// <summary>
+    /// The method a call runs when the receiver's type is known: a virtual, abstract or interface method called on a
+    /// sealed type, a struct, or a just-created object goes to that type's implementation; anything else is the
+    /// method named at the call site.
+    /// </summary>
+    public static IMethodSymbol Devirtualize(IInvocationOperation invocation)
+    {
+        IMethodSymbol target = invocation.TargetMethod;
+        if (!IsDispatched(target) || ConcreteType(invocation.Instance) is not { } receiver)
+        {
+            return target;
+        }
+
+        if (target.ContainingType.TypeKind == TypeKind.Interface)
+        {
+            return receiver.FindImplementationForInterfaceMember(target) as IMethodSymbol ?? target;
+        }
+
+        for (ITypeSymbol? type = receiver; type is not null; type = type.BaseType)
+        {
+            foreach (ISymbol member in type.GetMembers(target.Name))
+            {
+                if (member is IMethodSymbol method && Overrides(method, target))
+                {
+                    return method;
+                }
+            }
+        }
+
+        return target;
+    }
+
+    /// <summary>Whether the method that runs is chosen at run time: virtual, abstract, an override, or an interface member.</summary>
+    public static bool IsDispatched(IMethodSymbol method) =>
+        method.IsVirtual || method.IsAbstract || method.IsOverride || (method.ContainingType.TypeKind == TypeKind.Interface && !method.IsStatic);
+
+    /// <summary>Whether the receiver's type is the object's exact type: a sealed type, a struct, or an object created right there.</summary>
+    public static ITypeSymbol? ConcreteType(IOperation? receiver)
+    {
+        while (receiver is IConversionOperation { OperatorMethod: null } conversion)
+        {
+            receiver = conversion.Operand; // a cast or an implicit conversion does not change the object's type
+        }
+
+        return receiver switch
+        {
+            IObjectCreationOperation { Type: { } created } => created,
+            { Type: { IsSealed: true } or { IsValueType: true } } => receiver.Type,
+            _ => null,
+        };
+    }
+
+    private static bool Overrides(IMethodSymbol method, IMethodSymbol target)
+    {
+        for (IMethodSymbol? m = method; m is not null; m = m.OverriddenMethod)
+        {
+            if (SymbolEqualityComparer.Default.Equals(m.OriginalDefinition, target.OriginalDefinition))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>

@@ -35,22 +35,29 @@ internal sealed class CallGraph<TFinding>(KnownSymbols known)
 
     /// <summary>
     /// One walk up from the operation: the method or local function whose body holds it, whether a lambda lies
-    /// between, and whether it is to be skipped: inside a call the compiler removes (CallEdges.IsOmitted) or in an
-    /// attribute's arguments (evaluated when the attribute is read, not in the method).
+    /// between, whether it is to be skipped (inside a call the compiler removes, CallEdges.IsOmitted, or in an
+    /// attribute's arguments, evaluated when the attribute is read), and the [InterruptContext] delegate type of
+    /// the innermost lambda around it, if that lambda is converted to one.
     /// </summary>
-    private static (IMethodSymbol? Owner, bool InsideLambda, bool Skipped) Where(IOperation operation, ISymbol containing)
+    private (IMethodSymbol? Owner, bool InsideLambda, bool Skipped, ITypeSymbol? DelegateContract) Where(IOperation operation, ISymbol containing)
     {
         bool insideLambda = false;
         IMethodSymbol? local = null;
+        ITypeSymbol? contract = null;
         for (IOperation? node = operation; node is not null; node = node.Parent)
         {
             switch (node)
             {
                 case IInvocationOperation invocation when CallEdges.MayBeOmitted(invocation.TargetMethod) && CallEdges.IsOmitted(invocation):
-                    return (null, false, true);
+                    return (null, false, true, null);
                 case IAttributeOperation:
-                    return (null, false, true);
+                    return (null, false, true, null);
                 case IAnonymousFunctionOperation when node != operation && local is null:
+                    if (!insideLambda && node.Parent is IDelegateCreationOperation { Type: var type } && known.IsInterruptDelegate(type))
+                    {
+                        contract = type;
+                    }
+
                     insideLambda = true;
                     break;
                 case ILocalFunctionOperation function when node != operation && local is null:
@@ -59,34 +66,38 @@ internal sealed class CallGraph<TFinding>(KnownSymbols known)
             }
         }
 
-        return (local ?? containing as IMethodSymbol, insideLambda, false);
+        return (local ?? containing as IMethodSymbol, insideLambda, false, contract);
     }
 
     /// <summary>
-    /// Records one operation: a finding (reported at once through <paramref name="report"/> when the code is in
-    /// interrupt context, and kept as its method's first finding), or else the calls it makes.
+    /// Records one operation: a finding (reported at once through <paramref name="report"/>, with how to name the
+    /// code, when the code is in interrupt context, and kept as its method's first finding), or else the calls it
+    /// makes. Code is in interrupt context when its member is (KnownSymbols.IsInterruptContext: attributes and
+    /// contracts), or when it is inside a lambda converted to an [InterruptContext] delegate type.
     /// </summary>
-    public void Analyze(OperationAnalysisContext context, Func<IOperation, IMethodSymbol, TFinding?> find,
-        Action<OperationAnalysisContext, TFinding> report)
+    public void Analyze(OperationAnalysisContext context, Block block, Func<IOperation, TFinding?> find,
+        Action<OperationAnalysisContext, TFinding, string> report)
     {
         IOperation operation = context.Operation;
-        (IMethodSymbol? owner, bool insideLambda, bool skipped) = Where(operation, context.ContainingSymbol);
+        (IMethodSymbol? owner, bool insideLambda, bool skipped, ITypeSymbol? delegateContract) = Where(operation, block.Owner);
         if (owner is null || skipped)
         {
             return;
         }
 
-        bool interrupt = _interrupt.GetOrAdd(context.ContainingSymbol, _isInterruptContext);
-        if (find(operation, owner) is { } finding)
+        bool interrupt = delegateContract is not null || block.Interrupt;
+        if (find(operation) is { } finding)
         {
             if (interrupt)
             {
-                report(context, finding);
+                report(context, finding, delegateContract is not null
+                    ? $"a lambda in {CallGraph.Name(context.ContainingSymbol)} for [InterruptContext] {delegateContract.Name}"
+                    : known.ContextName(context.ContainingSymbol));
             }
 
             if (!insideLambda)
             {
-                Summary summary = _summaries.GetOrAdd(owner, static _ => new Summary());
+                Summary summary = SummaryOf(owner, block);
                 lock (summary)
                 {
                     if (summary.FirstFinding is null || CallGraph.LocationOrder.Instance.Compare(finding.Location, summary.FirstFinding.Location) < 0)
@@ -107,7 +118,6 @@ internal sealed class CallGraph<TFinding>(KnownSymbols known)
             }
 
             Location location = at.GetLocation();
-
             if (interrupt && callee.MethodKind != MethodKind.LocalFunction)
             {
                 _interruptCalls.Add((owner, callee, location));
@@ -115,13 +125,56 @@ internal sealed class CallGraph<TFinding>(KnownSymbols known)
 
             if (!insideLambda)
             {
-                Summary summary = _summaries.GetOrAdd(owner, static _ => new Summary());
+                Summary summary = SummaryOf(owner, block);
                 lock (summary)
                 {
                     summary.Calls.Add((callee, location));
                 }
             }
         }
+    }
+
+    /// <summary>How messages name the interrupt-context code the operation is in, or null when it is not in interrupt context.</summary>
+    public string? InterruptLabel(OperationAnalysisContext context, Block block)
+    {
+        (IMethodSymbol? owner, _, bool skipped, ITypeSymbol? delegateContract) = Where(context.Operation, block.Owner);
+        if (owner is null || skipped)
+        {
+            return null;
+        }
+
+        return delegateContract is not null
+            ? $"a lambda in {CallGraph.Name(block.Owner)} for [InterruptContext] {delegateContract.Name}"
+            : block.Interrupt ? known.ContextName(block.Owner) : null;
+    }
+
+    /// <summary>
+    /// What the operations of one body (a method, an accessor, a constructor, a lambda's containing member) share,
+    /// looked up once per body rather than once per operation: the member, whether it is in interrupt context, and
+    /// its summary once one is needed.
+    /// </summary>
+    public Block StartBlock(ISymbol owner) => new(owner, _interrupt.GetOrAdd(owner, _isInterruptContext));
+
+    /// <summary>The summary of <paramref name="owner"/>: the block's own (kept on it), or a local function's.</summary>
+    private Summary SummaryOf(IMethodSymbol owner, Block block)
+    {
+        if (ReferenceEquals(owner, block.Owner))
+        {
+            return block.Summary ??= _summaries.GetOrAdd(owner, static _ => new Summary());
+        }
+
+        return _summaries.GetOrAdd(owner, static _ => new Summary());
+    }
+
+    /// <summary>See <see cref="StartBlock"/>.</summary>
+    public sealed class Block(ISymbol owner, bool interrupt)
+    {
+        public ISymbol Owner { get; } = owner;
+
+        public bool Interrupt { get; } = interrupt;
+
+        /// <summary>The owner's summary; a benign race may look it up twice (GetOrAdd gives both the same one).</summary>
+        internal Summary? Summary;
     }
 
     /// <summary>Every interrupt-context call of a method that reaches a finding, with the chain written out.</summary>
@@ -205,7 +258,7 @@ internal sealed class CallGraph<TFinding>(KnownSymbols known)
     }
 
     /// <summary>What a method body does: its first direct finding and the source methods it calls.</summary>
-    private sealed class Summary
+    internal sealed class Summary
     {
         public TFinding? FirstFinding;
         public readonly List<(IMethodSymbol Callee, Location Location)> Calls = [];

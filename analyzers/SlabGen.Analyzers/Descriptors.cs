@@ -104,6 +104,18 @@ internal static class Descriptors
         description: "Managed allocation in interrupt context.", helpLinkUri: HelpLink(RuleIdentifiers.ManagedAllocationInInterrupt),
         customTags: WellKnownDiagnosticTags.CompilationEnd);
 
+    public static readonly DiagnosticDescriptor UnknownTargetInInterrupt = new(RuleIdentifiers.UnknownTargetInInterrupt,
+        "Call through an unknown target in interrupt context",
+        "'{0}' is called through {1} in interrupt context ('{2}'): the analysis cannot see which code runs; mark {3} [InterruptContext] so every implementation is checked",
+        Reliability, DiagnosticSeverity.Warning, isEnabledByDefault: false,
+        description: "Call through an unknown target in interrupt context (opt-in).", helpLinkUri: HelpLink(RuleIdentifiers.UnknownTargetInInterrupt));
+
+    public static readonly DiagnosticDescriptor PInvokeInInterrupt = new(RuleIdentifiers.PInvokeInInterrupt,
+        "P/Invoke in interrupt context",
+        "'{0}' calls native code in interrupt context ('{1}'), which may block (a swap-buffers that waits for vsync, a driver call); mark it [SuppressGCTransition] if it is short and never blocks",
+        Reliability, DiagnosticSeverity.Warning, isEnabledByDefault: false,
+        description: "P/Invoke in interrupt context (opt-in).", helpLinkUri: HelpLink(RuleIdentifiers.PInvokeInInterrupt));
+
     private static DiagnosticDescriptor Error(string id, string category, string title, string message, params string[] tags) => new(
         id, title, message, category, DiagnosticSeverity.Error, isEnabledByDefault: true,
         description: title + ".", helpLinkUri: HelpLink(id), customTags: tags);

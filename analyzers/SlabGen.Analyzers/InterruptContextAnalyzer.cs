@@ -35,6 +35,7 @@ public sealed class InterruptContextAnalyzer : DiagnosticAnalyzer
     [
         Descriptors.VmallocInInterrupt, Descriptors.KernelFlagsInInterrupt, Descriptors.MaySleepCallInInterrupt,
         Descriptors.SleepingCallChainInInterrupt, Descriptors.BlockingCallInInterrupt,
+        Descriptors.UnknownTargetInInterrupt, Descriptors.PInvokeInInterrupt,
     ];
 
     /// <inheritdoc/>
@@ -44,36 +45,106 @@ public sealed class InterruptContextAnalyzer : DiagnosticAnalyzer
         context.EnableConcurrentExecution();
         context.RegisterCompilationStartAction(static start =>
         {
-            var known = KnownSymbols.Create(start.Compilation, start.Options.AnalyzerConfigOptionsProvider.GlobalOptions);
+            var known = KnownSymbols.Create(start.Compilation, start.Options, start.CancellationToken);
             if (known is null)
             {
                 return;
             }
 
             var analysis = new CompilationAnalysis(known);
-            start.RegisterOperationAction(analysis.AnalyzeOperation,
-                OperationKind.Invocation, OperationKind.PropertyReference, OperationKind.Lock, OperationKind.ObjectCreation,
-                OperationKind.Binary, OperationKind.Unary, OperationKind.Conversion, OperationKind.CompoundAssignment,
-                OperationKind.Increment, OperationKind.Decrement, OperationKind.EventAssignment, OperationKind.Loop,
-                OperationKind.Using, OperationKind.UsingDeclaration);
+            start.RegisterOperationBlockStartAction(blockStart =>
+            {
+                CallGraph<Finding>.Block block = analysis.StartBlock(blockStart.OwningSymbol);
+                blockStart.RegisterOperationAction(context => analysis.AnalyzeOperation(context, block),
+                    OperationKind.Invocation, OperationKind.PropertyReference, OperationKind.Lock, OperationKind.ObjectCreation,
+                    OperationKind.Binary, OperationKind.Unary, OperationKind.Conversion, OperationKind.CompoundAssignment,
+                    OperationKind.Increment, OperationKind.Decrement, OperationKind.EventAssignment, OperationKind.Loop,
+                    OperationKind.Using, OperationKind.UsingDeclaration);
+            });
             start.RegisterCompilationEndAction(analysis.ReportCallChains);
         });
     }
 
-    /// <summary>One thing that may sleep: what it is, for messages, and which rule reports it directly.</summary>
-    private sealed record Finding(DiagnosticDescriptor Rule, string Target, Location Location, object[] Arguments) : IChainEnd;
+    /// <summary>
+    /// One thing that may sleep: the rule that reports it directly, the member's name, what a chain ends in, where,
+    /// and a detail for the message (how the flags may sleep, why a call blocks). The interrupt-context code's name
+    /// is added when it is reported.
+    /// </summary>
+    private sealed record Finding(DiagnosticDescriptor Rule, string Name, string Target, Location Location, string Detail = "") : IChainEnd
+    {
+        public Diagnostic ToDiagnostic(string context) => Diagnostic.Create(Rule, Location, Rule.Id switch
+        {
+            RuleIdentifiers.KernelFlagsInInterrupt => [Name, Detail, context],
+            RuleIdentifiers.BlockingCallInInterrupt => [Name, context, Detail],
+            _ => new object[] { Name, context },
+        });
+    }
 
     private sealed class CompilationAnalysis(KnownSymbols known)
     {
         private readonly CallGraph<Finding> _graph = new(known);
 
-        public void AnalyzeOperation(OperationAnalysisContext context)
+        public CallGraph<Finding>.Block StartBlock(ISymbol owner) => _graph.StartBlock(owner);
+
+        public void AnalyzeOperation(OperationAnalysisContext context, CallGraph<Finding>.Block block)
         {
             if (context.Operation is ILockOperation || CallEdges.HasTargets(context.Operation))
             {
-                _graph.Analyze(context, Find,
-                    static (context, finding) => context.ReportDiagnostic(Diagnostic.Create(finding.Rule, finding.Location, finding.Arguments)));
+                _graph.Analyze(context, block, Find, static (context, finding, where) => context.ReportDiagnostic(finding.ToDiagnostic(where)));
             }
+
+            if (context.Operation is IInvocationOperation invocation)
+            {
+                ReportOpaqueCall(context, block, invocation);
+            }
+        }
+
+        /// <summary>
+        /// The two opt-in rules: SLAB108 for a call whose code the analysis cannot see (an interface, abstract or
+        /// virtual method of this compilation on a receiver of unknown type, or a delegate) unless it is an
+        /// [InterruptContext] contract, and SLAB109 for a P/Invoke without [SuppressGCTransition].
+        /// </summary>
+        private void ReportOpaqueCall(OperationAnalysisContext context, CallGraph<Finding>.Block block, IInvocationOperation invocation)
+        {
+            IMethodSymbol target = invocation.TargetMethod;
+            string? through = target.MethodKind == MethodKind.DelegateInvoke ? "a delegate"
+                : CallEdges.IsDispatched(target) && target.DeclaringSyntaxReferences.Length != 0 && CallEdges.ConcreteType(invocation.Instance) is null
+                    ? target.ContainingType.TypeKind == TypeKind.Interface ? "an interface" : target.IsAbstract ? "an abstract method" : "a virtual method"
+                : null;
+            bool native = target.IsExtern ? target.GetDllImportData() is not null
+                : target.IsStatic && target.IsPartialDefinition && HasAttributeNamed(target, "LibraryImportAttribute");
+            if ((through is null || known.IsContract(target)) && (!native || HasAttributeNamed(target, "SuppressGCTransitionAttribute")))
+            {
+                return;
+            }
+
+            if (_graph.InterruptLabel(context, block) is not { } where)
+            {
+                return;
+            }
+
+            if (native)
+            {
+                context.ReportDiagnostic(Diagnostic.Create(Descriptors.PInvokeInInterrupt, invocation.Syntax.GetLocation(), CallGraph.Name(target), where));
+                return;
+            }
+
+            string contract = target.MethodKind == MethodKind.DelegateInvoke ? $"the delegate type '{target.ContainingType.Name}'" : $"'{CallGraph.Name(target)}'";
+            context.ReportDiagnostic(Diagnostic.Create(Descriptors.UnknownTargetInInterrupt, invocation.Syntax.GetLocation(),
+                CallGraph.Name(target), through, where, contract));
+        }
+
+        private static bool HasAttributeNamed(IMethodSymbol method, string name)
+        {
+            foreach (AttributeData attribute in method.GetAttributes())
+            {
+                if (attribute.AttributeClass?.Name == name)
+                {
+                    return true;
+                }
+            }
+
+            return false;
         }
 
         public void ReportCallChains(CompilationAnalysisContext context)
@@ -85,22 +156,22 @@ public sealed class InterruptContextAnalyzer : DiagnosticAnalyzer
         }
 
         /// <summary>What in this operation may sleep, or null.</summary>
-        private Finding? Find(IOperation operation, IMethodSymbol owner) => operation switch
+        private Finding? Find(IOperation operation) => operation switch
         {
-            ILockOperation => Blocking("lock", operation.Syntax.GetLocation(), owner, " (lock waits for the holder)"),
+            ILockOperation => Blocking("lock", operation.Syntax.GetLocation(), " (lock waits for the holder)"),
             IPropertyReferenceOperation property when BlockingApis.IsBlocking(property.Property) =>
-                Blocking(CallGraph.Name(property.Property), operation.Syntax.GetLocation(), owner, ""),
-            IInvocationOperation invocation => FindInCall(invocation.TargetMethod, invocation.Arguments, invocation.Syntax, owner, invocation.Instance?.Type),
-            IObjectCreationOperation { Constructor: { } constructor } creation => FindInCall(constructor, creation.Arguments, creation.Syntax, owner, null),
-            _ => FindInTargets(operation, owner),
+                Blocking(CallGraph.Name(property.Property), operation.Syntax.GetLocation(), ""),
+            IInvocationOperation invocation => FindInCall(invocation.TargetMethod, invocation.Arguments, invocation.Syntax, invocation.Instance?.Type),
+            IObjectCreationOperation { Constructor: { } constructor } creation => FindInCall(constructor, creation.Arguments, creation.Syntax, null),
+            _ => FindInTargets(operation),
         };
 
         /// <summary>A blocking or [MaySleep] target of the other call edges (accessors, operators, foreach, using).</summary>
-        private Finding? FindInTargets(IOperation operation, IMethodSymbol owner)
+        private Finding? FindInTargets(IOperation operation)
         {
             foreach ((IMethodSymbol target, SyntaxNode at) in CallEdges.Targets(operation))
             {
-                if (FindInCall(target, [], at, owner, null) is { } finding)
+                if (FindInCall(target, [], at, null) is { } finding)
                 {
                     return finding;
                 }
@@ -109,12 +180,13 @@ public sealed class InterruptContextAnalyzer : DiagnosticAnalyzer
             return null;
         }
 
-        private Finding? FindInCall(IMethodSymbol method, ImmutableArray<IArgumentOperation> arguments, SyntaxNode at, IMethodSymbol owner, ITypeSymbol? receiver)
+        private Finding? FindInCall(IMethodSymbol method, ImmutableArray<IArgumentOperation> arguments, SyntaxNode at, ITypeSymbol? receiver)
         {
             IMethodSymbol target = method.ReducedFrom ?? method;
             if (known.IsVmalloc(target))
             {
-                return new Finding(Descriptors.VmallocInInterrupt, CallGraph.Name(target), at.GetLocation(), [CallGraph.Name(target), CallGraph.Name(owner)]);
+                string name = CallGraph.Name(target);
+                return new Finding(Descriptors.VmallocInInterrupt, name, name, at.GetLocation());
             }
 
             foreach (IArgumentOperation argument in arguments)
@@ -122,31 +194,32 @@ public sealed class InterruptContextAnalyzer : DiagnosticAnalyzer
                 if (known.IsKernelFlags(argument))
                 {
                     bool implicitDefault = argument.ArgumentKind == ArgumentKind.DefaultValue;
-                    Location where = (implicitDefault ? at : argument.Syntax).GetLocation();
                     string how = implicitDefault ? " (the default)"
                         : known.NamesKernel(argument) ? ""
                         : " (flags without GfpFlags.Atomic may sleep)";
-                    return new Finding(Descriptors.KernelFlagsInInterrupt, CallGraph.Name(target) + " with GfpFlags.Kernel", where,
-                        [CallGraph.Name(target), how, CallGraph.Name(owner)]);
+                    string name = CallGraph.Name(target);
+                    return new Finding(Descriptors.KernelFlagsInInterrupt, name, name + " with GfpFlags.Kernel",
+                        (implicitDefault ? at : argument.Syntax).GetLocation(), how);
                 }
             }
 
             if (known.IsMaySleep(target))
             {
-                return new Finding(Descriptors.MaySleepCallInInterrupt, CallGraph.Name(target), at.GetLocation(), [CallGraph.Name(target), CallGraph.Name(owner)]);
+                string name = CallGraph.Name(target);
+                return new Finding(Descriptors.MaySleepCallInInterrupt, name, name, at.GetLocation());
             }
 
             if (BlockingApis.IsBlocking(target, receiver))
             {
-                return Blocking(CallGraph.Name(target), at.GetLocation(), owner, "");
+                return Blocking(CallGraph.Name(target), at.GetLocation(), "");
             }
 
             return known.IsUserListed(target)
-                ? Blocking(CallGraph.Name(target), at.GetLocation(), owner, $" (listed in {MaySleepMethodsKey})")
+                ? Blocking(CallGraph.Name(target), at.GetLocation(), $" (listed in {MaySleepMethodsKey})")
                 : null;
         }
 
-        private static Finding Blocking(string name, Location location, IMethodSymbol owner, string why) =>
-            new(Descriptors.BlockingCallInInterrupt, name, location, [name, CallGraph.Name(owner), why]);
+        private static Finding Blocking(string name, Location location, string why) =>
+            new(Descriptors.BlockingCallInInterrupt, name, name, location, why);
     }
 }

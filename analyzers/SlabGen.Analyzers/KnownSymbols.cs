@@ -32,6 +32,43 @@ internal sealed class KnownSymbols
         _userListed = userListed;
     }
 
+    /// <summary>
+    /// The additional file (an <c>AdditionalFiles</c> item, as BannedApiAnalyzers reads BannedSymbols.txt) that lists
+    /// more methods that may sleep, one <c>Namespace.Type.Method</c> per line; <c>#</c> starts a comment.
+    /// </summary>
+    public const string MaySleepFileName = "SlabGen.MaySleep.txt";
+
+    public static KnownSymbols? Create(Compilation compilation, AnalyzerOptions analyzerOptions, System.Threading.CancellationToken cancellationToken = default)
+    {
+        KnownSymbols? known = Create(compilation, analyzerOptions.AnalyzerConfigOptionsProvider.GlobalOptions);
+        if (known is null)
+        {
+            return null;
+        }
+
+        foreach (AdditionalText file in analyzerOptions.AdditionalFiles)
+        {
+            if (!string.Equals(System.IO.Path.GetFileName(file.Path), MaySleepFileName, StringComparison.OrdinalIgnoreCase)
+                || file.GetText(cancellationToken) is not { } text)
+            {
+                continue;
+            }
+
+            foreach (Microsoft.CodeAnalysis.Text.TextLine line in text.Lines)
+            {
+                string entry = line.ToString();
+                int comment = entry.IndexOf('#');
+                entry = (comment >= 0 ? entry.Substring(0, comment) : entry).Trim();
+                if (entry.Length != 0)
+                {
+                    known._userListed.Add(entry);
+                }
+            }
+        }
+
+        return known;
+    }
+
     public static KnownSymbols? Create(Compilation compilation, AnalyzerConfigOptions options)
     {
         INamedTypeSymbol? interruptContext = compilation.GetTypeByMetadataName("SlabGen.InterruptContextAttribute");
@@ -53,23 +90,84 @@ internal sealed class KnownSymbols
             compilation.GetTypeByMetadataName("SlabGen.Kmem"), gfpFlags, atomic, userListed);
     }
 
-    /// <summary>The member, its type, or (for a local function or lambda) the member around it carries [InterruptContext].</summary>
-    public bool IsInterruptContext(ISymbol symbol)
+    /// <summary>
+    /// Whether the member is in interrupt context: it, its type, or (for a local function or lambda) the member
+    /// around it carries [InterruptContext], or it overrides or implements a member that is in interrupt context
+    /// by its own attribute or its type's (a contract: every implementation is checked).
+    /// </summary>
+    public bool IsInterruptContext(ISymbol symbol) => InterruptContract(symbol) is not null;
+
+    /// <summary>The symbol whose [InterruptContext] puts <paramref name="symbol"/> in interrupt context, or null.</summary>
+    public ISymbol? InterruptContract(ISymbol symbol)
     {
-        for (ISymbol? s = symbol; s is not null; s = s.ContainingSymbol)
+        for (ISymbol? s = symbol; s is not null and not INamespaceSymbol; s = s.ContainingSymbol)
         {
             if (HasAttribute(s, _interruptContext))
             {
-                return true;
-            }
-
-            if (s is INamespaceSymbol)
-            {
-                return false;
+                return s;
             }
         }
 
-        return false;
+        if (symbol is not IMethodSymbol method)
+        {
+            return null;
+        }
+
+        for (IMethodSymbol? overridden = method.OverriddenMethod; overridden is not null; overridden = overridden.OverriddenMethod)
+        {
+            if (HasAttribute(overridden, _interruptContext) || HasAttribute(overridden.ContainingType, _interruptContext))
+            {
+                return overridden;
+            }
+        }
+
+        foreach (IMethodSymbol explicitly in method.ExplicitInterfaceImplementations)
+        {
+            if (IsContract(explicitly))
+            {
+                return explicitly;
+            }
+        }
+
+        if (method.ContainingType is { } type && method.DeclaredAccessibility == Accessibility.Public && !method.IsStatic)
+        {
+            foreach (INamedTypeSymbol contract in type.AllInterfaces)
+            {
+                bool wholeInterface = HasAttribute(contract, _interruptContext);
+                foreach (ISymbol member in contract.GetMembers(method.Name))
+                {
+                    if (member is IMethodSymbol candidate && (wholeInterface || HasAttribute(candidate, _interruptContext))
+                        && SymbolEqualityComparer.Default.Equals(type.FindImplementationForInterfaceMember(candidate), method))
+                    {
+                        return candidate;
+                    }
+                }
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Whether a method is an interrupt-context contract itself: it or its type (an interface, a delegate) carries the attribute.</summary>
+    public bool IsContract(IMethodSymbol method) =>
+        HasAttribute(method, _interruptContext) || HasAttribute(method.ContainingType, _interruptContext);
+
+    /// <summary>Whether a delegate type carries [InterruptContext]: every lambda and method converted to it is in interrupt context.</summary>
+    public bool IsInterruptDelegate(ITypeSymbol? type) =>
+        type is INamedTypeSymbol { TypeKind: TypeKind.Delegate } && HasAttribute(type, _interruptContext);
+
+    /// <summary>
+    /// How messages name the interrupt-context code <paramref name="symbol"/>: its name, and the contract when it is
+    /// in interrupt context through one (<c>Speaker.Render, which implements [InterruptContext] IAudioCallback.Render</c>).
+    /// </summary>
+    public string ContextName(ISymbol symbol)
+    {
+        ISymbol? contract = InterruptContract(symbol);
+        return contract is IMethodSymbol method && !SymbolEqualityComparer.Default.Equals(contract, symbol)
+            && !SymbolEqualityComparer.Default.Equals(contract.ContainingType, symbol)
+            && !SymbolEqualityComparer.Default.Equals(method.ContainingType, symbol.ContainingType)
+            ? $"{CallGraph.Name(symbol)}, which implements [InterruptContext] {CallGraph.Name(contract)}"
+            : CallGraph.Name(symbol);
     }
 
     /// <summary>Whether <paramref name="operation"/> is a call of <c>InterruptContext.Enter()</c>, which opens a scope.</summary>

@@ -33,7 +33,7 @@ public sealed class ManagedAllocationAnalyzer : DiagnosticAnalyzer
         context.EnableConcurrentExecution();
         context.RegisterCompilationStartAction(static start =>
         {
-            var known = KnownSymbols.Create(start.Compilation, start.Options.AnalyzerConfigOptionsProvider.GlobalOptions);
+            var known = KnownSymbols.Create(start.Compilation, start.Options, start.CancellationToken);
             if (known is null)
             {
                 return;
@@ -41,20 +41,24 @@ public sealed class ManagedAllocationAnalyzer : DiagnosticAnalyzer
 
             var graph = new CallGraph<Allocation>(known);
             bool cachesStaticMethodGroups = start.Compilation is CSharpCompilation { LanguageVersion: >= LanguageVersion.CSharp11 };
-            start.RegisterOperationAction(context =>
-                {
-                    if (MayAllocate(context.Operation) || CallEdges.HasTargets(context.Operation))
+            start.RegisterOperationBlockStartAction(blockStart =>
+            {
+                CallGraph<Allocation>.Block block = graph.StartBlock(blockStart.OwningSymbol);
+                blockStart.RegisterOperationAction(context =>
                     {
-                        graph.Analyze(context, (operation, _) => Find(operation, cachesStaticMethodGroups),
-                            static (context, allocation) => context.ReportDiagnostic(Diagnostic.Create(Descriptors.ManagedAllocationInInterrupt,
-                                allocation.Location, allocation.Target, $"in '{CallGraph.Name(context.ContainingSymbol)}'")));
-                    }
-                },
-                OperationKind.Invocation, OperationKind.PropertyReference, OperationKind.ObjectCreation, OperationKind.ArrayCreation,
-                OperationKind.Binary, OperationKind.Unary, OperationKind.Conversion, OperationKind.CompoundAssignment,
-                OperationKind.Increment, OperationKind.Decrement, OperationKind.EventAssignment, OperationKind.Loop,
-                OperationKind.Using, OperationKind.UsingDeclaration, OperationKind.DelegateCreation,
-                OperationKind.InterpolatedString, OperationKind.CollectionExpression);
+                        if (MayAllocate(context.Operation) || CallEdges.HasTargets(context.Operation))
+                        {
+                            graph.Analyze(context, block, operation => Find(operation, cachesStaticMethodGroups),
+                                static (context, allocation, where) => context.ReportDiagnostic(Diagnostic.Create(Descriptors.ManagedAllocationInInterrupt,
+                                    allocation.Location, allocation.Target, $"in '{where}'")));
+                        }
+                    },
+                    OperationKind.Invocation, OperationKind.PropertyReference, OperationKind.ObjectCreation, OperationKind.ArrayCreation,
+                    OperationKind.Binary, OperationKind.Unary, OperationKind.Conversion, OperationKind.CompoundAssignment,
+                    OperationKind.Increment, OperationKind.Decrement, OperationKind.EventAssignment, OperationKind.Loop,
+                    OperationKind.Using, OperationKind.UsingDeclaration, OperationKind.DelegateCreation,
+                    OperationKind.InterpolatedString, OperationKind.CollectionExpression);
+            });
             start.RegisterCompilationEndAction(end =>
             {
                 foreach ((IMethodSymbol _, Location location, string chain) in graph.InterruptChains(end.CancellationToken))

@@ -25,4 +25,6 @@ internal static class RuleIdentifiers
     public const string BlockingCallInInterrupt = "SLAB105";
     public const string AwaitInInterrupt = "SLAB106";
     public const string ManagedAllocationInInterrupt = "SLAB107";
+    public const string UnknownTargetInInterrupt = "SLAB108";
+    public const string PInvokeInInterrupt = "SLAB109";
 }

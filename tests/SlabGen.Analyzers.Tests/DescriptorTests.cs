@@ -27,7 +27,7 @@ public class DescriptorTests
         }
 
         string releases = File.ReadAllText(Path.Combine(RepositoryRoot(), "analyzers", "SlabGen.Analyzers", "AnalyzerReleases.Unshipped.md"));
-        Assert.Contains($"{id} | {descriptor.Category} | {descriptor.DefaultSeverity} |", releases, StringComparison.Ordinal);
+        Assert.Contains($"{id} | {descriptor.Category} | {(descriptor.IsEnabledByDefault ? descriptor.DefaultSeverity.ToString() : "Disabled")} |", releases, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -205,7 +205,13 @@ public static class InterruptContext
 /// Declares that a method (or every method of a type) runs in interrupt context and must not sleep: the
 /// SlabGen analyzers report any call in it that may sleep (SLAB1xx) as a compile-time error.
 /// </summary>
-[AttributeUsage(AttributeTargets.Method | AttributeTargets.Class | AttributeTargets.Struct | AttributeTargets.Constructor, Inherited = false)]
+/// <remarks>
+/// On an interface or one of its methods, an abstract or virtual method, or a delegate type, it is a contract:
+/// every implementation, override, and lambda or method converted to the delegate type is analysed in interrupt
+/// context, and calls through the contract need no further check.
+/// </remarks>
+[AttributeUsage(AttributeTargets.Method | AttributeTargets.Class | AttributeTargets.Struct | AttributeTargets.Constructor
+    | AttributeTargets.Interface | AttributeTargets.Delegate, Inherited = false)]
 public sealed class InterruptContextAttribute : Attribute;
 
 /// <summary>
