@@ -1,0 +1,104 @@
+// One case per row entry of the blocking table (BlockingApis.cs, docs/analyzers.md): each call, alone in an
+// interrupt-context method, is SLAB105; and the look-alikes beside them that do not wait stay silent.
+namespace SlabGen.Analyzers.Tests;
+
+public class BlockingTableTests
+{
+    private const string Usings = "using System; using System.Collections.Concurrent; using System.Diagnostics; using System.IO; using System.Net; using System.Net.Http; using System.Net.Sockets; using System.Threading; using System.Threading.Tasks; using SlabGen;\n";
+
+    public static TheoryData<string, string> Blocking => new()
+    {
+        { "Thread.Sleep", "Thread.Sleep(1)" },
+        { "Thread.Join", "Thread.CurrentThread.Join()" },
+        { "Process.WaitForExit", "Process.GetCurrentProcess().WaitForExit()" },
+        { "Process.WaitForInputIdle", "Process.GetCurrentProcess().WaitForInputIdle()" },
+        { "Monitor.Enter", "Monitor.Enter(this)" },
+        { "Monitor.Wait", "Monitor.Wait(this)" },
+        { "Monitor.TryEnter with a timeout", "Monitor.TryEnter(this, 10)" },
+        { "Lock.Enter", "new System.Threading.Lock().Enter()" },
+        { "Lock.EnterScope", "new System.Threading.Lock().EnterScope()" },
+        { "Lock.TryEnter with a timeout", "new System.Threading.Lock().TryEnter(TimeSpan.FromMilliseconds(1))" },
+        { "ReaderWriterLockSlim.EnterReadLock", "new ReaderWriterLockSlim().EnterReadLock()" },
+        { "ReaderWriterLockSlim.EnterWriteLock", "new ReaderWriterLockSlim().EnterWriteLock()" },
+        { "ReaderWriterLockSlim.EnterUpgradeableReadLock", "new ReaderWriterLockSlim().EnterUpgradeableReadLock()" },
+        { "ReaderWriterLockSlim.TryEnterWriteLock with a timeout", "new ReaderWriterLockSlim().TryEnterWriteLock(5)" },
+        { "ReaderWriterLock.AcquireReaderLock", "new ReaderWriterLock().AcquireReaderLock(5)" },
+        { "SpinWait.SpinOnce", "new SpinWait().SpinOnce()" },
+        { "SpinWait.SpinUntil", "SpinWait.SpinUntil(static () => true)" },
+        { "Task.Wait", "Task.CompletedTask.Wait()" },
+        { "Task.WaitAll", "Task.WaitAll(Task.CompletedTask)" },
+        { "Task.Result", "_ = Task.FromResult(1).Result" },
+        { "GetAwaiter().GetResult()", "Task.CompletedTask.GetAwaiter().GetResult()" },
+        { "Parallel.For", "Parallel.For(0, 2, static _ => { })" },
+        { "Parallel.Invoke", "Parallel.Invoke(static () => { })" },
+        { "SemaphoreSlim.Wait", "new SemaphoreSlim(1).Wait()" },
+        { "ManualResetEventSlim.Wait", "new ManualResetEventSlim().Wait()" },
+        { "CountdownEvent.Wait", "new CountdownEvent(1).Wait()" },
+        { "Barrier.SignalAndWait", "new Barrier(1).SignalAndWait()" },
+        { "WaitHandle.WaitOne", "new Mutex().WaitOne()" },
+        { "BlockingCollection.Take", "new BlockingCollection<int>().Take()" },
+        { "BlockingCollection.Add", "new BlockingCollection<int>().Add(1)" },
+        { "BlockingCollection.TryTake with a timeout", "new BlockingCollection<int>().TryTake(out int _, 10)" },
+        { "File.Exists", "File.Exists(\"a\")" },
+        { "Directory.GetFiles", "Directory.GetFiles(\".\")" },
+        { "new FileStream", "new FileStream(\"a\", FileMode.Open)" },
+        { "new StreamReader", "new StreamReader(\"a\")" },
+        { "new StreamWriter", "new StreamWriter(\"a\")" },
+        { "Stream.Read", "Stream.Null.Read(new byte[1], 0, 1)" },
+        { "Stream.Flush", "Stream.Null.Flush()" },
+        { "TextReader.ReadLine", "TextReader.Null.ReadLine()" },
+        { "TextWriter.WriteLine", "TextWriter.Null.WriteLine(\"x\")" },
+        { "Console.WriteLine", "Console.WriteLine(\"x\")" },
+        { "Console.ReadKey", "Console.ReadKey()" },
+        { "Socket.Receive", "new Socket(SocketType.Stream, ProtocolType.Tcp).Receive(new byte[1])" },
+        { "TcpClient.Connect", "new TcpClient().Connect(\"localhost\", 1)" },
+        { "new TcpClient(host, port)", "new TcpClient(\"localhost\", 1)" },
+        { "UdpClient.Receive", "new UdpClient().Receive(ref _endpoint)" },
+        { "Dns.GetHostEntry", "Dns.GetHostEntry(\"localhost\")" },
+        { "Dns.GetHostAddresses", "Dns.GetHostAddresses(\"localhost\")" },
+        { "HttpClient.Send", "new HttpClient().Send(new HttpRequestMessage())" },
+    };
+
+    public static TheoryData<string, string> NotBlocking => new()
+    {
+        { "Monitor.TryEnter without a timeout", "Monitor.TryEnter(this)" },
+        { "Lock.TryEnter without a timeout", "new System.Threading.Lock().TryEnter()" },
+        { "ReaderWriterLockSlim.ExitReadLock", "new ReaderWriterLockSlim().ExitReadLock()" },
+        { "BlockingCollection.TryTake without a timeout", "new BlockingCollection<int>().TryTake(out int _)" },
+        { "MemoryStream.Write", "new MemoryStream().Write(new byte[1], 0, 1)" },
+        { "StringWriter.WriteLine", "new StringWriter().WriteLine(\"x\")" },
+        { "StringReader.ReadLine", "new StringReader(\"x\").ReadLine()" },
+        { "File.ReadAllBytesAsync", "_ = File.ReadAllBytesAsync(\"a\")" },
+        { "new TcpClient()", "new TcpClient()" },
+        { "Thread.Yield", "Thread.Yield()" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Blocking))]
+    public Task Each_entry_of_the_table_blocks(string entry, string call)
+    {
+        _ = entry;
+        string marked = call.StartsWith("_ = ", StringComparison.Ordinal) ? "_ = {|SLAB105:" + call[4..] + "|}" : "{|SLAB105:" + call + "|}";
+        return Verify.Analyzer<InterruptContextAnalyzer>(Usings + Source(marked));
+    }
+
+    [Theory]
+    [MemberData(nameof(NotBlocking))]
+    public Task The_look_alikes_do_not(string entry, string call)
+    {
+        _ = entry;
+        return Verify.Analyzer<InterruptContextAnalyzer>(Usings + Source(call));
+    }
+
+    private static string Source(string statement) => $$"""
+        public class Host
+        {
+            private IPEndPoint? _endpoint;
+            [InterruptContext]
+            public void Frame()
+            {
+                {{statement}};
+            }
+        }
+        """;
+}
