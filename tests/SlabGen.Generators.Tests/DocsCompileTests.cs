@@ -1,0 +1,108 @@
+// Every C# block of README.md and docs/*.md compiles as pasted into a `dotnet new console` project (its implicit
+// usings, AllowUnsafeBlocks): as a program of its own (top-level statements first, types after, as C# requires), with the [SlabCache] generator run on it and the SlabGen analyzers
+// reporting, against the framework and SlabGen. The one convention, visible in the Markdown source: a block right
+// after the comment <!-- snippet: fragment --> is a fragment of a larger program (a line of an ASP.NET Core host, say)
+// and is not compiled. The diagnostic pages (docs/diagnostics/) show code that fails on purpose and are not compiled.
+using System.Text.RegularExpressions;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.Diagnostics;
+using SlabGen.Analyzers;
+
+namespace SlabGen.Generators.Tests;
+
+public partial class DocsCompileTests
+{
+    public static TheoryData<string, int> Blocks()
+    {
+        var data = new TheoryData<string, int>();
+        foreach ((string file, int line, _) in AllBlocks())
+        {
+            data.Add(file, line);
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Blocks))]
+    public async Task Every_csharp_block_compiles_as_pasted(string file, int line)
+    {
+        string code = AllBlocks().Single(b => b.File == file && b.Line == line).Code;
+
+        string[] errors = await Errors(code);
+
+        Assert.True(errors.Length == 0, $"{file}:{line} does not compile as pasted:\n{string.Join("\n", errors)}\n---\n{code}");
+    }
+
+    [Fact]
+    public async Task A_broken_example_is_caught()
+    {
+        Assert.NotEmpty(await Errors("using SlabGen;\nvoid* p = Kmem.Kmalloc(48);\n"));              // pointers outside unsafe
+        Assert.NotEmpty(await Errors("using SlabGen;\n[SlabCache] public partial struct P { public int X; }\nP.Free(P.New());\n")); // CS8803
+        Assert.NotEmpty(await Errors("using SlabGen;\nConnection c = default;\n"));                 // undefined
+        Assert.Empty(await Errors("using SlabGen;\nSlabRef<P> p = P.New();\nP.Free(p);\n[SlabCache] public partial struct P { public int X; }\n"));
+    }
+
+    /// <summary>The errors of a block compiled as a program with the generator and the analyzers (CS5001 aside: a block of declarations only has no entry point).</summary>
+    private static async Task<string[]> Errors(string code)
+    {
+        CSharpCompilation compilation = CSharpCompilation.Create("Doc",
+            [CSharpSyntaxTree.ParseText(code, GeneratorHarness.ParseOptions, path: "Doc.cs"), CSharpSyntaxTree.ParseText(ImplicitUsings, GeneratorHarness.ParseOptions, path: "Usings.cs")],
+            SlabGen.Tests.Shared.CompilationReferences.All,
+            new CSharpCompilationOptions(OutputKind.ConsoleApplication, nullableContextOptions: NullableContextOptions.Enable, allowUnsafe: true));
+        GeneratorHarness.Driver().RunGeneratorsAndUpdateCompilation(compilation, out Compilation output, out _);
+        var analyzers = output.WithAnalyzers([new SlabCacheAnalyzer(), new InterruptContextAnalyzer(), new AwaitInInterruptContextAnalyzer()]);
+        return [.. (await analyzers.GetAllDiagnosticsAsync())
+            .Where(static d => d.Severity == DiagnosticSeverity.Error && d.Id != "CS5001")
+            .Select(static d => d.ToString())];
+    }
+
+    /// <summary>What <c>dotnet new console</c> (ImplicitUsings) gives every file: a pasted example may rely on it.</summary>
+    private const string ImplicitUsings = """
+        global using System;
+        global using System.Collections.Generic;
+        global using System.IO;
+        global using System.Linq;
+        global using System.Net.Http;
+        global using System.Threading;
+        global using System.Threading.Tasks;
+        """;
+
+    private static IEnumerable<(string File, int Line, string Code)> AllBlocks()
+    {
+        string root = RepositoryRoot();
+        IEnumerable<string> files = new[] { Path.Combine(root, "README.md") }
+            .Concat(Directory.GetFiles(Path.Combine(root, "docs"), "*.md").Order(StringComparer.Ordinal));
+        foreach (string path in files)
+        {
+            string text = File.ReadAllText(path).ReplaceLineEndings("\n");
+            foreach (Match block in CodeBlock().Matches(text))
+            {
+                string before = text[..block.Index].TrimEnd('\n');
+                if (before.EndsWith("<!-- snippet: fragment -->", StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                yield return (Path.GetRelativePath(root, path).Replace('\\', '/'), text[..block.Index].Count(static c => c == '\n') + 1, block.Groups[1].Value);
+            }
+        }
+    }
+
+    private static string RepositoryRoot([System.Runtime.CompilerServices.CallerFilePath] string self = "")
+    {
+        for (string? directory = Path.GetDirectoryName(self); directory is not null; directory = Path.GetDirectoryName(directory))
+        {
+            if (File.Exists(Path.Combine(directory, "SlabGen.sln")))
+            {
+                return directory;
+            }
+        }
+
+        throw new InvalidOperationException("SlabGen.sln not found above " + self);
+    }
+
+    [GeneratedRegex("```csharp\n(.*?)```", RegexOptions.Singleline)]
+    private static partial Regex CodeBlock();
+}
