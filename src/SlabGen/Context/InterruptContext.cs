@@ -55,6 +55,7 @@ public static class InterruptContext
     /// (the SLAB106 analyzer refuses an <c>await</c> inside a scope). A scope disposed on another thread throws and
     /// leaves that thread's depth alone, and the entering thread leaves the scope all the same.
     /// </remarks>
+    /// <returns>The scope; dispose it (a <c>using</c>) on this thread to leave interrupt context.</returns>
     public static unsafe Scope Enter()
     {
         int* word = ThreadSlots.InterruptDepthWord;
@@ -194,9 +195,15 @@ public static class InterruptContext
         public override int GetHashCode() => _depth;
 
         /// <summary>Whether two scopes are the same scope: the same thread and depth.</summary>
+        /// <param name="left">A scope.</param>
+        /// <param name="right">Another scope.</param>
+        /// <returns>Whether they are the same scope.</returns>
         public static bool operator ==(Scope left, Scope right) => left.Equals(right);
 
         /// <summary>Whether two scopes differ in thread or depth.</summary>
+        /// <param name="left">A scope.</param>
+        /// <param name="right">Another scope.</param>
+        /// <returns>Whether they differ.</returns>
         public static bool operator !=(Scope left, Scope right) => !left.Equals(right);
     }
 }

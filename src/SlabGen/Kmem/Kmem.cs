@@ -23,8 +23,16 @@ public static unsafe partial class Kmem
     /// Allocates <paramref name="size"/> bytes (<c>kmalloc</c>): up to 8 KiB from the smallest size cache that holds
     /// it, above that a block of 2^order pages, up to 4 MiB. A size of 0 is served as 1 byte.
     /// </summary>
+    /// <param name="size">How many bytes.</param>
+    /// <param name="flags">
+    /// <see cref="GfpFlags.Kernel"/> (the default) may take memory from the OS, and so may sleep; <see cref="GfpFlags.Atomic"/>
+    /// never sleeps and fails fast. Add <see cref="GfpFlags.Zero"/> to zero the memory and <see cref="GfpFlags.NoWarn"/> to
+    /// keep an expected failure out of <see cref="PageAllocator.FailedAllocations"/>.
+    /// </param>
     /// <returns>The memory, aligned to 8 bytes at least (to the size class for power-of-two classes up to 4 KiB,
     /// to the block size above 8 KiB); <see langword="null"/> when none is available or above 4 MiB.</returns>
+    /// <exception cref="ArgumentException"><paramref name="flags"/> has both <see cref="GfpFlags.Kernel"/> and <see cref="GfpFlags.Atomic"/>.</exception>
+    /// <exception cref="InvalidOperationException">Flags that may sleep (without <see cref="GfpFlags.Atomic"/>) in interrupt context (<see cref="InterruptContext"/>).</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void* Kmalloc(nuint size, GfpFlags flags = GfpFlags.Kernel)
     {
@@ -51,10 +59,29 @@ public static unsafe partial class Kmem
     }
 
     /// <summary>Allocates zeroed memory (<c>kzalloc</c>): <see cref="Kmalloc"/> with <see cref="GfpFlags.Zero"/>.</summary>
+    /// <param name="size">How many bytes.</param>
+    /// <param name="flags">
+    /// <see cref="GfpFlags.Kernel"/> (the default) may take memory from the OS, and so may sleep; <see cref="GfpFlags.Atomic"/>
+    /// never sleeps and fails fast. Add <see cref="GfpFlags.Zero"/> to zero the memory and <see cref="GfpFlags.NoWarn"/> to
+    /// keep an expected failure out of <see cref="PageAllocator.FailedAllocations"/>.
+    /// </param>
+    /// <returns>The zeroed memory, or <see langword="null"/> as <see cref="Kmalloc"/> returns it.</returns>
+    /// <exception cref="ArgumentException"><paramref name="flags"/> has both <see cref="GfpFlags.Kernel"/> and <see cref="GfpFlags.Atomic"/>.</exception>
+    /// <exception cref="InvalidOperationException">Flags that may sleep (without <see cref="GfpFlags.Atomic"/>) in interrupt context (<see cref="InterruptContext"/>).</exception>
     public static void* Kzalloc(nuint size, GfpFlags flags = GfpFlags.Kernel) => Kmalloc(size, flags | GfpFlags.Zero);
 
     /// <summary>Allocates a zeroed array of <paramref name="count"/> elements of <paramref name="size"/> bytes (<c>kcalloc</c>).</summary>
+    /// <param name="count">How many elements.</param>
+    /// <param name="size">The bytes of one element.</param>
+    /// <param name="flags">
+    /// <see cref="GfpFlags.Kernel"/> (the default) may take memory from the OS, and so may sleep; <see cref="GfpFlags.Atomic"/>
+    /// never sleeps and fails fast. Add <see cref="GfpFlags.Zero"/> to zero the memory and <see cref="GfpFlags.NoWarn"/> to
+    /// keep an expected failure out of <see cref="PageAllocator.FailedAllocations"/>.
+    /// </param>
+    /// <returns>The zeroed array, or <see langword="null"/> as <see cref="Kmalloc"/> returns it.</returns>
     /// <exception cref="ArgumentOutOfRangeException">count × size overflows.</exception>
+    /// <exception cref="ArgumentException"><paramref name="flags"/> has both <see cref="GfpFlags.Kernel"/> and <see cref="GfpFlags.Atomic"/>.</exception>
+    /// <exception cref="InvalidOperationException">Flags that may sleep (without <see cref="GfpFlags.Atomic"/>) in interrupt context (<see cref="InterruptContext"/>).</exception>
     public static void* Kcalloc(nuint count, nuint size, GfpFlags flags = GfpFlags.Kernel)
     {
         if (size != 0 && count > nuint.MaxValue / size)
@@ -73,7 +100,16 @@ public static unsafe partial class Kmem
     /// past the new size when it stays in place: pass Zero on every call from the first allocation (Kzalloc) on, as
     /// the kernel asks, and every byte past the size asked last reads zero.
     /// </summary>
+    /// <param name="memory">The memory, as the kmalloc family returned it, or <see langword="null"/>.</param>
+    /// <param name="size">The new size in bytes; 0 frees.</param>
+    /// <param name="flags">
+    /// <see cref="GfpFlags.Kernel"/> (the default) may take memory from the OS, and so may sleep; <see cref="GfpFlags.Atomic"/>
+    /// never sleeps and fails fast. Add <see cref="GfpFlags.Zero"/> to zero the memory and <see cref="GfpFlags.NoWarn"/> to
+    /// keep an expected failure out of <see cref="PageAllocator.FailedAllocations"/>.
+    /// </param>
     /// <returns>The resized memory, or <see langword="null"/> on failure, in which case the old memory is untouched.</returns>
+    /// <exception cref="ArgumentException"><paramref name="memory"/> is not a live kmalloc allocation, or the flags contradict each other.</exception>
+    /// <exception cref="InvalidOperationException">Flags that may sleep (without <see cref="GfpFlags.Atomic"/>) in interrupt context.</exception>
     public static void* Krealloc(void* memory, nuint size, GfpFlags flags = GfpFlags.Kernel)
     {
         if (memory == null)
@@ -166,6 +202,7 @@ public static unsafe partial class Kmem
     /// kmalloc debugging on (<see cref="SlabDebug"/>), the size asked for, since the rest of the object is red zone.
     /// </summary>
     /// <param name="memory">The memory, as the kmalloc family returned it.</param>
+    /// <returns>The bytes the caller may use.</returns>
     /// <exception cref="ArgumentException">The memory is not from kmalloc.</exception>
     public static nuint Ksize(void* memory)
     {

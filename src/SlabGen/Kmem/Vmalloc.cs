@@ -73,6 +73,7 @@ public static unsafe partial class Kmem
     /// Frees memory from <see cref="Vmalloc"/> (<c>vfree</c>). <see langword="null"/> does nothing. In interrupt
     /// context the area is queued and given back to the OS by the next vmalloc-family call outside it.
     /// </summary>
+    /// <param name="area">The area, as <see cref="Vmalloc"/> or <see cref="Vzalloc"/> returned it, or <see langword="null"/>.</param>
     /// <exception cref="ArgumentException">The pointer is not a live vmalloc area (or is already freed). Nothing is changed.</exception>
     public static void Vfree(void* area)
     {
@@ -105,6 +106,12 @@ public static unsafe partial class Kmem
     /// Allocates with <see cref="Kmalloc"/> and falls back to <see cref="Vmalloc"/> when that fails or the size is
     /// above 4 MiB (<c>kvmalloc</c>). May sleep: refused in interrupt context. Free with <see cref="Kvfree"/>.
     /// </summary>
+    /// <param name="size">How many bytes.</param>
+    /// <param name="flags">As for <see cref="Kmalloc"/>; <see cref="GfpFlags.Atomic"/> never falls back to vmalloc.</param>
+    /// <param name="caller">The calling member, filled in by the compiler, for <see cref="VmallocInfo"/>.</param>
+    /// <param name="file">The calling file, filled in by the compiler.</param>
+    /// <param name="line">The calling line, filled in by the compiler.</param>
+    /// <returns>The memory, or <see langword="null"/> when neither allocator could serve it.</returns>
     /// <exception cref="InvalidOperationException">In interrupt context.</exception>
     [MaySleep]
     public static void* Kvmalloc(nuint size, GfpFlags flags = GfpFlags.Kernel,
@@ -122,6 +129,7 @@ public static unsafe partial class Kmem
     }
 
     /// <summary>Frees memory from <see cref="Kvmalloc"/> (<c>kvfree</c>), whichever allocator served it.</summary>
+    /// <param name="memory">The memory, as <see cref="Kvmalloc"/> returned it.</param>
     /// <exception cref="ArgumentException">The pointer is neither a kmalloc allocation nor a vmalloc area.</exception>
     public static void Kvfree(void* memory)
     {
@@ -139,6 +147,7 @@ public static unsafe partial class Kmem
     /// The live vmalloc areas, one line each in address order, like <c>/proc/vmallocinfo</c>:
     /// <c>0xstart-0xend size caller pages=n vmalloc</c>.
     /// </summary>
+    /// <returns>The report, empty when no area is live.</returns>
     public static string VmallocInfo()
     {
         var info = new StringBuilder();

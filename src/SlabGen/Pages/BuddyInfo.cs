@@ -35,9 +35,11 @@ public sealed class BuddyInfo
     public long PerThreadPages => Pages(_perThreadBlocks);
 
     /// <summary>The per-thread lists' line, in the layout of <see cref="ToString"/>: <c>Node 0, zone PerThread</c> and a count per order.</summary>
+    /// <returns>The line, in /proc/buddyinfo's layout, with the zone named PerThread.</returns>
     public string PerThreadLine() => Line("Node 0, zone PerThread ", _perThreadBlocks);
 
     /// <summary>The line of <c>/proc/buddyinfo</c>: <c>Node 0, zone   Normal</c> and a count per order.</summary>
+    /// <returns>The line, as /proc/buddyinfo prints it.</returns>
     public override string ToString() => Line("Node 0, zone   Normal ", _freeBlocks);
 
     private static long Pages(long[] blocks)

@@ -58,6 +58,7 @@ public sealed unsafe partial class PageAllocator
     /// parked on threads' per-thread lists (<see cref="SlabGen.BuddyInfo.PerThreadBlocks"/>), which /proc/buddyinfo
     /// does not count either.
     /// </summary>
+    /// <returns>A snapshot of the counts.</returns>
     public BuddyInfo BuddyInfo()
     {
         long[] perThread = new long[MaxOrder + 1];

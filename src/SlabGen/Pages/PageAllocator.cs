@@ -138,6 +138,8 @@ public sealed unsafe partial class PageAllocator : IDisposable
     /// The descriptor of the page containing <paramref name="address"/> (the kernel's <c>virt_to_page</c>), in O(1).
     /// </summary>
     /// <exception cref="ArgumentException">The address is not inside an arena of this allocator.</exception>
+    /// <param name="address">Any address inside one of this allocator's arenas.</param>
+    /// <returns>The page's frame, read-only: the allocator owns it.</returns>
     public ref readonly PageFrame PageOf(void* address)
     {
         Arena* arena = SectionMap.Find(address);
@@ -154,6 +156,8 @@ public sealed unsafe partial class PageAllocator : IDisposable
     /// <c>virt_to_head_page</c>): for an object in a multi-page slab, the frame that holds the slab's fields.
     /// </summary>
     /// <exception cref="ArgumentException">The address is not inside an arena of this allocator.</exception>
+    /// <param name="address">Any address inside one of this allocator's arenas.</param>
+    /// <returns>The block's first frame, read-only.</returns>
     public ref readonly PageFrame HeadPageOf(void* address)
     {
         // Through a pointer: a property called on a readonly reference would run on a defensive copy.

@@ -78,6 +78,7 @@ public sealed unsafe partial class KmemCache : IDisposable
     /// <param name="pages">Where slabs come from; <see langword="null"/> for <see cref="PageAllocator.Shared"/>.</param>
     /// <exception cref="ArgumentException">An empty name, or an alignment that is not a power of two up to 4096.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A size of 0, or too big for a slab of order 10.</exception>
+    /// <returns>The new cache, listed in slabinfo until it is destroyed.</returns>
     public static KmemCache Create(string name, nuint size, nuint align, SlabFlags flags = SlabFlags.None,
         delegate*<void*, void> ctor = null, PageAllocator? pages = null)
     {
@@ -235,6 +236,7 @@ public sealed unsafe partial class KmemCache : IDisposable
     }
 
     /// <inheritdoc/>
+    /// <returns>The cache's name, object size and slab geometry.</returns>
     public override string ToString() => $"kmem_cache {Name} ({ObjectSize} bytes, {ObjectsPerSlab} per order-{SlabOrder} slab)";
 
     [MethodImpl(MethodImplOptions.NoInlining)]

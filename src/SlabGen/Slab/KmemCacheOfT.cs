@@ -47,6 +47,7 @@ public sealed unsafe partial class KmemCache<T> : IDisposable
     /// <param name="pages">Where slabs come from; <see langword="null"/> for <see cref="PageAllocator.Shared"/>.</param>
     /// <param name="align">The alignment; 0 for the natural alignment of <typeparamref name="T"/>.</param>
     /// <param name="ctor">Run on every object when its slab is populated; null for none.</param>
+    /// <returns>The new cache, listed in slabinfo until it is destroyed.</returns>
     public static KmemCache<T> Create(string name, SlabFlags flags = SlabFlags.None, PageAllocator? pages = null,
         nuint align = 0, delegate*<T*, void> ctor = null)
     {

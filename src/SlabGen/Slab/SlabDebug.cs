@@ -29,17 +29,20 @@ public static class SlabDebug
     private static readonly Lazy<Rule[]> s_rules = new(() => Parse(Configured(), out _));
 
     /// <summary>The option as read (the environment variable, else the AppContext setting), or null when neither is set.</summary>
+    /// <returns>The option text, or <see langword="null"/> when neither the variable nor the switch is set.</returns>
     public static string? Configured() =>
         Environment.GetEnvironmentVariable(EnvironmentVariable) ?? AppContext.GetData(AppContextSetting) as string;
 
     /// <summary>The debug flags the configured option gives the cache <paramref name="cacheName"/>.</summary>
     /// <param name="cacheName">A cache's name.</param>
+    /// <returns>The debug flags the process option gives that cache; <see cref="SlabFlags.None"/> when none.</returns>
     public static SlabFlags FlagsFor(string cacheName) => FlagsFor(s_rules.Value, cacheName);
 
     /// <summary>The debug flags <paramref name="option"/> (slab_debug syntax) gives <paramref name="cacheName"/>, and what it could not read.</summary>
     /// <param name="option">The option text, or null for none.</param>
     /// <param name="cacheName">A cache's name.</param>
     /// <param name="ignored">The letters and names that were ignored, empty when it is all understood.</param>
+    /// <returns>The debug flags <paramref name="option"/> gives that cache.</returns>
     public static SlabFlags FlagsFor(string? option, string cacheName, out string ignored) => FlagsFor(Parse(option, out ignored), cacheName);
 
     private static SlabFlags FlagsFor(Rule[] rules, string cacheName)

@@ -37,6 +37,7 @@ public sealed record SlabInfoEntry(
     /// The row as <c>/proc/slabinfo</c> prints it; a cache with debug flags gets them after the row as the kernel's
     /// slab_debug letters (<c> : debug FZPU</c>), which /proc/slabinfo itself does not show.
     /// </summary>
+    /// <returns>The row, as /proc/slabinfo prints it.</returns>
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
         $"{Name,-17} {ActiveObjects,6} {TotalObjects,6} {ObjectSize,6} {ObjectsPerSlab,4} {PagesPerSlab,4}" +
         $" : tunables {Limit,4} {BatchCount,4} {SharedFactor,4} : slabdata {ActiveSlabs,6} {Slabs,6} {SharedAvailable,6}{DebugLetters()}");
@@ -60,6 +61,7 @@ public static class SlabInfo
         " : tunables <limit> <batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>";
 
     /// <summary>A row per live cache, in creation order; destroyed caches are gone.</summary>
+    /// <returns>One row per live cache, in creation order.</returns>
     public static IReadOnlyList<SlabInfoEntry> Snapshot()
     {
         KmemCache[] caches = CacheRegistry.All();
@@ -77,6 +79,7 @@ public static class SlabInfo
     }
 
     /// <summary>The whole report: the two header lines and a row per cache, each ending in a newline.</summary>
+    /// <returns>The report, header lines included.</returns>
     public static string Format()
     {
         var report = new StringBuilder().Append(Header).Append('\n').Append(ColumnHeader).Append('\n');

@@ -31,6 +31,7 @@ public sealed unsafe partial class KmemCache<T>
     /// <param name="checkedHandles">Whether handles are generation-checked (<see cref="SlabCacheAttribute.Checked"/>).</param>
     /// <param name="constructor">The <see cref="SlabConstructorAttribute"/> method, or null.</param>
     /// <exception cref="InvalidOperationException"><typeparamref name="T"/> already has its cache.</exception>
+    /// <returns>The type's cache, which lives as long as the process.</returns>
     [EditorBrowsable(EditorBrowsableState.Never)]
     public static KmemCache<T> CreateForType(string name, SlabFlags flags, int align, bool checkedHandles, ObjectConstructor<T>? constructor) =>
         CreateForType(name, flags, align, checkedHandles, constructor, PageAllocator.Shared);
@@ -64,6 +65,7 @@ public sealed unsafe partial class KmemCache<T>
     /// <param name="threadCache">The generated type's thread static: this thread's array cache of this cache, or 0.</param>
     /// <param name="flags"><see cref="GfpFlags.Kernel"/> may grow the cache from the OS; <see cref="GfpFlags.Atomic"/> never does.</param>
     /// <exception cref="SlabOutOfMemoryException">No memory under these flags; the message names the cache, the flags and the cap.</exception>
+    /// <returns>The object's handle.</returns>
     [EditorBrowsable(EditorBrowsableState.Never)]
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public SlabRef<T> AllocRef(ref nint threadCache, GfpFlags flags) => new(AllocPointer(ref threadCache, flags));

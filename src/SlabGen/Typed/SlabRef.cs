@@ -52,6 +52,7 @@ public readonly unsafe struct SlabRef<T> : IEquatable<SlabRef<T>>
 
     /// <summary>The object's address; checked like <see cref="Value"/>.</summary>
     /// <exception cref="ObjectDisposedException">A checked handle whose object was freed.</exception>
+    /// <returns>The object's address.</returns>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public T* AsPointer()
     {
@@ -68,9 +69,15 @@ public readonly unsafe struct SlabRef<T> : IEquatable<SlabRef<T>>
     internal static nuint GenerationOffset => (nuint)((sizeof(T) + 7) & ~7);
 
     /// <summary>Compares two handles: equal when they name the same object (and generation).</summary>
+    /// <param name="left">A handle.</param>
+    /// <param name="right">Another handle.</param>
+    /// <returns>Whether both name the same object (and generation).</returns>
     public static bool operator ==(SlabRef<T> left, SlabRef<T> right) => left.Equals(right);
 
     /// <summary>Compares two handles: different when they name different objects or generations.</summary>
+    /// <param name="left">A handle.</param>
+    /// <param name="right">Another handle.</param>
+    /// <returns>Whether they name different objects.</returns>
     public static bool operator !=(SlabRef<T> left, SlabRef<T> right) => !left.Equals(right);
 
     internal static ulong* GenerationWord(T* obj) => (ulong*)((byte*)obj + GenerationOffset);
@@ -85,6 +92,7 @@ public readonly unsafe struct SlabRef<T> : IEquatable<SlabRef<T>>
     public override int GetHashCode() => HashCode.Combine((nint)_pointer, _generation);
 
     /// <summary>The type, the address and, for a checked handle, the generation.</summary>
+    /// <returns><c>SlabRef    /// <returns>The type and the address, or "null".</returns>lt;T    /// <returns>The type and the address, or "null".</returns>gt;(0x…)</c> (with the generation for a checked handle), or <c>SlabRef    /// <returns>The type and the address, or "null".</returns>lt;T    /// <returns>The type and the address, or "null".</returns>gt;(null)</c>.</returns>
     public override string ToString() => _pointer == null
         ? $"SlabRef<{typeof(T).Name}>(null)"
         : _generation == 0
