@@ -16,12 +16,18 @@ internal static class CallEdges
     {
         IInvocationOperation or IObjectCreationOperation { Constructor: not null } or IPropertyReferenceOperation
             or IEventAssignmentOperation or IForEachLoopOperation or IUsingOperation or IUsingDeclarationOperation => true,
-        IBinaryOperation binary => binary.OperatorMethod is not null,
-        IUnaryOperation unary => unary.OperatorMethod is not null,
-        ICompoundAssignmentOperation compound => compound.OperatorMethod is not null,
-        IIncrementOrDecrementOperation step => step.OperatorMethod is not null,
-        IConversionOperation conversion => conversion.OperatorMethod is not null,
-        _ => false,
+        _ => OperatorMethod(operation) is not null,
+    };
+
+    /// <summary>The user-defined operator or conversion an operator, assignment, ++/-- or conversion calls, or null.</summary>
+    private static IMethodSymbol? OperatorMethod(IOperation operation) => operation switch
+    {
+        IBinaryOperation binary => binary.OperatorMethod,
+        IUnaryOperation unary => unary.OperatorMethod,
+        ICompoundAssignmentOperation compound => compound.OperatorMethod,
+        IIncrementOrDecrementOperation step => step.OperatorMethod,
+        IConversionOperation conversion => conversion.OperatorMethod,
+        _ => null,
     };
 
     /// <summary>The methods <paramref name="operation"/> calls, with where (a node: a location is made only for what is kept); empty for operations that call nothing.</summary>
@@ -43,20 +49,12 @@ internal static class CallEdges
                 }
 
                 break;
-            case IBinaryOperation { OperatorMethod: { } method }:
-                yield return (method, at);
-                break;
-            case IUnaryOperation { OperatorMethod: { } method }:
-                yield return (method, at);
-                break;
-            case ICompoundAssignmentOperation { OperatorMethod: { } method }:
-                yield return (method, at);
-                break;
-            case IIncrementOrDecrementOperation { OperatorMethod: { } method }:
-                yield return (method, at);
-                break;
-            case IConversionOperation { OperatorMethod: { } method }:
-                yield return (method, at);
+            case IBinaryOperation or IUnaryOperation or ICompoundAssignmentOperation or IIncrementOrDecrementOperation or IConversionOperation:
+                if (OperatorMethod(operation) is { } userDefined)
+                {
+                    yield return (userDefined, at);
+                }
+
                 break;
             case IEventAssignmentOperation { EventReference: IEventReferenceOperation reference } assignment:
                 if ((assignment.Adds ? reference.Event.AddMethod : reference.Event.RemoveMethod) is { } handler)
@@ -154,24 +152,6 @@ internal static class CallEdges
         return false;
     }
 
-    /// <summary>
-    /// Whether the compiler removes the call that <paramref name="operation"/> is, or lies inside: a call of a
-    /// [Conditional] method none of whose symbols the call's file defines, or of a partial method without a body.
-    /// Arguments of a removed call are not evaluated either.
-    /// </summary>
-    public static bool IsOmitted(IOperation operation)
-    {
-        for (IOperation? node = operation; node is not null; node = node.Parent)
-        {
-            if (node is IInvocationOperation invocation && IsOmitted(invocation))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
     /// <summary>Whether calls of <paramref name="method"/> may be removed: it is [Conditional] or a bodiless partial method (a cheap scan; IsOmitted decides).</summary>
     public static bool MayBeOmitted(IMethodSymbol method)
     {
@@ -192,7 +172,11 @@ internal static class CallEdges
         return false;
     }
 
-    /// <summary>Whether the compiler removes this call (see <see cref="IsOmitted(IOperation)"/>).</summary>
+    /// <summary>
+    /// Whether the compiler removes this call: a call of a [Conditional] method none of whose symbols the call's file
+    /// defines, or of a partial method without a body. Its arguments are not evaluated either, so the call graph
+    /// skips everything inside it (CallGraph.Where).
+    /// </summary>
     public static bool IsOmitted(IInvocationOperation invocation)
     {
         IMethodSymbol method = invocation.TargetMethod.ReducedFrom ?? invocation.TargetMethod;

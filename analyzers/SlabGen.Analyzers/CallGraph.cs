@@ -90,9 +90,7 @@ internal sealed class CallGraph<TFinding>(KnownSymbols known)
         {
             if (interrupt)
             {
-                report(context, finding, delegateContract is not null
-                    ? $"a lambda in {CallGraph.Name(context.ContainingSymbol)} for [InterruptContext] {delegateContract.Name}"
-                    : known.ContextName(context.ContainingSymbol));
+                report(context, finding, Label(block, delegateContract));
             }
 
             if (!insideLambda)
@@ -143,10 +141,13 @@ internal sealed class CallGraph<TFinding>(KnownSymbols known)
             return null;
         }
 
-        return delegateContract is not null
-            ? $"a lambda in {CallGraph.Name(block.Owner)} for [InterruptContext] {delegateContract.Name}"
-            : block.Interrupt ? known.ContextName(block.Owner) : null;
+        return delegateContract is not null || block.Interrupt ? Label(block, delegateContract) : null;
     }
+
+    /// <summary>How messages name interrupt-context code: a lambda for a contract delegate type, else the member (and its contract).</summary>
+    private string Label(Block block, ITypeSymbol? delegateContract) => delegateContract is not null
+        ? $"a lambda in {CallGraph.Name(block.Owner)} for [InterruptContext] {delegateContract.Name}"
+        : known.ContextName(block.Owner);
 
     /// <summary>
     /// What the operations of one body (a method, an accessor, a constructor, a lambda's containing member) share,
