@@ -2,7 +2,8 @@
 // usings, AllowUnsafeBlocks): as a program of its own (top-level statements first, types after, as C# requires), with the [SlabCache] generator run on it and the SlabGen analyzers
 // reporting, against the framework and SlabGen. The one convention, visible in the Markdown source: a block right
 // after the comment <!-- snippet: fragment --> is a fragment of a larger program (a line of an ASP.NET Core host, say)
-// and is not compiled. The diagnostic pages (docs/diagnostics/) show code that fails on purpose and are not compiled.
+// and is not compiled. A block right after a C# block and the comment <!-- output --> is what that program prints: the
+// program is built and run in a child process and its output compared (DocsOutputTests.cs). The diagnostic pages (docs/diagnostics/) show code that fails on purpose and are not compiled.
 using System.Text.RegularExpressions;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
@@ -16,7 +17,7 @@ public partial class DocsCompileTests
     public static TheoryData<string, int> Blocks()
     {
         var data = new TheoryData<string, int>();
-        foreach ((string file, int line, _) in AllBlocks())
+        foreach ((string file, int line, _, _) in AllBlocks())
         {
             data.Add(file, line);
         }
@@ -47,15 +48,23 @@ public partial class DocsCompileTests
     /// <summary>The errors of a block compiled as a program with the generator and the analyzers (CS5001 aside: a block of declarations only has no entry point).</summary>
     private static async Task<string[]> Errors(string code)
     {
-        CSharpCompilation compilation = CSharpCompilation.Create("Doc",
-            [CSharpSyntaxTree.ParseText(code, GeneratorHarness.ParseOptions, path: "Doc.cs"), CSharpSyntaxTree.ParseText(ImplicitUsings, GeneratorHarness.ParseOptions, path: "Usings.cs")],
-            SlabGen.Tests.Shared.CompilationReferences.All,
-            new CSharpCompilationOptions(OutputKind.ConsoleApplication, nullableContextOptions: NullableContextOptions.Enable, allowUnsafe: true));
-        GeneratorHarness.Driver().RunGeneratorsAndUpdateCompilation(compilation, out Compilation output, out _);
+        Compilation output = Compile(code);
         var analyzers = output.WithAnalyzers([new SlabCacheAnalyzer(), new InterruptContextAnalyzer(), new AwaitInInterruptContextAnalyzer()]);
         return [.. (await analyzers.GetAllDiagnosticsAsync())
             .Where(static d => d.Severity == DiagnosticSeverity.Error && d.Id != "CS5001")
             .Select(static d => d.ToString())];
+    }
+
+    /// <summary>A block as the program <c>Program.cs</c> of a console project, the generator run on it.</summary>
+    private static Compilation Compile(string code)
+    {
+        CSharpCompilation compilation = CSharpCompilation.Create("Doc",
+            [CSharpSyntaxTree.ParseText(code, GeneratorHarness.ParseOptions, path: "Program.cs", encoding: System.Text.Encoding.UTF8),
+                CSharpSyntaxTree.ParseText(ImplicitUsings, GeneratorHarness.ParseOptions, path: "Usings.cs", encoding: System.Text.Encoding.UTF8)],
+            SlabGen.Tests.Shared.CompilationReferences.All,
+            new CSharpCompilationOptions(OutputKind.ConsoleApplication, nullableContextOptions: NullableContextOptions.Enable, allowUnsafe: true));
+        GeneratorHarness.Driver().RunGeneratorsAndUpdateCompilation(compilation, out Compilation output, out _);
+        return output;
     }
 
     /// <summary>What <c>dotnet new console</c> (ImplicitUsings) gives every file: a pasted example may rely on it.</summary>
@@ -69,7 +78,7 @@ public partial class DocsCompileTests
         global using System.Threading.Tasks;
         """;
 
-    private static IEnumerable<(string File, int Line, string Code)> AllBlocks()
+    private static IEnumerable<(string File, int Line, string Code, string? Output)> AllBlocks()
     {
         string root = RepositoryRoot();
         IEnumerable<string> files = new[] { Path.Combine(root, "README.md") }
@@ -85,7 +94,9 @@ public partial class DocsCompileTests
                     continue;
                 }
 
-                yield return (Path.GetRelativePath(root, path).Replace('\\', '/'), text[..block.Index].Count(static c => c == '\n') + 1, block.Groups[1].Value);
+                Match output = OutputBlock().Match(text, block.Index + block.Length);
+                yield return (Path.GetRelativePath(root, path).Replace('\\', '/'), text[..block.Index].Count(static c => c == '\n') + 1, block.Groups[1].Value,
+                    output.Success ? output.Groups[1].Value : null);
             }
         }
     }
@@ -105,4 +116,8 @@ public partial class DocsCompileTests
 
     [GeneratedRegex("```csharp\n(.*?)```", RegexOptions.Singleline)]
     private static partial Regex CodeBlock();
+
+    /// <summary>Right after a C# block: the comment <c>&lt;!-- output --&gt;</c> and the block of what the program prints.</summary>
+    [GeneratedRegex("\\G\n*<!-- output -->\n```[a-z]*\n(.*?)```", RegexOptions.Singleline)]
+    private static partial Regex OutputBlock();
 }

@@ -46,6 +46,29 @@ public sealed class PackageTests(PackageFixture package, ITestOutputHelper outpu
     }
 
     [Fact]
+    public void The_slabtop_tool_package_installs_as_a_dotnet_tool_with_licence_and_readme()
+    {
+        using (ZipArchive archive = ZipFile.OpenRead(package.ToolPackagePath))
+        {
+            var entries = archive.Entries.Select(static e => e.FullName).ToHashSet();
+            Assert.Contains("tools/net10.0/any/DotnetToolSettings.xml", entries);
+            Assert.Contains("tools/net10.0/any/SlabGen.Top.dll", entries);
+            Assert.Contains("LICENSE", entries);
+            Assert.Contains("README.md", entries);
+            using var nuspec = new StreamReader(archive.Entries.Single(static e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal)).Open());
+            string text = nuspec.ReadToEnd();
+            Assert.Contains("<license type=\"expression\">MIT</license>", text, StringComparison.Ordinal);
+            Assert.Contains("<packageType name=\"DotnetTool\" />", text, StringComparison.Ordinal);
+            Assert.DoesNotContain("<projectUrl>", text, StringComparison.Ordinal);
+        }
+
+        (int exit, string help) = package.Execute(package.InstallTool(), "--help");
+
+        Assert.True(exit == 0, help);
+        Assert.Contains("usage: slabtop (-p <pid> | -n <name>)", help, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_fresh_project_gets_a_working_slab_cache_struct_from_the_package()
     {
         string project = package.NewProject("Works", """
@@ -110,6 +133,10 @@ public sealed class PackageFixture : IDisposable
             "-c", "Release", "-o", feed, $"-p:Version={_version}");
         Assert.True(exit == 0, text);
         PackagePath = Path.Combine(feed, $"SlabGen.{_version}.nupkg");
+        (exit, text) = Run(RepositoryRoot(), "pack", Path.Combine(RepositoryRoot(), "src", "SlabGen.Top", "SlabGen.Top.csproj"),
+            "-c", "Release", "-o", feed, $"-p:Version={_version}");
+        Assert.True(exit == 0, text);
+        ToolPackagePath = Path.Combine(feed, $"SlabGen.Top.{_version}.nupkg");
         File.WriteAllText(Path.Combine(_root, "NuGet.config"), $"""
             <?xml version="1.0" encoding="utf-8"?>
             <configuration>
@@ -122,6 +149,19 @@ public sealed class PackageFixture : IDisposable
     }
 
     public string PackagePath { get; }
+
+    /// <summary>The slabtop tool's package, in the same feed.</summary>
+    public string ToolPackagePath { get; }
+
+    /// <summary>Installs the slabtop tool from the feed into a folder of its own and gives the command's path.</summary>
+    public string InstallTool()
+    {
+        string tools = Path.Combine(_root, "tools");
+        (int exit, string text) = Run(_root, "tool", "install", "SlabGen.Top", "--version", _version, "--tool-path", tools,
+            "--configfile", Path.Combine(_root, "NuGet.config"));
+        Assert.True(exit == 0, text);
+        return Path.Combine(tools, OperatingSystem.IsWindows() ? "slabtop.exe" : "slabtop");
+    }
 
     /// <summary>A console project referencing the package, outside the repository (so none of its build files apply).</summary>
     public string NewProject(string name, string program)
@@ -148,11 +188,16 @@ public sealed class PackageFixture : IDisposable
 
     public (int Exit, string Output) Dotnet(string directory, params string[] arguments) => Run(directory, arguments);
 
+    /// <summary>Runs <paramref name="program"/> with <paramref name="arguments"/>, as <see cref="Dotnet"/> runs dotnet.</summary>
+    public (int Exit, string Output) Execute(string program, params string[] arguments) => Run(_root, program, arguments);
+
     public void Dispose() => Directory.Delete(_root, recursive: true);
 
-    private static (int Exit, string Output) Run(string directory, params string[] arguments)
+    private static (int Exit, string Output) Run(string directory, params string[] arguments) => Run(directory, "dotnet", arguments);
+
+    private static (int Exit, string Output) Run(string directory, string program, string[] arguments)
     {
-        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new ProcessStartInfo(program) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (string argument in arguments)
         {
             start.ArgumentList.Add(argument);
@@ -163,7 +208,7 @@ public sealed class PackageFixture : IDisposable
         using Process process = Process.Start(start)!;
         Task<string> error = process.StandardError.ReadToEndAsync();
         string text = process.StandardOutput.ReadToEnd();
-        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(5)), "dotnet " + string.Join(' ', arguments) + " did not finish in 5 minutes");
+        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(5)), program + " " + string.Join(' ', arguments) + " did not finish in 5 minutes");
         return (process.ExitCode, text + error.Result);
     }
 

@@ -66,6 +66,10 @@ public static class SlabGenMetrics
             "{object}", "Objects allocated or parked in threads' array caches and the depot (slabinfo's active_objs).");
         meter.CreateObservableUpDownCounter("slabgen.cache.objects.total", () => PerCache(static e => e.TotalObjects),
             "{object}", "Objects of all slabs of the cache (slabinfo's num_objs).");
+        meter.CreateObservableUpDownCounter("slabgen.cache.objects.cached", () => PerCache(static e => e.ActiveObjects - e.LiveObjects),
+            "{object}", "Free objects parked in threads' array caches and the depot: active but not live.");
+        meter.CreateObservableUpDownCounter("slabgen.cache.object_size", () => PerCache(static e => e.ObjectSize),
+            "By", "Bytes per object slot, padding and debug metadata included (slabinfo's objsize).");
         meter.CreateObservableUpDownCounter("slabgen.cache.slabs", () => PerCache(static e => e.Slabs),
             "{slab}", "Slabs of the cache (slabinfo's num_slabs).");
         meter.CreateObservableUpDownCounter("slabgen.cache.size", () => PerCache(static e => e.Slabs * e.PagesPerSlab * PageAllocator.PageSize),
@@ -78,6 +82,10 @@ public static class SlabGenMetrics
             "{arena}", "4 MiB arenas the shared page allocator holds.");
         meter.CreateObservableUpDownCounter("slabgen.pages.os_bytes", static () => PageAllocator.Shared.BytesFromOs,
             "By", "Bytes the shared page allocator has taken from the OS.");
+        meter.CreateObservableUpDownCounter("slabgen.vmalloc.areas", static () => Kmem.VmallocTotals().Areas,
+            "{area}", "Live vmalloc areas (/proc/vmallocinfo's lines).");
+        meter.CreateObservableUpDownCounter("slabgen.vmalloc.size", static () => Kmem.VmallocTotals().Bytes,
+            "By", "Bytes of the live vmalloc areas, taken from the OS outside the page allocator.");
         return meter;
     }
 

@@ -163,6 +163,21 @@ public static unsafe partial class Kmem
         return info.ToString();
     }
 
+    /// <summary>How many vmalloc areas are live and their bytes (what /proc/meminfo's VmallocUsed sums).</summary>
+    internal static (long Areas, long Bytes) VmallocTotals()
+    {
+        lock (s_vmapLock)
+        {
+            long bytes = 0;
+            foreach (VmArea area in s_vmap.Values)
+            {
+                bytes += (long)area.Size;
+            }
+
+            return (s_vmap.Count, bytes);
+        }
+    }
+
     /// <summary>Gives the OS the areas freed in interrupt context, unless the caller is in interrupt context too.</summary>
     private static void FreeDeferred()
     {

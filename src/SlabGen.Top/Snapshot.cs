@@ -1,0 +1,106 @@
+// One collection of the SlabGen meter, as slabtop shows it: a row per cache, the shared page allocator's free
+// blocks per order, and the vmalloc totals. Built from the (instrument, tags, value) triples one collection brings.
+using System.Globalization;
+
+namespace SlabGen.Top;
+
+/// <summary>One cache's row: the columns slabtop shows, plus live and per-thread cached objects.</summary>
+internal sealed record CacheRow(string Name, long Live, long Active, long Total, long Cached, long ObjectSize, long Slabs, long MemoryBytes)
+{
+    /// <summary>Active objects as a share of all objects (slabtop's USE), 0 for an empty cache.</summary>
+    public double Use => Total == 0 ? 0 : (double)Active / Total;
+}
+
+/// <summary>The shared page allocator: arenas, bytes from the OS, pages parked per thread, free blocks per order.</summary>
+internal sealed record PagesView(long Arenas, long OsBytes, long PerThreadPages, IReadOnlyList<long> FreeBlocks)
+{
+    /// <summary>The kernel's fragmentation index of each order (extfrag_index), see <see cref="Fragmentation"/>.</summary>
+    public IReadOnlyList<double> FragmentationIndex => [.. Enumerable.Range(0, FreeBlocks.Count).Select(o => Fragmentation.Index(FreeBlocks, o))];
+
+    /// <summary>Free pages of all orders.</summary>
+    public long FreePages => FreeBlocks.Select(static (blocks, order) => blocks << order).Sum();
+}
+
+/// <summary>The live vmalloc areas and their bytes.</summary>
+internal sealed record VmallocView(long Areas, long Bytes);
+
+/// <summary>Everything one collection of the meter reported.</summary>
+internal sealed record Snapshot(DateTimeOffset Time, IReadOnlyList<CacheRow> Caches, PagesView Pages, VmallocView Vmalloc);
+
+/// <summary>Gathers one collection's measurements into a <see cref="Snapshot"/>.</summary>
+internal sealed class SnapshotBuilder
+{
+    private const string CacheTag = "slabgen.cache.name";
+    private const string OrderTag = "slabgen.pages.order";
+    private const int Orders = 11;
+
+    private readonly Dictionary<string, Dictionary<string, long>> _caches = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, long> _values = new(StringComparer.Ordinal);
+    private readonly long[] _freeBlocks = new long[Orders];
+
+    /// <summary>Whether any SlabGen instrument reported since the last <see cref="Build"/>.</summary>
+    public bool HasValues { get; private set; }
+
+    /// <summary>
+    /// Takes one measurement: <paramref name="tags"/> as EventPipe writes them (<c>k=v,k2=v2</c>). Instruments this
+    /// version does not know are ignored, so a newer runtime with more instruments still shows.
+    /// </summary>
+    public void Add(string instrument, string tags, long value)
+    {
+        HasValues = true;
+        string? cache = Tag(tags, CacheTag);
+        if (cache is not null && instrument.StartsWith("slabgen.cache.", StringComparison.Ordinal))
+        {
+            if (!_caches.TryGetValue(cache, out Dictionary<string, long>? row))
+            {
+                _caches[cache] = row = new Dictionary<string, long>(StringComparer.Ordinal);
+            }
+
+            row[instrument] = value;
+            return;
+        }
+
+        if (instrument == "slabgen.pages.free_blocks" && int.TryParse(Tag(tags, OrderTag), NumberStyles.None, CultureInfo.InvariantCulture, out int order)
+            && order is >= 0 and < Orders)
+        {
+            _freeBlocks[order] = value;
+            return;
+        }
+
+        _values[instrument] = value;
+    }
+
+    /// <summary>The snapshot of what was added, then starts over for the next collection.</summary>
+    public Snapshot Build(DateTimeOffset time)
+    {
+        CacheRow[] caches = [.. _caches.Where(static c => c.Value.ContainsKey("slabgen.cache.objects.total")).Select(static c => new CacheRow(c.Key,
+            Get(c.Value, "slabgen.cache.objects.live"), Get(c.Value, "slabgen.cache.objects.active"), Get(c.Value, "slabgen.cache.objects.total"),
+            Get(c.Value, "slabgen.cache.objects.cached"), Get(c.Value, "slabgen.cache.object_size"), Get(c.Value, "slabgen.cache.slabs"),
+            Get(c.Value, "slabgen.cache.size")))];
+        var snapshot = new Snapshot(time, caches,
+            new PagesView(Get(_values, "slabgen.pages.arenas"), Get(_values, "slabgen.pages.os_bytes"), Get(_values, "slabgen.pages.per_thread_pages"), [.. _freeBlocks]),
+            new VmallocView(Get(_values, "slabgen.vmalloc.areas"), Get(_values, "slabgen.vmalloc.size")));
+        _caches.Clear();
+        _values.Clear();
+        Array.Clear(_freeBlocks);
+        HasValues = false;
+        return snapshot;
+    }
+
+    private static long Get(Dictionary<string, long> values, string instrument) => values.GetValueOrDefault(instrument);
+
+    /// <summary>The value of <paramref name="key"/> in EventPipe's tag list, or null.</summary>
+    internal static string? Tag(string tags, string key)
+    {
+        foreach (string pair in tags.Split(',', StringSplitOptions.RemoveEmptyEntries))
+        {
+            int equals = pair.IndexOf('=', StringComparison.Ordinal);
+            if (equals > 0 && pair.AsSpan(0, equals).SequenceEqual(key))
+            {
+                return pair[(equals + 1)..];
+            }
+        }
+
+        return null;
+    }
+}

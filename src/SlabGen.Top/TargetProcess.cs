@@ -1,0 +1,82 @@
+// Finds the process to attach to: by id, or by name among the processes that publish a diagnostics port.
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Microsoft.Diagnostics.NETCore.Client;
+
+namespace SlabGen.Top;
+
+/// <summary>A .NET process slabtop can attach to.</summary>
+internal sealed record TargetProcess(int Id, string Name)
+{
+    /// <inheritdoc/>
+    public override string ToString() => $"{Name} ({Id})";
+
+    /// <summary>The process <paramref name="options"/> names.</summary>
+    /// <exception cref="ArgumentException">No .NET process, or more than one, has that id or name.</exception>
+    public static TargetProcess Find(TopOptions options)
+    {
+        int[] published = [.. DiagnosticsClient.GetPublishedProcesses()];
+        if (options.ProcessId is int id)
+        {
+            return published.Contains(id)
+                ? new TargetProcess(id, DisplayName(id))
+                : throw new ArgumentException($"process {id} is not a running .NET process with a diagnostics port{Listing(published)}.");
+        }
+
+        TargetProcess[] matches = [.. published.Where(p => Matches(p, options.ProcessName!)).Select(static p => new TargetProcess(p, DisplayName(p)))];
+        return matches.Length switch
+        {
+            1 => matches[0],
+            0 => throw new ArgumentException($"no .NET process is named '{options.ProcessName}'{Listing(published)}."),
+            _ => throw new ArgumentException($"{matches.Length} processes are named '{options.ProcessName}' ({string.Join(", ", matches.Select(static m => m.Id))}): name one with -p."),
+        };
+    }
+
+    private static bool Matches(int id, string wanted) =>
+        string.Equals(NameOf(id), wanted, StringComparison.OrdinalIgnoreCase)
+        || string.Equals(DllOf(id), wanted, StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>The .dll's name for <c>dotnet App.dll</c>, else the executable's.</summary>
+    private static string DisplayName(int id) => DllOf(id) ?? NameOf(id) ?? "?";
+
+    private static string? NameOf(int id)
+    {
+        try
+        {
+            using var process = Process.GetProcessById(id);
+            return process.ProcessName;
+        }
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>For <c>dotnet App.dll</c>, "App": the name a user knows the process by. Linux only; elsewhere null.</summary>
+    private static string? DllOf(int id)
+    {
+        if (!RuntimeInformation.IsOSPlatform(OSPlatform.Linux))
+        {
+            return null;
+        }
+
+        try
+        {
+            string[] argv = File.ReadAllText($"/proc/{id}/cmdline").Split('\0', StringSplitOptions.RemoveEmptyEntries);
+            if (argv.Length == 0 || Path.GetFileNameWithoutExtension(argv[0]) != "dotnet")
+            {
+                return null;
+            }
+
+            string? dll = argv.Skip(1).FirstOrDefault(static a => a.EndsWith(".dll", StringComparison.OrdinalIgnoreCase));
+            return dll is null ? null : Path.GetFileNameWithoutExtension(dll);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private static string Listing(int[] published) =>
+        published.Length == 0 ? " (none is running)" : $"; running: {string.Join(", ", published.Select(static p => $"{DisplayName(p)} ({p})"))}";
+}

@@ -1,0 +1,152 @@
+// slabtop against a real process: the Particles sample runs its frame loop while the tool attaches through EventPipe.
+using System.Diagnostics;
+using System.Text.Json;
+using Microsoft.Diagnostics.NETCore.Client;
+using Xunit.Abstractions;
+
+namespace SlabGen.Top.Tests;
+
+public sealed class EndToEndTests(ParticlesProcess particles, ITestOutputHelper output) : IClassFixture<ParticlesProcess>
+{
+    private static readonly string s_tool = Path.Combine(AppContext.BaseDirectory, "SlabGen.Top.dll");
+
+    [Fact]
+    public void Json_once_shows_the_particle_cache_row_the_pages_and_the_sample_s_vmalloc_area()
+    {
+        int pid = particles.Id;
+
+        (int exit, string stdout, string stderr) = Run("-p", pid.ToString(System.Globalization.CultureInfo.InvariantCulture), "--json", "--timeout", "60");
+
+        output.WriteLine(stdout + stderr);
+        Assert.True(exit == 0, stderr);
+        using JsonDocument json = JsonDocument.Parse(stdout);
+        JsonElement root = json.RootElement;
+        Assert.Equal(pid, root.GetProperty("processId").GetInt32());
+        JsonElement particle = root.GetProperty("caches").EnumerateArray().Single(static c => c.GetProperty("name").GetString() == "particle");
+        long live = particle.GetProperty("live").GetInt64(), active = particle.GetProperty("active").GetInt64();
+        long total = particle.GetProperty("total").GetInt64(), slabs = particle.GetProperty("slabs").GetInt64();
+        long memory = particle.GetProperty("memoryBytes").GetInt64();
+        // The sample keeps about 130 frames of 100 spawns alive; HwCacheAlign gives its 28-byte particles 64-byte slots.
+        Assert.Equal(64, particle.GetProperty("objectSize").GetInt64());
+        Assert.InRange(live, 1_000, total);
+        Assert.InRange(active, 1_000, total);
+        Assert.True(slabs > 0 && memory % 4096 == 0 && memory >= total * 64, $"slabs {slabs}, memory {memory}, total {total}");
+        JsonElement pages = root.GetProperty("pages");
+        Assert.True(pages.GetProperty("arenas").GetInt64() >= 1);
+        Assert.Equal(11, pages.GetProperty("freeBlocks").GetArrayLength());
+        Assert.Equal(11, pages.GetProperty("fragmentationIndex").GetArrayLength());
+        Assert.True(root.GetProperty("vmalloc").GetProperty("bytes").GetInt64() >= 16 << 20, "the sample's 16 MiB level data is a vmalloc area");
+    }
+
+    [Fact]
+    public void Once_by_name_prints_the_table_with_the_particle_row_and_the_free_block_chart()
+    {
+        (int exit, string stdout, string stderr) = Run("-n", "SlabGen.Samples.Particles", "--once", "-s", "c", "--timeout", "60");
+
+        output.WriteLine(stdout + stderr);
+        Assert.True(exit == 0, stderr);
+        Assert.Contains($"SlabGen.Samples.Particles ({particles.Id})", stdout, StringComparison.Ordinal);
+        Assert.Contains("sorted by cache size (c)", stdout, StringComparison.Ordinal);
+        string row = stdout.Split('\n').Single(static l => l.TrimEnd().EndsWith(" particle", StringComparison.Ordinal));
+        Assert.Contains(" 0.06K ", row, StringComparison.Ordinal);
+        Assert.Contains("free blocks per order", stdout, StringComparison.Ordinal);
+        Assert.Contains("order 10", stdout, StringComparison.Ordinal);
+        Assert.Contains("frag index", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_process_id_that_is_no_dotnet_process_exits_2_naming_it()
+    {
+        (int exit, _, string stderr) = Run("-p", "999999", "--once");
+
+        Assert.Equal(2, exit);
+        Assert.Contains("process 999999 is not a running .NET process", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_dotnet_process_without_SlabGen_exits_3_after_the_timeout()
+    {
+        // This test process never loads SlabGen: its runtime answers, but no SlabGen meter ever reports.
+        (int exit, _, string stderr) = Run("-p", Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture), "--once", "--timeout", "3");
+
+        Assert.Equal(3, exit);
+        Assert.Contains("reported no SlabGen measurements in 3 s", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_bad_command_line_exits_1_with_the_usage()
+    {
+        (int exit, _, string stderr) = Run("--once");
+
+        Assert.Equal(1, exit);
+        Assert.Contains("-p <pid> or -n <name>", stderr, StringComparison.Ordinal);
+        Assert.Contains("usage: slabtop", stderr, StringComparison.Ordinal);
+    }
+
+    private static (int Exit, string Stdout, string Stderr) Run(params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(s_tool);
+        foreach (string arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using Process tool = Process.Start(start)!;
+        Task<string> stdout = tool.StandardOutput.ReadToEndAsync();
+        Task<string> stderr = tool.StandardError.ReadToEndAsync();
+        if (!tool.WaitForExit(TimeSpan.FromSeconds(120)))
+        {
+            tool.Kill(entireProcessTree: true);
+            throw new TimeoutException("slabtop did not exit in 120 s");
+        }
+
+        return (tool.ExitCode, stdout.Result, stderr.Result);
+    }
+}
+
+/// <summary>The Particles sample, running frames until the test class is done, once its diagnostics port is up.</summary>
+public sealed class ParticlesProcess : IDisposable
+{
+    private readonly Process _process;
+
+    public ParticlesProcess()
+    {
+        // bin/<configuration>/net10.0/ of this project names the configuration the sample was built in.
+        var output = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        string configuration = output.Parent!.Name;
+        DirectoryInfo root = output;
+        while (!File.Exists(Path.Combine(root.FullName, "SlabGen.sln")))
+        {
+            root = root.Parent ?? throw new InvalidOperationException("SlabGen.sln not found above " + AppContext.BaseDirectory);
+        }
+
+        string sample = Path.Combine(root.FullName, "samples", "SlabGen.Samples.Particles", "bin", configuration, "net10.0", "SlabGen.Samples.Particles.dll");
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true };
+        foreach (string arg in (string[])[sample, "--frames", "100000000", "--spawn", "100"])
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        _process = Process.Start(start)!;
+        var stopwatch = Stopwatch.StartNew();
+        while (!DiagnosticsClient.GetPublishedProcesses().Contains(_process.Id))
+        {
+            if (_process.HasExited || stopwatch.Elapsed > TimeSpan.FromSeconds(60))
+            {
+                throw new InvalidOperationException($"the Particles sample ({sample}) did not open its diagnostics port");
+            }
+
+            Thread.Sleep(50);
+        }
+    }
+
+    public int Id => _process.Id;
+
+    public void Dispose()
+    {
+        _process.Kill(entireProcessTree: true);
+        _process.WaitForExit();
+        _process.Dispose();
+    }
+}

@@ -1,0 +1,75 @@
+// One collection's measurements, as EventPipe writes them, into one snapshot.
+namespace SlabGen.Top.Tests;
+
+public sealed class SnapshotBuilderTests
+{
+    [Fact]
+    public void Cache_measurements_become_one_row_per_cache_and_page_measurements_the_pages()
+    {
+        var builder = new SnapshotBuilder();
+        foreach ((string cache, long scale) in (ReadOnlySpan<(string, long)>)[("particle", 1), ("kmalloc-64", 10)])
+        {
+            string tags = "slabgen.cache.name=" + cache;
+            builder.Add("slabgen.cache.objects.live", tags, 5 * scale);
+            builder.Add("slabgen.cache.objects.active", tags, 7 * scale);
+            builder.Add("slabgen.cache.objects.total", tags, 9 * scale);
+            builder.Add("slabgen.cache.objects.cached", tags, 2 * scale);
+            builder.Add("slabgen.cache.object_size", tags, 64);
+            builder.Add("slabgen.cache.slabs", tags, scale);
+            builder.Add("slabgen.cache.size", tags, 4096 * scale);
+        }
+
+        builder.Add("slabgen.pages.free_blocks", "slabgen.pages.order=0", 3);
+        builder.Add("slabgen.pages.free_blocks", "slabgen.pages.order=10", 2);
+        builder.Add("slabgen.pages.arenas", "", 4);
+        builder.Add("slabgen.pages.os_bytes", "", 16 << 20);
+        builder.Add("slabgen.pages.per_thread_pages", "", 6);
+        builder.Add("slabgen.vmalloc.areas", "", 1);
+        builder.Add("slabgen.vmalloc.size", "", 1 << 20);
+        builder.Add("slabgen.something.new", "", 99);
+
+        Snapshot snapshot = builder.Build(DateTimeOffset.UnixEpoch);
+
+        CacheRow kmalloc = Assert.Single(snapshot.Caches, static c => c.Name == "kmalloc-64");
+        Assert.Equal(new CacheRow("kmalloc-64", 50, 70, 90, 20, 64, 10, 40960), kmalloc);
+        Assert.Equal(new CacheRow("particle", 5, 7, 9, 2, 64, 1, 4096), Assert.Single(snapshot.Caches, static c => c.Name == "particle"));
+        Assert.Equal([3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2], snapshot.Pages.FreeBlocks);
+        Assert.Equal(3 + 2 * 1024, snapshot.Pages.FreePages);
+        Assert.Equal((4, 16L << 20, 6), (snapshot.Pages.Arenas, snapshot.Pages.OsBytes, snapshot.Pages.PerThreadPages));
+        Assert.Equal(new VmallocView(1, 1 << 20), snapshot.Vmalloc);
+    }
+
+    [Fact]
+    public void Building_starts_the_next_collection_empty()
+    {
+        var builder = new SnapshotBuilder();
+        builder.Add("slabgen.cache.objects.total", "slabgen.cache.name=a", 1);
+        builder.Add("slabgen.pages.free_blocks", "slabgen.pages.order=2", 5);
+        Assert.True(builder.HasValues);
+
+        builder.Build(DateTimeOffset.UnixEpoch);
+        Snapshot next = builder.Build(DateTimeOffset.UnixEpoch);
+
+        Assert.False(builder.HasValues);
+        Assert.Empty(next.Caches);
+        Assert.All(next.Pages.FreeBlocks, static b => Assert.Equal(0, b));
+    }
+
+    [Theory]
+    [InlineData("slabgen.cache.name=particle", "slabgen.cache.name", "particle")]
+    [InlineData("a=1,slabgen.cache.name=x=y", "slabgen.cache.name", "x=y")]
+    [InlineData("slabgen.cache.names=p", "slabgen.cache.name", null)]
+    [InlineData("", "slabgen.cache.name", null)]
+    public void Tags_are_read_from_EventPipe_s_list(string tags, string key, string? expected) =>
+        Assert.Equal(expected, SnapshotBuilder.Tag(tags, key));
+
+    [Fact]
+    public void Free_blocks_of_an_order_out_of_range_are_ignored()
+    {
+        var builder = new SnapshotBuilder();
+        builder.Add("slabgen.pages.free_blocks", "slabgen.pages.order=11", 5);
+        builder.Add("slabgen.pages.free_blocks", "slabgen.pages.order=-1", 5);
+
+        Assert.Equal(0, builder.Build(DateTimeOffset.UnixEpoch).Pages.FreePages);
+    }
+}
