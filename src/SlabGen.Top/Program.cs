@@ -76,7 +76,10 @@ static int Live(TopOptions options, TargetProcess target)
     });
     SortKey sort = options.Sort;
     IAnsiConsole screen = Screen();
-    screen.Live(new Text($"slabtop - {target} - waiting for the first collection (q quits)")).Start(context =>
+    bool quit = false;
+    // A screen taller than the terminal loses its bottom (the chart), never the summary and the first caches.
+    screen.Live(new Text($"slabtop - {target} - waiting for the first collection (q quits)"))
+        .Overflow(VerticalOverflow.Crop).Cropping(VerticalOverflowCropping.Bottom).Start(context =>
     {
         while (session.IsReading)
         {
@@ -86,6 +89,7 @@ static int Live(TopOptions options, TargetProcess target)
                 char key = Console.ReadKey(intercept: true).KeyChar;
                 if (key is 'q' or 'Q')
                 {
+                    quit = true;
                     return;
                 }
 
@@ -102,7 +106,11 @@ static int Live(TopOptions options, TargetProcess target)
             }
         }
     });
-    Console.Error.WriteLine(session.Error is { } error ? $"slabtop: {error}" : $"slabtop: {target} has exited.");
+    if (!quit)
+    {
+        Console.Error.WriteLine(session.Error is { } error ? $"slabtop: {error}" : $"slabtop: {target} has exited.");
+    }
+
     return 0;
 }
 

@@ -13,7 +13,7 @@ internal static class SnapshotView
     {
         var rows = new List<IRenderable>
         {
-            new Markup(Markup.Escape($"slabtop - {target} - {snapshot.Time.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)} - sorted by {SortKeys.Describe(sort)}")),
+            new Markup(Markup.Escape($"slabtop  {target}  {snapshot.Time.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)}  sort: {SortKeys.Describe(sort)}")),
             Summary(snapshot),
             Caches(snapshot, sort),
             FreeBlocks(snapshot.Pages),
@@ -43,13 +43,13 @@ internal static class SnapshotView
 
     private static Table Caches(Snapshot s, SortKey sort)
     {
-        var table = new Table().Border(TableBorder.Simple).Expand();
+        var table = new Table().Border(TableBorder.Simple);
         foreach (string column in (string[])["OBJS", "ACTIVE", "LIVE", "CACHED", "USE", "OBJ SIZE", "SLABS", "CACHE SIZE"])
         {
-            table.AddColumn(new TableColumn(column).RightAligned());
+            table.AddColumn(new TableColumn(column).RightAligned().NoWrap().Padding(1, 0));
         }
 
-        table.AddColumn(new TableColumn("NAME"));
+        table.AddColumn(new TableColumn("NAME").NoWrap().Padding(1, 0));
         foreach (CacheRow row in SortKeys.Order(s.Caches, sort))
         {
             table.AddRow(Number(row.Total), Number(row.Active), Number(row.Live), Number(row.Cached),

@@ -15,7 +15,7 @@ internal sealed record TargetProcess(int Id, string Name)
     /// <exception cref="ArgumentException">No .NET process, or more than one, has that id or name.</exception>
     public static TargetProcess Find(TopOptions options)
     {
-        int[] published = [.. DiagnosticsClient.GetPublishedProcesses()];
+        int[] published = [.. DiagnosticsClient.GetPublishedProcesses().Where(static p => p != Environment.ProcessId)];
         if (options.ProcessId is int id)
         {
             return published.Contains(id)

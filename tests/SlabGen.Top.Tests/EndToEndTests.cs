@@ -46,7 +46,7 @@ public sealed class EndToEndTests(ParticlesProcess particles, ITestOutputHelper 
         output.WriteLine(stdout + stderr);
         Assert.True(exit == 0, stderr);
         Assert.Contains($"SlabGen.Samples.Particles ({particles.Id})", stdout, StringComparison.Ordinal);
-        Assert.Contains("sorted by cache size (c)", stdout, StringComparison.Ordinal);
+        Assert.Contains("sort: cache size (c)", stdout, StringComparison.Ordinal);
         string row = stdout.Split('\n').Single(static l => l.TrimEnd().EndsWith(" particle", StringComparison.Ordinal));
         Assert.Contains(" 0.06K ", row, StringComparison.Ordinal);
         Assert.Contains("free blocks per order", stdout, StringComparison.Ordinal);
