@@ -32,15 +32,13 @@ internal static class Goals
         (nameof(KmallocBenchmarks), "Kmalloc+Kfree", "NativeMemory.Alloc+Free", 5.0, "[Size=64]"),
     ];
 
-    /// <summary>Prints each goal with its measured ratio; returns how many were missed.</summary>
-    public static int Check(IEnumerable<Summary> summaries, TextWriter output)
+    /// <summary>Each goal measured in <paramref name="summaries"/>, once per job and parameter set.</summary>
+    public static IReadOnlyList<GoalResult> Evaluate(IEnumerable<Summary> summaries)
     {
-        int missed = 0;
+        var results = new List<GoalResult>();
         var seen = new HashSet<string>();
-        output.WriteLine();
-        output.WriteLine("| goal | parameters | target | peer | measured | result |");
-        output.WriteLine("|---|---|---:|---:|---:|---|");
-        foreach (Summary summary in summaries)
+        Summary[] all = [.. summaries];
+        foreach (Summary summary in all)
         {
             foreach ((string @class, string target, string peer, double factor, string? only) in All)
             {
@@ -57,16 +55,44 @@ internal static class Goals
                         continue;
                     }
 
-                    double speedUp = theirs.ResultStatistics!.Mean / mine.ResultStatistics!.Mean;
-                    bool met = speedUp >= factor;
-                    missed += met ? 0 : 1;
-                    output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"| {target} {Describe(factor)} {peer} | {group.Key} | {mine.ResultStatistics.Mean:F1} ns | {theirs.ResultStatistics.Mean:F1} ns | {Measured(speedUp, factor)} | {(met ? "met" : "MISSED")} |"));
+                    results.Add(new GoalResult(target, peer, factor, group.Key, mine.ResultStatistics!.Mean, theirs.ResultStatistics!.Mean));
                 }
             }
         }
 
-        return missed;
+        // A goal whose class ran but which matched no pair of cases measured nothing (a renamed case, a job that did
+        // not run): it is reported, and counts as missed, instead of vanishing from the table.
+        foreach ((string @class, string target, string peer, double factor, string? only) in All)
+        {
+            bool ran = all.Any(s => s.Reports.Any(r => r.BenchmarkCase.Descriptor.Type.Name == @class));
+            if (ran && !results.Any(r => r.Target == target && r.Peer == peer && r.Factor == factor))
+            {
+                results.Add(new GoalResult(target, peer, factor, only ?? "", double.NaN, double.NaN));
+            }
+        }
+
+        return results;
+    }
+
+    /// <summary>Prints each goal with its measured ratio; returns how many were missed.</summary>
+    public static int Print(IReadOnlyList<GoalResult> results, TextWriter output)
+    {
+        output.WriteLine();
+        output.WriteLine("| goal | parameters | target | peer | measured | result |");
+        output.WriteLine("|---|---|---:|---:|---:|---|");
+        foreach (GoalResult r in results)
+        {
+            if (!r.Measured)
+            {
+                output.WriteLine($"| {r.Target} {Describe(r.Factor)} {r.Peer} | {r.Group} | | | nothing: no such pair of cases ran | MISSED |");
+                continue;
+            }
+
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {r.Target} {Describe(r.Factor)} {r.Peer} | {r.Group} | {r.TargetNs:F1} ns | {r.PeerNs:F1} ns | {Measured(r.SpeedUp, r.Factor)} | {(r.Met ? "met" : "MISSED")} |"));
+        }
+
+        return results.Count(static r => !r.Met);
     }
 
     /// <summary>The case's description; BenchmarkDotNet quotes those with special characters.</summary>
@@ -77,7 +103,23 @@ internal static class Goals
         ? string.Create(CultureInfo.InvariantCulture, $"{speedUp:F1}× faster")
         : string.Create(CultureInfo.InvariantCulture, $"{1 / speedUp:F2}× the time");
 
-    private static string Describe(double factor) => factor >= 1
+    internal static string Describe(double factor) => factor >= 1
         ? string.Create(CultureInfo.InvariantCulture, $"≥ {factor}× faster than")
         : string.Create(CultureInfo.InvariantCulture, $"≤ {1 / factor:0.##}× the time of");
+}
+
+/// <summary>One goal measured in one job and parameter set: the two cases' mean times and whether the ratio holds.</summary>
+internal sealed record GoalResult(string Target, string Peer, double Factor, string Group, double TargetNs, double PeerNs)
+{
+    /// <summary>The peer's time over the target's.</summary>
+    public double SpeedUp => PeerNs / TargetNs;
+
+    /// <summary>How far the measured ratio is from the goal: 1 is exactly the goal, more is better.</summary>
+    public double OfGoal => SpeedUp / Factor;
+
+    /// <summary>Whether both cases ran; a goal that measured nothing is missed.</summary>
+    public bool Measured => !double.IsNaN(TargetNs) && !double.IsNaN(PeerNs);
+
+    /// <summary>Whether the goal holds.</summary>
+    public bool Met => Measured && SpeedUp >= Factor;
 }
