@@ -61,7 +61,7 @@ internal static class Charts
     /// <summary>Each goal's measured ratio over the ratio it asks: green at or past 1, red short of it.</summary>
     internal static PlotModel GoalsChart(IReadOnlyList<GoalResult> goals)
     {
-        var model = new PlotModel { Title = "Goals: measured ratio as a share of the goal (1 = exactly the goal; right is better)", TitleFontSize = 13 };
+        var model = new PlotModel { Title = "Goals: the measured ratio over the ratio asked (1 = the goal; right is better)", TitleFontSize = 13 };
         var labels = new CategoryAxis { Position = AxisPosition.Left, GapWidth = 0.3, FontSize = 10 };
         var bars = new BarSeries { LabelFormatString = "{0:0.00}", LabelPlacement = LabelPlacement.Outside, FontSize = 9 };
         foreach (GoalResult goal in goals.Reverse())
@@ -115,6 +115,7 @@ internal static class Charts
 
     private static string Export(PlotModel model, string path, int height)
     {
+        model.Padding = new OxyThickness(8, 24, 16, 8);
         using (FileStream file = File.Create(path))
         {
             new SvgExporter { Width = 1200, Height = Math.Max(300, height) }.Export(model, file);

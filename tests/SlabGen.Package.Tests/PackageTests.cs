@@ -28,6 +28,39 @@ public sealed class PackageTests(PackageFixture package, ITestOutputHelper outpu
     }
 
     [Fact]
+    public void Every_relative_link_of_the_packed_readme_and_guides_resolves_inside_the_package()
+    {
+        using ZipArchive archive = ZipFile.OpenRead(package.PackagePath);
+        var entries = archive.Entries.Select(static e => e.FullName).ToHashSet();
+        var broken = new List<string>();
+        int links = 0;
+        foreach (ZipArchiveEntry page in archive.Entries.Where(static e => e.FullName.EndsWith(".md", StringComparison.Ordinal)))
+        {
+            using var reader = new StreamReader(page.Open());
+            string text = reader.ReadToEnd();
+            string folder = Path.GetDirectoryName(page.FullName)!.Replace('\\', '/');
+            foreach (System.Text.RegularExpressions.Match link in System.Text.RegularExpressions.Regex.Matches(text, @"\]\(([^)#\s]+)(#[^)]*)?\)"))
+            {
+                string target = link.Groups[1].Value;
+                if (target.Contains("://", StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                links++;
+                string resolved = Path.GetFullPath(Path.Combine("/", folder, target)).TrimStart('/').Replace('\\', '/');
+                if (!entries.Contains(resolved))
+                {
+                    broken.Add($"{page.FullName}: {target}");
+                }
+            }
+        }
+
+        Assert.True(links > 20, $"only {links} relative links found");
+        Assert.True(broken.Count == 0, "links to files the package lacks:\n" + string.Join("\n", broken));
+    }
+
+    [Fact]
     public void The_package_is_MIT_licensed_and_names_no_invented_web_address()
     {
         using ZipArchive archive = ZipFile.OpenRead(package.PackagePath);
