@@ -58,13 +58,14 @@ internal static class Emitter
     {
         string self = model.FullyQualifiedName;
         string cache = $"global::SlabGen.KmemCache<{self}>";
+        string support = $"global::SlabGen.CompilerServices.TypeCache<{self}>";
         string handle = $"global::SlabGen.SlabRef<{self}>";
-        string alloc = model.Checked ? "AllocCheckedRef" : "AllocRef";
-        string free = model.Checked ? "FreeCheckedRef" : "FreeRef";
+        string alloc = model.Checked ? "AllocChecked" : "Alloc";
+        string free = model.Checked ? "FreeChecked" : "Free";
         string constructor = model.SlabConstructor ?? "null";
 
         w.Line($"private static readonly {cache} __slabCache =");
-        w.Line($"    {cache}.CreateForType({Quote(model.CacheName)}, {Flags(model.Flags)}, {model.Align.ToString(CultureInfo.InvariantCulture)}, {(model.Checked ? "true" : "false")}, {constructor});");
+        w.Line($"    {support}.Create({Quote(model.CacheName)}, {Flags(model.Flags)}, {model.Align.ToString(CultureInfo.InvariantCulture)}, {(model.Checked ? "true" : "false")}, {constructor});");
         w.Line();
         w.Line("/// <summary>");
         w.Line("/// This thread's array cache of <see cref=\"__slabCache\"/>: the fast path's only thread-local read. In a class of");
@@ -87,7 +88,7 @@ internal static class Emitter
         w.Line("[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]");
         NotClsCompliant(w, model);
         w.Line($"public static {handle} Alloc({GfpFlags} flags = {GfpFlags}.Kernel) =>");
-        w.Line($"    __slabCache.{alloc}(ref __SlabThreadCache.Block, flags);");
+        w.Line($"    {support}.{alloc}(__slabCache, ref __SlabThreadCache.Block, flags);");
         w.Line();
         w.Line($"/// <summary>Allocates a <see cref=\"{model.TypeName}\"/> as <see cref=\"Alloc\"/> does, or returns false instead of throwing when no memory is available.</summary>");
         w.Line("/// <param name=\"obj\">The object, or the null handle when it returns false.</param>");
@@ -96,7 +97,7 @@ internal static class Emitter
         w.Line("[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]");
         NotClsCompliant(w, model);
         w.Open($"public static bool TryAlloc(out {handle} obj, {GfpFlags} flags = {GfpFlags}.Kernel)");
-        w.Line($"obj = __slabCache.{(model.Checked ? "TryAllocCheckedRef" : "TryAllocRef")}(ref __SlabThreadCache.Block, flags);");
+        w.Line($"obj = {support}.{(model.Checked ? "TryAllocChecked" : "TryAlloc")}(__slabCache, ref __SlabThreadCache.Block, flags);");
         w.Line("return !obj.IsNull;");
         w.Close();
 
@@ -116,7 +117,7 @@ internal static class Emitter
         w.Line("[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]");
         NotClsCompliant(w, model);
         w.Line($"public static void Free({handle} obj) =>");
-        w.Line($"    __slabCache.{free}(ref __SlabThreadCache.Block, obj);");
+        w.Line($"    {support}.{free}(__slabCache, ref __SlabThreadCache.Block, obj);");
     }
 
     /// <summary>

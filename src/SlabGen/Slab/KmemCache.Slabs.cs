@@ -96,10 +96,10 @@ public sealed unsafe partial class KmemCache
     /// </exception>
     public void Destroy()
     {
-        if (_permanentOwner is not null)
+        if (_lifetime != CacheLifetime.Ordinary)
         {
-            throw new InvalidOperationException(
-                $"Cache '{Name}' {_permanentOwner} and lives as long as the process; Shrink() gives its free slabs back.");
+            string owner = _lifetime == CacheLifetime.KmallocCache ? "is a kmalloc size cache" : "belongs to a [SlabCache] struct";
+            throw new InvalidOperationException($"Cache '{Name}' {owner} and lives as long as the process; Shrink() gives its free slabs back.");
         }
 
         string? leak = TryDestroy();
@@ -194,7 +194,7 @@ public sealed unsafe partial class KmemCache
         _depot.FreeEmpties();
         lock (_lock)
         {
-            if (_keepSlabs || _id < 0)
+            if (KeepsSlabs || _id < 0)
             {
                 return 0;
             }
@@ -407,7 +407,7 @@ public sealed unsafe partial class KmemCache
         slab->SlabFreelist = obj;
         Relist(slab, slab->SlabInUse - 1);
         _activeObjects--;
-        if (slab->SlabInUse == 0 && _empty.Count > EmptySlabReserve && !_keepSlabs)
+        if (slab->SlabInUse == 0 && _empty.Count > EmptySlabReserve && !KeepsSlabs)
         {
             _empty.Remove(slab);
             ReleaseSlab(slab);

@@ -35,20 +35,14 @@ public sealed unsafe partial class KmemCache : IDisposable
     /// <summary>The id of this cache in the per-thread tables and page frames; -1 once destroyed.</summary>
     private int _id;
 
-    /// <summary>
-    /// Who keeps per-thread pointers to this cache's blocks outside <see cref="ThreadSlots"/> (a [SlabCache] type's
-    /// thread static, or kmalloc's per-thread table), so the cache is never destroyed; null for an ordinary cache.
-    /// </summary>
-    private string? _permanentOwner;
+    /// <summary>Whether Destroy may end this cache, and whether it keeps its empty slabs (CacheLifetime.cs).</summary>
+    private CacheLifetime _lifetime;
 
     /// <summary>Written into every slab's frame: the kmalloc size class (1..13), or 0 for other caches.</summary>
     private byte _slabClass;
 
     /// <summary>1 once a Dispose has reported this cache's leak.</summary>
     private int _leakReported;
-
-    /// <summary>Empty slabs stay with the cache (checked handles may still read their objects' generation words).</summary>
-    private bool _keepSlabs;
 
     private KmemCache(string name, SlabLayout layout, SlabFlags flags, delegate*<void*, void> ctor, PageAllocator pages)
     {
@@ -192,19 +186,22 @@ public sealed unsafe partial class KmemCache : IDisposable
         }
     }
 
-    /// <summary>Makes this the cache of a [SlabCache] type: never destroyed, and with <paramref name="keepSlabs"/> never shrunk.</summary>
-    internal void MakeTypeCache(bool keepSlabs)
-    {
-        _permanentOwner = "belongs to a [SlabCache] struct";
-        _keepSlabs = keepSlabs;
-    }
+    /// <summary>Makes this the cache of a [SlabCache] type: never destroyed, and with <paramref name="checkedHandles"/> never shrunk.</summary>
+    internal void MakeTypeCache(bool checkedHandles) =>
+        _lifetime = checkedHandles ? CacheLifetime.CheckedTypeCache : CacheLifetime.TypeCache;
 
     /// <summary>Makes this kmalloc's cache of size class <paramref name="slabClass"/> (1..13): never destroyed, its slabs tagged with the class.</summary>
     internal void MakeKmallocCache(byte slabClass)
     {
-        _permanentOwner = "is a kmalloc size cache";
+        _lifetime = CacheLifetime.KmallocCache;
         _slabClass = slabClass;
     }
+
+    /// <summary>Whether this is the cache of a [SlabCache] type (<see cref="MakeTypeCache"/>).</summary>
+    internal bool IsTypeCache => _lifetime is CacheLifetime.TypeCache or CacheLifetime.CheckedTypeCache;
+
+    /// <summary>Whether empty slabs stay with the cache: checked handles may still read their objects' generation words.</summary>
+    private bool KeepsSlabs => _lifetime == CacheLifetime.CheckedTypeCache;
 
     /// <summary>The calling thread's array-cache block of this cache, or null (none yet, or a debug cache).</summary>
     internal nint* ThreadBlock()
@@ -222,7 +219,7 @@ public sealed unsafe partial class KmemCache : IDisposable
     /// </summary>
     public void Dispose()
     {
-        if (_permanentOwner is not null)
+        if (_lifetime != CacheLifetime.Ordinary)
         {
             return;
         }

@@ -10,7 +10,7 @@ namespace SlabGen;
 public sealed unsafe partial class KmemCache<T> : IDisposable
     where T : unmanaged
 {
-    private KmemCache(KmemCache cache) => Cache = cache;
+    internal KmemCache(KmemCache cache) => Cache = cache;
 
     /// <summary>The untyped cache underneath.</summary>
     public KmemCache Cache { get; }

@@ -1,5 +1,7 @@
 // The generated New/TryNew/TryAlloc: no overload captures a constructor's argument, and the Try forms report failure
 // instead of throwing.
+using SlabGen.CompilerServices;
+
 namespace SlabGen.Tests.Typed;
 
 public sealed unsafe class GeneratedOverloadTests
@@ -49,30 +51,30 @@ public sealed unsafe class GeneratedOverloadTests
     public void TryAllocRef_returns_the_null_handle_under_a_cap_where_AllocRef_throws_and_the_cache_stays_usable()
     {
         using var pages = new PageAllocator(new PageAllocatorOptions { MaxBytes = 4 << 20 });
-        KmemCache<TryBlock> cache = KmemCache<TryBlock>.CreateForType("try-blocks", SlabFlags.None, 0, false, null, pages);
+        KmemCache<TryBlock> cache = TypeCache<TryBlock>.Create("try-blocks", SlabFlags.None, 0, false, null, pages);
         nint slot = 0;
         var held = new List<SlabRef<TryBlock>>();
         SlabRef<TryBlock> next;
-        while (!(next = cache.TryAllocRef(ref slot, GfpFlags.Kernel)).IsNull)
+        while (!(next = TypeCache<TryBlock>.TryAlloc(cache, ref slot, GfpFlags.Kernel)).IsNull)
         {
             next.Value.A = held.Count;
             held.Add(next);
         }
 
         Assert.True(held.Count > 1000);
-        var error = Assert.Throws<SlabOutOfMemoryException>(() => cache.AllocRef(ref slot, GfpFlags.Kernel));
+        var error = Assert.Throws<SlabOutOfMemoryException>(() => TypeCache<TryBlock>.Alloc(cache, ref slot, GfpFlags.Kernel));
         Assert.Equal("try-blocks", error.CacheName);
         Assert.Equal(GfpFlags.Kernel, error.Flags);
         Assert.Equal(4 << 20, error.MaxBytes);
         Assert.Contains("MaxBytes cap of 4,194,304 bytes", error.Message);
-        Assert.True(cache.TryAllocCheckedRef(ref slot, GfpFlags.Atomic).IsNull);
+        Assert.True(TypeCache<TryBlock>.TryAllocChecked(cache, ref slot, GfpFlags.Atomic).IsNull);
 
-        cache.FreeRef(ref slot, held[^1]);
-        Assert.False(cache.TryAllocRef(ref slot, GfpFlags.Atomic).IsNull);
+        TypeCache<TryBlock>.Free(cache, ref slot, held[^1]);
+        Assert.False(TypeCache<TryBlock>.TryAlloc(cache, ref slot, GfpFlags.Atomic).IsNull);
         for (int i = 0; i < held.Count - 1; i++)
         {
             Assert.Equal(i, held[i].Value.A);
-            cache.FreeRef(ref slot, held[i]);
+            TypeCache<TryBlock>.Free(cache, ref slot, held[i]);
         }
 
         cache.Shrink();
@@ -86,9 +88,9 @@ public sealed unsafe class GeneratedOverloadTests
     private static void ThrowTypedOutOfMemory()
     {
         using var pages = new PageAllocator();
-        KmemCache<TryBlock> cache = KmemCache<TryBlock>.CreateForType("unhandled-oom", SlabFlags.None, 0, false, null, pages);
+        KmemCache<TryBlock> cache = TypeCache<TryBlock>.Create("unhandled-oom", SlabFlags.None, 0, false, null, pages);
         nint slot = 0;
-        cache.AllocRef(ref slot, GfpFlags.Atomic);
+        TypeCache<TryBlock>.Alloc(cache, ref slot, GfpFlags.Atomic);
     }
 
     public struct TryBlock

@@ -1,5 +1,7 @@
 // The runtime half of generated caches, called directly: out of memory names the cache and leaves it usable,
 // and the hidden fast-path slot is filled only for caches without debug flags.
+using SlabGen.CompilerServices;
+
 namespace SlabGen.Tests.Typed;
 
 public sealed unsafe class TypeCacheRuntimeTests
@@ -8,7 +10,7 @@ public sealed unsafe class TypeCacheRuntimeTests
     public void Out_of_memory_throws_naming_the_cache_and_the_cache_works_once_memory_is_back()
     {
         using var pages = new PageAllocator(new PageAllocatorOptions { MaxBytes = 4 << 20 });
-        KmemCache<OomBlock> cache = KmemCache<OomBlock>.CreateForType("oom-blocks", SlabFlags.None, 0, false, null, pages);
+        KmemCache<OomBlock> cache = TypeCache<OomBlock>.Create("oom-blocks", SlabFlags.None, 0, false, null, pages);
         nint slot = 0;
         var held = new List<SlabRef<OomBlock>>();
 
@@ -17,7 +19,7 @@ public sealed unsafe class TypeCacheRuntimeTests
         {
             for (int i = 0; i < 1_000_000; i++)
             {
-                held.Add(cache.AllocRef(ref slot, GfpFlags.Kernel));
+                held.Add(TypeCache<OomBlock>.Alloc(cache, ref slot, GfpFlags.Kernel));
             }
         }
         catch (OutOfMemoryException e)
@@ -29,10 +31,10 @@ public sealed unsafe class TypeCacheRuntimeTests
 
         Assert.Contains("oom-blocks", error.Message, StringComparison.Ordinal);
         Assert.NotEmpty(held);
-        cache.FreeRef(ref slot, held[^1]);
-        SlabRef<OomBlock> again = cache.AllocRef(ref slot, GfpFlags.Atomic);
+        TypeCache<OomBlock>.Free(cache, ref slot, held[^1]);
+        SlabRef<OomBlock> again = TypeCache<OomBlock>.Alloc(cache, ref slot, GfpFlags.Atomic);
         Assert.Equal((nint)held[^1].RawPointer, (nint)again.RawPointer);
-        held.ForEach(h => cache.FreeRef(ref slot, h));
+        held.ForEach(h => TypeCache<OomBlock>.Free(cache, ref slot, h));
     }
 
     [Fact]
@@ -42,24 +44,24 @@ public sealed unsafe class TypeCacheRuntimeTests
         using KmemCache other = KmemCache.Create("parked-by-exited", 64, 0, pages: pages);
         long parked = 0;
         PerThread.ParkedThread.RunAndExit(() => parked = PerThread.NoFalseOutOfMemoryTests.FillAndFree(other));
-        KmemCache<CappedBlock> cache = KmemCache<CappedBlock>.CreateForType("capped-blocks", SlabFlags.None, 0, false, null, pages);
+        KmemCache<CappedBlock> cache = TypeCache<CappedBlock>.Create("capped-blocks", SlabFlags.None, 0, false, null, pages);
         nint slot = 0;
         var held = new List<SlabRef<CappedBlock>>();
 
         for (long i = 0; i < parked; i++)
         {
-            SlabRef<CappedBlock> obj = cache.AllocRef(ref slot, GfpFlags.Kernel);
+            SlabRef<CappedBlock> obj = TypeCache<CappedBlock>.Alloc(cache, ref slot, GfpFlags.Kernel);
             obj.Value.A = i;
             held.Add(obj);
         }
 
         Assert.Equal(parked, cache.LiveObjects);
         Assert.Equal(0, other.SlabCount);
-        Assert.Throws<SlabOutOfMemoryException>(() => cache.AllocRef(ref slot, GfpFlags.Kernel));
+        Assert.Throws<SlabOutOfMemoryException>(() => TypeCache<CappedBlock>.Alloc(cache, ref slot, GfpFlags.Kernel));
         for (int i = 0; i < held.Count; i++)
         {
             Assert.Equal(i, held[i].Value.A);
-            cache.FreeRef(ref slot, held[i]);
+            TypeCache<CappedBlock>.Free(cache, ref slot, held[i]);
         }
 
         Assert.Equal(0, cache.LiveObjects);
@@ -69,13 +71,13 @@ public sealed unsafe class TypeCacheRuntimeTests
     [Fact]
     public void The_fast_path_slot_is_filled_for_plain_caches_and_left_empty_for_debug_caches()
     {
-        KmemCache<PlainBlock> plain = KmemCache<PlainBlock>.CreateForType("slot-plain", SlabFlags.None, 0, false, null);
-        KmemCache<DebugBlock> debug = KmemCache<DebugBlock>.CreateForType("slot-debug", SlabFlags.RedZone, 0, false, null);
+        KmemCache<PlainBlock> plain = TypeCache<PlainBlock>.Create("slot-plain", SlabFlags.None, 0, false, null);
+        KmemCache<DebugBlock> debug = TypeCache<DebugBlock>.Create("slot-debug", SlabFlags.RedZone, 0, false, null);
         nint plainSlot = 0;
         nint debugSlot = 0;
 
-        plain.FreeRef(ref plainSlot, plain.AllocRef(ref plainSlot, GfpFlags.Kernel));
-        debug.FreeRef(ref debugSlot, debug.AllocRef(ref debugSlot, GfpFlags.Kernel));
+        TypeCache<PlainBlock>.Free(plain, ref plainSlot, TypeCache<PlainBlock>.Alloc(plain, ref plainSlot, GfpFlags.Kernel));
+        TypeCache<DebugBlock>.Free(debug, ref debugSlot, TypeCache<DebugBlock>.Alloc(debug, ref debugSlot, GfpFlags.Kernel));
 
         Assert.NotEqual(0, plainSlot);
         Assert.Equal(0, debugSlot);
@@ -86,20 +88,46 @@ public sealed unsafe class TypeCacheRuntimeTests
     public void A_struct_has_one_cache_and_a_second_is_refused()
     {
         static void Ctor(ref Constructed2 obj) => obj.X = 1;
-        KmemCache<Constructed2> first = KmemCache<Constructed2>.CreateForType("ctor-first", SlabFlags.None, 0, false, Ctor);
+        KmemCache<Constructed2> first = TypeCache<Constructed2>.Create("ctor-first", SlabFlags.None, 0, false, Ctor);
 
-        var error = Assert.Throws<InvalidOperationException>(() => KmemCache<Constructed2>.CreateForType("ctor-second", SlabFlags.None, 0, false, null));
+        var error = Assert.Throws<InvalidOperationException>(() => TypeCache<Constructed2>.Create("ctor-second", SlabFlags.None, 0, false, null));
 
         Assert.Contains("ctor-first", error.Message, StringComparison.Ordinal);
         nint slot = 0;
-        SlabRef<Constructed2> obj = first.AllocRef(ref slot, GfpFlags.Kernel);
+        SlabRef<Constructed2> obj = TypeCache<Constructed2>.Alloc(first, ref slot, GfpFlags.Kernel);
         Assert.Equal(1, obj.Value.X);
-        first.FreeRef(ref slot, obj);
+        TypeCache<Constructed2>.Free(first, ref slot, obj);
     }
 
     public struct OomBlock
     {
         public long A, B, C, D;
+    }
+
+    [Fact]
+    public void The_type_cache_entry_points_refuse_a_cache_that_Create_made_and_leave_it_usable()
+    {
+        // Its thread static could outlive a cache that Destroy may end: the entry points serve only a type cache.
+        using KmemCache<CreatedBlock> cache = KmemCache<CreatedBlock>.Create("not-a-type-cache");
+        nint slot = 0;
+
+        var alloc = Assert.Throws<InvalidOperationException>(() => TypeCache<CreatedBlock>.Alloc(cache, ref slot, GfpFlags.Kernel));
+        CreatedBlock* mine = cache.Alloc();
+        var free = Assert.Throws<InvalidOperationException>(() => TypeCache<CreatedBlock>.Free(cache, ref slot, new SlabRef<CreatedBlock>(mine)));
+
+        Assert.Contains("'not-a-type-cache' is not the cache of a [SlabCache] struct", alloc.Message, StringComparison.Ordinal);
+        Assert.Equal(alloc.Message, free.Message);
+        Assert.Equal(0, slot);
+        Assert.Equal(1, cache.LiveObjects);
+        mine->A = 7;
+        cache.Free(mine);
+        Assert.Equal(0, cache.LiveObjects);
+        cache.Destroy();
+    }
+
+    public struct CreatedBlock
+    {
+        public long A, B;
     }
 
     public struct CappedBlock
