@@ -5,7 +5,7 @@ using System.Globalization;
 namespace SlabGen.Top;
 
 /// <summary>One cache's row: the columns slabtop shows, plus live and per-thread cached objects.</summary>
-internal sealed record CacheRow(string Name, long Live, long Active, long Total, long Cached, long ObjectSize, long Slabs, long MemoryBytes)
+internal sealed record CacheRow(string Name, long Live, long Active, long Total, long Cached, long SlotSize, long Slabs, long MemoryBytes)
 {
     /// <summary>Active objects as a share of all objects (slabtop's USE), 0 for an empty cache.</summary>
     public double Use => Total == 0 ? 0 : (double)Active / Total;
@@ -75,7 +75,7 @@ internal sealed class SnapshotBuilder
     {
         CacheRow[] caches = [.. _caches.Where(static c => c.Value.ContainsKey("slabgen.cache.objects.total")).Select(static c => new CacheRow(c.Key,
             Get(c.Value, "slabgen.cache.objects.live"), Get(c.Value, "slabgen.cache.objects.active"), Get(c.Value, "slabgen.cache.objects.total"),
-            Get(c.Value, "slabgen.cache.objects.cached"), Get(c.Value, "slabgen.cache.object_size"), Get(c.Value, "slabgen.cache.slabs"),
+            Get(c.Value, "slabgen.cache.objects.cached"), Get(c.Value, "slabgen.cache.slot_size"), Get(c.Value, "slabgen.cache.slabs"),
             Get(c.Value, "slabgen.cache.size")))];
         var snapshot = new Snapshot(time, caches,
             new PagesView(Get(_values, "slabgen.pages.arenas"), Get(_values, "slabgen.pages.os_bytes"), Get(_values, "slabgen.pages.per_thread_pages"), [.. _freeBlocks]),

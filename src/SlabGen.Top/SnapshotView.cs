@@ -26,7 +26,7 @@ internal static class SnapshotView
         long total = s.Caches.Sum(static c => c.Total), active = s.Caches.Sum(static c => c.Active);
         long live = s.Caches.Sum(static c => c.Live), cached = s.Caches.Sum(static c => c.Cached);
         long memory = s.Caches.Sum(static c => c.MemoryBytes);
-        long activeBytes = s.Caches.Sum(static c => c.Active * c.ObjectSize), totalBytes = s.Caches.Sum(static c => c.Total * c.ObjectSize);
+        long activeBytes = s.Caches.Sum(static c => c.Active * c.SlotSize), totalBytes = s.Caches.Sum(static c => c.Total * c.SlotSize);
         var grid = new Grid().AddColumn().AddColumn();
         Line(grid, "Active / Total Objects (% used)", $"{active} / {total} ({Percent(active, total)})");
         Line(grid, "Live / Per-thread cached objects", $"{live} / {cached}");
@@ -53,7 +53,7 @@ internal static class SnapshotView
         foreach (CacheRow row in SortKeys.Order(s.Caches, sort))
         {
             table.AddRow(Number(row.Total), Number(row.Active), Number(row.Live), Number(row.Cached),
-                Percent(row.Active, row.Total), Kib(row.ObjectSize),
+                Percent(row.Active, row.Total), Kib(row.SlotSize),
                 Number(row.Slabs), Kib(row.MemoryBytes), Markup.Escape(row.Name));
         }
 

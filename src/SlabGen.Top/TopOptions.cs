@@ -22,8 +22,8 @@ internal enum SortKey
     /// <summary>t: free objects parked in threads' caches and the depot.</summary>
     Cached,
 
-    /// <summary>s: bytes per object.</summary>
-    ObjectSize,
+    /// <summary>s: bytes per object slot (slabtop's OBJ SIZE).</summary>
+    SlotSize,
 
     /// <summary>l: slabs.</summary>
     Slabs,
@@ -128,7 +128,7 @@ internal static class SortKeys
         "a" or "active" => SortKey.Active,
         "o" or "objects" => SortKey.Total,
         "t" or "cached" => SortKey.Cached,
-        "s" or "size" => SortKey.ObjectSize,
+        "s" or "size" => SortKey.SlotSize,
         "l" or "slabs" => SortKey.Slabs,
         "c" or "memory" => SortKey.Memory,
         "u" or "use" => SortKey.Use,
@@ -142,7 +142,7 @@ internal static class SortKeys
         SortKey.Live => "live",
         SortKey.Active => "active (a)",
         SortKey.Cached => "cached (t)",
-        SortKey.ObjectSize => "object size (s)",
+        SortKey.SlotSize => "object size (s)",
         SortKey.Slabs => "slabs (l)",
         SortKey.Memory => "cache size (c)",
         SortKey.Use => "use (u)",
@@ -158,7 +158,7 @@ internal static class SortKeys
             SortKey.Live => rows.OrderByDescending(static r => r.Live),
             SortKey.Active => rows.OrderByDescending(static r => r.Active),
             SortKey.Cached => rows.OrderByDescending(static r => r.Cached),
-            SortKey.ObjectSize => rows.OrderByDescending(static r => r.ObjectSize),
+            SortKey.SlotSize => rows.OrderByDescending(static r => r.SlotSize),
             SortKey.Slabs => rows.OrderByDescending(static r => r.Slabs),
             SortKey.Memory => rows.OrderByDescending(static r => r.MemoryBytes),
             SortKey.Use => rows.OrderByDescending(static r => r.Use),

@@ -27,7 +27,7 @@ public sealed class EndToEndTests(ParticlesProcess particles, ITestOutputHelper 
         long total = particle.GetProperty("total").GetInt64(), slabs = particle.GetProperty("slabs").GetInt64();
         long memory = particle.GetProperty("memoryBytes").GetInt64();
         // The sample keeps about 130 frames of 100 spawns alive; HwCacheAlign gives its 28-byte particles 64-byte slots.
-        Assert.Equal(64, particle.GetProperty("objectSize").GetInt64());
+        Assert.Equal(64, particle.GetProperty("slotSize").GetInt64());
         Assert.InRange(live, 1_000, total);
         Assert.InRange(active, 1_000, total);
         Assert.True(slabs > 0 && memory % 4096 == 0 && memory >= total * 64, $"slabs {slabs}, memory {memory}, total {total}");

@@ -14,7 +14,7 @@ public sealed class SnapshotBuilderTests
             builder.Add("slabgen.cache.objects.active", tags, 7 * scale);
             builder.Add("slabgen.cache.objects.total", tags, 9 * scale);
             builder.Add("slabgen.cache.objects.cached", tags, 2 * scale);
-            builder.Add("slabgen.cache.object_size", tags, 64);
+            builder.Add("slabgen.cache.slot_size", tags, 64);
             builder.Add("slabgen.cache.slabs", tags, scale);
             builder.Add("slabgen.cache.size", tags, 4096 * scale);
         }

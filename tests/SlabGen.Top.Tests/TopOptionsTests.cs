@@ -40,9 +40,9 @@ public sealed class TopOptionsTests
     {
         CacheRow[] rows =
         [
-            new("b", Live: 1, Active: 5, Total: 10, Cached: 4, ObjectSize: 32, Slabs: 1, MemoryBytes: 4096),
-            new("a", Live: 9, Active: 9, Total: 10, Cached: 0, ObjectSize: 256, Slabs: 3, MemoryBytes: 12288),
-            new("c", Live: 2, Active: 2, Total: 80, Cached: 0, ObjectSize: 64, Slabs: 2, MemoryBytes: 8192),
+            new("b", Live: 1, Active: 5, Total: 10, Cached: 4, SlotSize: 32, Slabs: 1, MemoryBytes: 4096),
+            new("a", Live: 9, Active: 9, Total: 10, Cached: 0, SlotSize: 256, Slabs: 3, MemoryBytes: 12288),
+            new("c", Live: 2, Active: 2, Total: 80, Cached: 0, SlotSize: 64, Slabs: 2, MemoryBytes: 8192),
         ];
 
         Assert.Equal("abc", Names(SortKey.Name));
@@ -50,7 +50,7 @@ public sealed class TopOptionsTests
         Assert.Equal("abc", Names(SortKey.Active));
         Assert.Equal("cab", Names(SortKey.Total));
         Assert.Equal("bac", Names(SortKey.Cached));
-        Assert.Equal("acb", Names(SortKey.ObjectSize));
+        Assert.Equal("acb", Names(SortKey.SlotSize));
         Assert.Equal("acb", Names(SortKey.Slabs));
         Assert.Equal("acb", Names(SortKey.Memory));
         Assert.Equal("abc", Names(SortKey.Use));

@@ -68,7 +68,7 @@ public static class SlabGenMetrics
             "{object}", "Objects of all slabs of the cache (slabinfo's num_objs).");
         meter.CreateObservableUpDownCounter("slabgen.cache.objects.cached", () => PerCache(static e => e.ActiveObjects - e.LiveObjects),
             "{object}", "Free objects parked in threads' array caches and the depot: active but not live.");
-        meter.CreateObservableUpDownCounter("slabgen.cache.object_size", () => PerCache(static e => e.ObjectSize),
+        meter.CreateObservableUpDownCounter("slabgen.cache.slot_size", () => PerCache(static e => e.SlotSize),
             "By", "Bytes per object slot, padding and debug metadata included (slabinfo's objsize).");
         meter.CreateObservableUpDownCounter("slabgen.cache.slabs", () => PerCache(static e => e.Slabs),
             "{slab}", "Slabs of the cache (slabinfo's num_slabs).");

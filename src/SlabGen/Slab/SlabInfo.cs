@@ -11,7 +11,7 @@ namespace SlabGen;
 /// kernel's SLAB counts them). For leaks, watch <see cref="LiveObjects"/>.
 /// </param>
 /// <param name="TotalObjects">Objects of all slabs (num_objs).</param>
-/// <param name="ObjectSize">Bytes per object slot, with padding and debug metadata (objsize).</param>
+/// <param name="SlotSize">Bytes per object slot, with padding and debug metadata (objsize, the kernel's <c>size</c>; <see cref="KmemCache.ObjectSize"/> is the size asked for, the kernel's <c>object_size</c>).</param>
 /// <param name="ObjectsPerSlab">Objects in one slab (objperslab).</param>
 /// <param name="PagesPerSlab">Pages in one slab (pagesperslab).</param>
 /// <param name="Limit">The most objects of a thread's array cache (tunables limit).</param>
@@ -21,7 +21,7 @@ namespace SlabGen;
 /// <param name="Slabs">All slabs (num_slabs).</param>
 /// <param name="SharedAvailable">Objects in the depot's full magazines now (sharedavail).</param>
 public sealed record SlabInfoEntry(
-    string Name, long ActiveObjects, long TotalObjects, long ObjectSize, int ObjectsPerSlab, int PagesPerSlab,
+    string Name, long ActiveObjects, long TotalObjects, long SlotSize, int ObjectsPerSlab, int PagesPerSlab,
     int Limit, int BatchCount, int SharedFactor, long ActiveSlabs, long Slabs, long SharedAvailable)
 {
     /// <summary>
@@ -39,7 +39,7 @@ public sealed record SlabInfoEntry(
     /// </summary>
     /// <returns>The row, as /proc/slabinfo prints it.</returns>
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"{Name,-17} {ActiveObjects,6} {TotalObjects,6} {ObjectSize,6} {ObjectsPerSlab,4} {PagesPerSlab,4}" +
+        $"{Name,-17} {ActiveObjects,6} {TotalObjects,6} {SlotSize,6} {ObjectsPerSlab,4} {PagesPerSlab,4}" +
         $" : tunables {Limit,4} {BatchCount,4} {SharedFactor,4} : slabdata {ActiveSlabs,6} {Slabs,6} {SharedAvailable,6}{DebugLetters()}");
 
     private string DebugLetters()

@@ -20,7 +20,7 @@ public sealed unsafe class SlabGenMetricsTests
         Assert.Equal(row.TotalObjects, values["slabgen.cache.objects.total"]);
         Assert.Equal(row.Slabs, values["slabgen.cache.slabs"]);
         Assert.Equal(row.Slabs * row.PagesPerSlab * PageAllocator.PageSize, values["slabgen.cache.size"]);
-        Assert.Equal(row.ObjectSize, values["slabgen.cache.object_size"]);
+        Assert.Equal(row.SlotSize, values["slabgen.cache.slot_size"]);
         Assert.Equal(row.ActiveObjects - 300, values["slabgen.cache.objects.cached"]);
         foreach (nint obj in objects)
         {
