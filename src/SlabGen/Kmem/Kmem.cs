@@ -186,15 +186,15 @@ public static unsafe partial class Kmem
         }
 
         PageFrame* slab = PageAllocator.HeadFrameOf(memory);
-        if (slab != null && slab->State == (PageFlags.Head | PageFlags.Slab))
+        if (slab != null && slab->Flags == (PageFlags.Head | PageFlags.Slab))
         {
             KmallocCaches.FreeSlow(memory, slab);
             return;
         }
 
         PageFrame* head = HeadOf(memory, "kfree");
-        head->State = PageFlags.Head;
-        PageAllocator.Shared.FreePages(memory, head->BlockOrder);
+        head->Flags = PageFlags.Head;
+        PageAllocator.Shared.FreePages(memory, head->Order);
     }
 
     /// <summary>
@@ -208,9 +208,9 @@ public static unsafe partial class Kmem
     {
         ArgumentNullException.ThrowIfNull(memory);
         PageFrame* head = HeadOf(memory, "ksize");
-        return (head->State & PageFlags.Slab) != 0
+        return (head->Flags & PageFlags.Slab) != 0
             ? CacheRegistry.Find(head->SlabCacheId)!.UsableSize(memory)
-            : (nuint)PageAllocator.PageSize << head->BlockOrder;
+            : (nuint)PageAllocator.PageSize << head->Order;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -224,7 +224,7 @@ public static unsafe partial class Kmem
         void* block = PageAllocator.Shared.AllocPages(SlabLayout.GetOrder(size), flags);
         if (block != null)
         {
-            PageAllocator.HeadFrameOf(block)->State = PageFlags.Head | PageFlags.LargeKmalloc;
+            PageAllocator.HeadFrameOf(block)->Flags = PageFlags.Head | PageFlags.LargeKmalloc;
         }
 
         return block;
@@ -235,9 +235,9 @@ public static unsafe partial class Kmem
     {
         PageFrame* head = PageAllocator.HeadFrameOf(memory);
         string? problem = head == null ? "foreign pointer: it is not in any SlabGen arena"
-            : (head->State & PageFlags.Slab) != 0 ? null
-            : (head->State & PageFlags.LargeKmalloc) == 0 ? "not a live kmalloc allocation: it is a page-allocator block, free memory, or already freed (double free)"
-            : head->Virtual != memory ? $"interior pointer: it is {(byte*)memory - head->Virtual} bytes into a {(nuint)PageAllocator.PageSize << head->BlockOrder}-byte kmalloc block"
+            : (head->Flags & PageFlags.Slab) != 0 ? null
+            : (head->Flags & PageFlags.LargeKmalloc) == 0 ? "not a live kmalloc allocation: it is a page-allocator block, free memory, or already freed (double free)"
+            : head->Address != memory ? $"interior pointer: it is {(byte*)memory - head->Address} bytes into a {(nuint)PageAllocator.PageSize << head->Order}-byte kmalloc block"
             : null;
         if (problem is not null)
         {

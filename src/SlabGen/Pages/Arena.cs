@@ -48,7 +48,7 @@ internal unsafe struct Arena
         NativeMemory.Clear(frames, (nuint)(Pages * sizeof(PageFrame)));
         for (int i = 0; i < Pages; i++)
         {
-            frames[i].Virtual = memory + ((nuint)i << PageAllocator.PageShift);
+            frames[i].Address = memory + ((nuint)i << PageAllocator.PageShift);
         }
 
         if (!SectionMap.Register(arena))

@@ -27,7 +27,7 @@ public sealed unsafe partial class PageAllocator
     /// <summary>Arenas held plus arenas being taken from the OS: the count the cap is checked against.</summary>
     private long _arenaReservations;
 
-    /// <summary>Arenas being taken from the OS right now (Grow), which a thread at the cap waits for.</summary>
+    /// <summary>Arenas being taken from the OS right now (AddArena), which a thread at the cap waits for.</summary>
     private int _arenasInFlight;
 
     private long _failedAllocations;
@@ -150,7 +150,7 @@ public sealed unsafe partial class PageAllocator
             for (int i = _arenas.Count - 1; i >= 0; i--)
             {
                 PageFrame* first = ((Arena*)_arenas[i])->Frames;
-                if (first->State == PageFlags.Buddy && first->BlockOrder == MaxOrder)
+                if (first->Flags == PageFlags.Buddy && first->Order == MaxOrder)
                 {
                     DelFromFreeList(first, MaxOrder);
                     released.Add(_arenas[i]);
@@ -282,7 +282,7 @@ public sealed unsafe partial class PageAllocator
 
             // Only a caller that may sleep asks the OS; another thread may take the new arena first: retry. At the
             // cap, a thread that is still mapping an arena is about to add free pages: wait for it, then retry.
-            if (Gfp.MaySleep(flags) && (Grow() || WaitForArenasInFlight()))
+            if (Gfp.MaySleep(flags) && (AddArena() || WaitForArenasInFlight()))
             {
                 continue;
             }
@@ -308,7 +308,7 @@ public sealed unsafe partial class PageAllocator
         }
 
         PrepNewPage(page, order, flags);
-        return page->Virtual;
+        return page->Address;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -358,9 +358,9 @@ public sealed unsafe partial class PageAllocator
         lock (_zoneLock)
         {
             // Re-checked under the lock: of two racing frees of one block, the second fails here.
-            if (page->State != PageFlags.Head || page->BlockOrder != order)
+            if (page->Flags != PageFlags.Head || page->Order != order)
             {
-                ThrowBadFree(page, page->Virtual, order);
+                ThrowBadFree(page, page->Address, order);
             }
 
             ClearTails(page, order);
@@ -420,15 +420,15 @@ public sealed unsafe partial class PageAllocator
     /// <summary>Frees a block, merging with its buddy at index ^ (1 &lt;&lt; order) while the buddy is free and whole.</summary>
     private void FreeOneBlock(PageFrame* page, int order)
     {
-        nuint index = ((nuint)page->Virtual >> PageShift) & (Arena.Pages - 1);
+        nuint index = ((nuint)page->Address >> PageShift) & (Arena.Pages - 1);
         PageFrame* frames = page - index;
-        page->State = PageFlags.None;
-        page->BlockOrder = 0;
+        page->Flags = PageFlags.None;
+        page->Order = 0;
         while (order < MaxOrder)
         {
             nuint buddyIndex = index ^ ((nuint)1 << order);
             PageFrame* buddy = frames + buddyIndex;
-            if (buddy->State != PageFlags.Buddy || buddy->BlockOrder != order)
+            if (buddy->Flags != PageFlags.Buddy || buddy->Order != order)
             {
                 break;
             }
@@ -443,32 +443,32 @@ public sealed unsafe partial class PageAllocator
 
     private void AddToFreeList(PageFrame* page, int order)
     {
-        page->State = PageFlags.Buddy;
-        page->BlockOrder = (byte)order;
+        page->Flags = PageFlags.Buddy;
+        page->Order = (byte)order;
         _freeArea[order].Add(page);
     }
 
     private void DelFromFreeList(PageFrame* page, int order)
     {
         _freeArea[order].Remove(page);
-        page->State = PageFlags.None;
-        page->BlockOrder = 0;
+        page->Flags = PageFlags.None;
+        page->Order = 0;
     }
 
     /// <summary>Marks a block just taken off the free lists as allocated: head, tails, contents.</summary>
     private static void PrepNewPage(PageFrame* page, int order, GfpFlags flags)
     {
-        page->BlockOrder = (byte)order;
-        page->State = PageFlags.Head;
+        page->Order = (byte)order;
+        page->Flags = PageFlags.Head;
         for (nuint i = 1; i < (nuint)1 << order; i++)
         {
             page[i].HeadPage = page;
-            page[i].State = PageFlags.Tail;
+            page[i].Flags = PageFlags.Tail;
         }
 
         if ((flags & GfpFlags.Zero) != 0)
         {
-            NativeMemory.Clear(page->Virtual, (nuint)PageSize << order);
+            NativeMemory.Clear(page->Address, (nuint)PageSize << order);
         }
     }
 
@@ -477,13 +477,13 @@ public sealed unsafe partial class PageAllocator
     {
         for (nuint i = 1; i < (nuint)1 << order; i++)
         {
-            page[i].State = PageFlags.None;
+            page[i].Flags = PageFlags.None;
             page[i].HeadPage = null;
         }
     }
 
     /// <summary>Takes one more arena from the OS, unless the cap forbids it. False when none was added.</summary>
-    private bool Grow()
+    private bool AddArena()
     {
         if (Interlocked.Increment(ref _arenaReservations) > _maxArenas)
         {

@@ -98,13 +98,13 @@ public sealed unsafe partial class PageAllocator : IDisposable
             PageFrame* page = PerThreadBlock.IsOwnedBy(list, _cookie) ? PerThreadPageList.TryPop(list, order, PerThreadPages) : null;
             if (page != null)
             {
-                page->State = PageFlags.Head;
+                page->Flags = PageFlags.Head;
                 if ((flags & GfpFlags.Zero) != 0)
                 {
-                    NativeMemory.Clear(page->Virtual, (nuint)PageSize << order);
+                    NativeMemory.Clear(page->Address, (nuint)PageSize << order);
                 }
 
-                return page->Virtual;
+                return page->Address;
             }
         }
 
@@ -173,7 +173,7 @@ public sealed unsafe partial class PageAllocator : IDisposable
     internal static PageFrame* HeadFrameOf(void* address)
     {
         PageFrame* page = FrameOf(address);
-        return page == null || page->State != PageFlags.Tail ? page : page->HeadPage;
+        return page == null || page->Flags != PageFlags.Tail ? page : page->HeadPage;
     }
 
     /// <summary>
@@ -215,7 +215,7 @@ public sealed unsafe partial class PageAllocator : IDisposable
         }
 
         PageFrame* page = arena->FrameOf(address);
-        if (page->Virtual != address || page->State != PageFlags.Head || page->BlockOrder != order)
+        if (page->Address != address || page->Flags != PageFlags.Head || page->Order != order)
         {
             ThrowBadFree(page, address, order);
         }
@@ -237,14 +237,14 @@ public sealed unsafe partial class PageAllocator : IDisposable
     [DoesNotReturn]
     private static void ThrowBadFree(PageFrame* page, void* address, int order)
     {
-        string problem = page->State switch
+        string problem = page->Flags switch
         {
-            _ when page->Virtual != address => $"0x{(nuint)address:x} is not page-aligned",
-            PageFlags.Tail => $"interior pointer: 0x{(nuint)address:x} is inside the block at 0x{(nuint)page->HeadPage->Virtual:x}",
+            _ when page->Address != address => $"0x{(nuint)address:x} is not page-aligned",
+            PageFlags.Tail => $"interior pointer: 0x{(nuint)address:x} is inside the block at 0x{(nuint)page->HeadPage->Address:x}",
             PageFlags.Head | PageFlags.Slab => $"the block at 0x{(nuint)address:x} is a live slab of cache '{CacheRegistry.Find(page->SlabCacheId)?.Name ?? "?"}': " +
                 "its objects are freed with KmemCache.Free (or Kmem.Kfree), and the cache gives the slab back (Shrink, Destroy)",
             PageFlags.Head | PageFlags.LargeKmalloc => $"the block at 0x{(nuint)address:x} is a live kmalloc allocation: free it with Kmem.Kfree",
-            PageFlags.Head => $"wrong order: the block at 0x{(nuint)address:x} was allocated with order {page->BlockOrder}, freed with order {order}",
+            PageFlags.Head => $"wrong order: the block at 0x{(nuint)address:x} was allocated with order {page->Order}, freed with order {order}",
             _ => $"double free: the block at 0x{(nuint)address:x} is not allocated",
         };
         throw new ArgumentException($"Bad FreePages: {problem}.", nameof(address));

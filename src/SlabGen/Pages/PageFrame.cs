@@ -66,15 +66,14 @@ public unsafe struct PageFrame
     /// <summary>List link: the buddy free list (Buddy) or the cache's slab list (Slab).</summary>
     [FieldOffset(8)] internal PageFrame* Prev;
 
-    /// <summary>The address of the page this frame describes; fixed for the arena's lifetime.</summary>
-    [FieldOffset(16)] internal byte* Virtual;
+    [FieldOffset(16)] private byte* _address;
 
     /// <summary>The first page of the allocated block (Tail only).</summary>
     [FieldOffset(24)] internal PageFrame* HeadPage;
 
-    [FieldOffset(32)] internal PageFlags State;
+    [FieldOffset(32)] private PageFlags _flags;
 
-    [FieldOffset(34)] internal byte BlockOrder;
+    [FieldOffset(34)] private byte _order;
 
     /// <summary>
     /// The kmalloc size class of the owning cache, 1..13, or 0 for any other cache: Kfree's index into its per-thread
@@ -101,30 +100,42 @@ public unsafe struct PageFrame
     /// </summary>
     [FieldOffset(56)] internal long SlabCookie;
 
-    /// <summary>The page's state.</summary>
-    public readonly PageFlags Flags => State;
+    /// <summary>The page's state; the page allocator and the layers above set it as the header says.</summary>
+    public PageFlags Flags
+    {
+        readonly get => _flags;
+        internal set => _flags = value;
+    }
 
     /// <summary>
     /// The order of the block this page heads (Buddy, Head and PerThread pages); 0 otherwise.
     /// A block of order n is 2^n contiguous pages.
     /// </summary>
-    public readonly int Order => BlockOrder;
+    public int Order
+    {
+        readonly get => _order;
+        internal set => _order = (byte)value;
+    }
 
-    /// <summary>The address of the page this frame describes.</summary>
-    public readonly void* Address => Virtual;
+    /// <summary>The address of the page this frame describes; fixed for the arena's lifetime.</summary>
+    public byte* Address
+    {
+        readonly get => _address;
+        internal set => _address = value;
+    }
 
     /// <summary>The page frame number: the page's address divided by <see cref="PageAllocator.PageSize"/>.</summary>
-    public readonly nuint Pfn => (nuint)Virtual >> PageAllocator.PageShift;
+    public readonly nuint Pfn => (nuint)_address >> PageAllocator.PageShift;
 
     /// <summary>For the first page of a slab: how many of its objects are allocated (or cached per thread); 0 otherwise.</summary>
-    public readonly int SlabObjectsInUse => (State & PageFlags.Slab) != 0 ? SlabInUse : 0;
+    public readonly int SlabObjectsInUse => (_flags & PageFlags.Slab) != 0 ? SlabInUse : 0;
 
     /// <summary>For the first page of a slab: the offset of its first object, the slab's colour; 0 otherwise.</summary>
-    public readonly int SlabColourOffset => (State & PageFlags.Slab) != 0 ? SlabColour : 0;
+    public readonly int SlabColourOffset => (_flags & PageFlags.Slab) != 0 ? SlabColour : 0;
 
     /// <summary>For the first page of a slab: the cache it belongs to; <see langword="null"/> otherwise.</summary>
-    public readonly KmemCache? SlabCache => (State & PageFlags.Slab) != 0 ? CacheRegistry.Find(SlabCacheId) : null;
+    public readonly KmemCache? SlabCache => (_flags & PageFlags.Slab) != 0 ? CacheRegistry.Find(SlabCacheId) : null;
 
     /// <summary>The frame of the first page of the allocated block this page belongs to (itself for a Head).</summary>
-    internal PageFrame* Compound => State == PageFlags.Tail ? HeadPage : (PageFrame*)Unsafe.AsPointer(ref this);
+    internal PageFrame* Compound => _flags == PageFlags.Tail ? HeadPage : (PageFrame*)Unsafe.AsPointer(ref this);
 }

@@ -127,7 +127,7 @@ internal sealed unsafe class PerThreadPageList : PerThreadState
         if (pages <= Volatile.Read(ref block[PerThreadBlock.CapacityIndex]))
         {
             // Marked before the count publishes the block: once a drain sees it, it may free it.
-            page->State = PageFlags.PerThread;
+            page->Flags = PageFlags.PerThread;
             nint count = block[CountsIndex + order];
             block[FramesIndex + (order * high) + count] = (nint)page;
             Volatile.Write(ref block[CountsIndex + order], count + 1);

@@ -403,7 +403,7 @@ public sealed unsafe partial class KmemCache
     /// <summary>Puts an object back on its slab's freelist; frees the slab past the empty reserve. Under the cache lock.</summary>
     private void PutObject(PageFrame* slab, byte* obj)
     {
-        SetNextFree(obj, slab->SlabFreelist, slab->Virtual);
+        SetNextFree(obj, slab->SlabFreelist, slab->Address);
         slab->SlabFreelist = obj;
         Relist(slab, slab->SlabInUse - 1);
         _activeObjects--;
@@ -494,7 +494,7 @@ public sealed unsafe partial class KmemCache
         slab->SlabFreelist = first;
         slab->SlabInUse = 0;
         slab->SlabCacheId = _id;
-        slab->State = PageFlags.Head | PageFlags.Slab;
+        slab->Flags = PageFlags.Head | PageFlags.Slab;
         StampPages(slab, _cookie, _slabClass, colour);
         lock (_lock)
         {
@@ -523,12 +523,12 @@ public sealed unsafe partial class KmemCache
 
     private void ReleaseSlab(PageFrame* slab)
     {
-        slab->State = PageFlags.Head;
+        slab->Flags = PageFlags.Head;
         slab->SlabCacheId = 0;
         StampPages(slab, 0, 0, 0);
         slab->SlabFreelist = null;
         slab->SlabInUse = 0;
-        _pages.FreePagesToZone(slab->Virtual, _layout.Order);
+        _pages.FreePagesToZone(slab->Address, _layout.Order);
     }
 
     /// <summary>Writes the owner's cookie, kmalloc class and the slab's colour into every page of a slab (0s when it is released).</summary>
@@ -583,7 +583,7 @@ public sealed unsafe partial class KmemCache
     /// <summary>Whether <paramref name="p"/> is the start of an object of <paramref name="slab"/> (its head frame).</summary>
     private bool IsObjectOf(PageFrame* slab, byte* p)
     {
-        nint offset = (nint)(p - slab->Virtual - slab->SlabColour);
+        nint offset = (nint)(p - slab->Address - slab->SlabColour);
         return offset >= 0 && (nuint)offset % _layout.Stride == 0 && (nuint)offset / _layout.Stride < (nuint)_layout.ObjectsPerSlab;
     }
 

@@ -305,7 +305,7 @@ public sealed unsafe partial class KmemCache : IDisposable
     private PageFrame* SlabOf(void* obj)
     {
         PageFrame* slab = PageAllocator.HeadFrameOf(obj);
-        if (slab == null || (slab->State & PageFlags.Slab) == 0)
+        if (slab == null || (slab->Flags & PageFlags.Slab) == 0)
         {
             ThrowFreeError(obj, slab == null
                 ? "foreign pointer: it is not in any SlabGen arena"
@@ -317,7 +317,7 @@ public sealed unsafe partial class KmemCache : IDisposable
             ThrowFreeError(obj, $"wrong cache: the object belongs to cache '{CacheRegistry.Find(slab->SlabCacheId)?.Name ?? "?"}'");
         }
 
-        nint offset = (nint)((byte*)obj - slab->Virtual - slab->SlabColour);
+        nint offset = (nint)((byte*)obj - slab->Address - slab->SlabColour);
         if ((offset < 0 || (nuint)offset % _layout.Stride != 0 || (nuint)offset / _layout.Stride >= (nuint)_layout.ObjectsPerSlab))
         {
             ThrowFreeError(obj, $"interior pointer: it is {(nuint)offset % _layout.Stride} bytes into an object");

@@ -75,7 +75,7 @@ public sealed unsafe class FlagsAndMessagesTests
         using KmemCache cache = KmemCache.Create("owner-named", 64, 0);
         var obj = (long*)cache.Alloc();
         *obj = 42;
-        void* slab = PageAllocator.Shared.HeadPageOf(obj).Virtual;
+        void* slab = PageAllocator.Shared.HeadPageOf(obj).Address;
 
         string slabMessage = Assert.Throws<ArgumentException>(() => PageAllocator.Shared.FreePages(slab, cache.SlabOrder)).Message;
         Assert.Contains("live slab of cache 'owner-named'", slabMessage);
