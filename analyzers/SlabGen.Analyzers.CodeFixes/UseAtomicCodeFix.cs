@@ -22,7 +22,7 @@ namespace SlabGen.Analyzers.CodeFixes;
 [ExportCodeFixProvider(LanguageNames.CSharp, Name = nameof(UseAtomicCodeFix)), Shared]
 public sealed class UseAtomicCodeFix : CodeFixProvider
 {
-    private static readonly ExpressionSyntax Atomic = SyntaxFactory.ParseExpression("global::SlabGen.GfpFlags.Atomic")
+    private static readonly ExpressionSyntax Atomic = SyntaxFactory.ParseExpression("global::" + Contract.GfpFlags + "." + Contract.AtomicFlag)
         .WithAdditionalAnnotations(Simplifier.Annotation);
 
     /// <inheritdoc/>

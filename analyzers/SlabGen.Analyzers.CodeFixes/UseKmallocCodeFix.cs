@@ -21,7 +21,7 @@ namespace SlabGen.Analyzers.CodeFixes;
 public sealed class UseKmallocCodeFix : CodeFixProvider
 {
     /// <summary>The largest kmalloc size class: above it, kmalloc takes whole pages and is no longer "small".</summary>
-    private const long MaxSmallSize = 8192;
+    private const long MaxSmallSize = Contract.KmallocMaxCacheSize;
 
     /// <inheritdoc/>
     public override ImmutableArray<string> FixableDiagnosticIds { get; } = [RuleIdentifiers.VmallocInInterrupt];

@@ -13,7 +13,7 @@ internal static class Descriptors
     public const string HelpLinkBase = "";
 
     private const string Usage = "SlabGen.Usage";
-    private const string Reliability = "SlabGen.InterruptContext";
+    private const string InterruptContextCategory = "SlabGen.InterruptContext";
 
     public static readonly DiagnosticDescriptor NotPartial = Error(RuleIdentifiers.NotPartial, Usage,
         "[SlabCache] type must be partial",
@@ -72,48 +72,48 @@ internal static class Descriptors
         "[SlabCache] struct must not be file-local",
         "'{0}' is file-local{1}: the generated part, in a file of its own, would be another type; make it internal");
 
-    public static readonly DiagnosticDescriptor VmallocInInterrupt = Error(RuleIdentifiers.VmallocInInterrupt, Reliability,
+    public static readonly DiagnosticDescriptor VmallocInInterrupt = Error(RuleIdentifiers.VmallocInInterrupt, InterruptContextCategory,
         "Vmalloc in interrupt context",
         "'{0}' may sleep and is called in interrupt context ('{1}'): allocate before the frame, or use Kmem.Kmalloc(size, GfpFlags.Atomic) for small sizes");
 
-    public static readonly DiagnosticDescriptor KernelFlagsInInterrupt = Error(RuleIdentifiers.KernelFlagsInInterrupt, Reliability,
+    public static readonly DiagnosticDescriptor KernelFlagsInInterrupt = Error(RuleIdentifiers.KernelFlagsInInterrupt, InterruptContextCategory,
         "GfpFlags.Kernel in interrupt context",
         "'{0}' allocates with GfpFlags.Kernel{1}, which may sleep, in interrupt context ('{2}'): use GfpFlags.Atomic");
 
-    public static readonly DiagnosticDescriptor MaySleepCallInInterrupt = Error(RuleIdentifiers.MaySleepCallInInterrupt, Reliability,
+    public static readonly DiagnosticDescriptor MaySleepCallInInterrupt = Error(RuleIdentifiers.MaySleepCallInInterrupt, InterruptContextCategory,
         "[MaySleep] method called in interrupt context",
         "'{0}' is marked [MaySleep] and is called in interrupt context ('{1}')");
 
-    public static readonly DiagnosticDescriptor SleepingCallChainInInterrupt = Error(RuleIdentifiers.SleepingCallChainInInterrupt, Reliability,
+    public static readonly DiagnosticDescriptor SleepingCallChainInInterrupt = Error(RuleIdentifiers.SleepingCallChainInInterrupt, InterruptContextCategory,
         "A call in interrupt context reaches code that may sleep",
         "'{0}' may sleep and is called in interrupt context: {1}",
         WellKnownDiagnosticTags.CompilationEnd);
 
-    public static readonly DiagnosticDescriptor BlockingCallInInterrupt = Error(RuleIdentifiers.BlockingCallInInterrupt, Reliability,
+    public static readonly DiagnosticDescriptor BlockingCallInInterrupt = Error(RuleIdentifiers.BlockingCallInInterrupt, InterruptContextCategory,
         "Blocking call in interrupt context",
         "'{0}' blocks the thread and is called in interrupt context ('{1}'){2}");
 
-    public static readonly DiagnosticDescriptor AwaitInInterrupt = Error(RuleIdentifiers.AwaitInInterrupt, Reliability,
+    public static readonly DiagnosticDescriptor AwaitInInterrupt = Error(RuleIdentifiers.AwaitInInterrupt, InterruptContextCategory,
         "await in interrupt context",
         "'{0}' in {1}: interrupt context belongs to the thread, and the code after it may resume on another thread, outside the context; finish the interrupt-context work before awaiting");
 
     public static readonly DiagnosticDescriptor ManagedAllocationInInterrupt = new(RuleIdentifiers.ManagedAllocationInInterrupt,
         "Managed allocation in interrupt context",
         "{0} allocates managed memory in interrupt context, {1}: every allocation brings the next GC pause (a frame hitch) closer; allocate before the frame, or use a [SlabCache] struct or Kmalloc",
-        Reliability, DiagnosticSeverity.Warning, isEnabledByDefault: true,
+        InterruptContextCategory, DiagnosticSeverity.Warning, isEnabledByDefault: true,
         description: "Managed allocation in interrupt context.", helpLinkUri: HelpLink(RuleIdentifiers.ManagedAllocationInInterrupt),
         customTags: WellKnownDiagnosticTags.CompilationEnd);
 
     public static readonly DiagnosticDescriptor UnknownTargetInInterrupt = new(RuleIdentifiers.UnknownTargetInInterrupt,
         "Call through an unknown target in interrupt context",
         "'{0}' is called through {1} in interrupt context ('{2}'): the analysis cannot see which code runs; mark {3} [InterruptContext] so every implementation is checked",
-        Reliability, DiagnosticSeverity.Warning, isEnabledByDefault: false,
+        InterruptContextCategory, DiagnosticSeverity.Warning, isEnabledByDefault: false,
         description: "Call through an unknown target in interrupt context (opt-in).", helpLinkUri: HelpLink(RuleIdentifiers.UnknownTargetInInterrupt));
 
     public static readonly DiagnosticDescriptor PInvokeInInterrupt = new(RuleIdentifiers.PInvokeInInterrupt,
         "P/Invoke in interrupt context",
         "'{0}' calls native code in interrupt context ('{1}'), which may block (a swap-buffers that waits for vsync, a driver call); mark it [SuppressGCTransition] if it is short and never blocks",
-        Reliability, DiagnosticSeverity.Warning, isEnabledByDefault: false,
+        InterruptContextCategory, DiagnosticSeverity.Warning, isEnabledByDefault: false,
         description: "P/Invoke in interrupt context (opt-in).", helpLinkUri: HelpLink(RuleIdentifiers.PInvokeInInterrupt));
 
     private static DiagnosticDescriptor Error(string id, string category, string title, string message, params string[] tags) => new(

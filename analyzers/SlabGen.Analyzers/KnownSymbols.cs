@@ -24,7 +24,7 @@ internal sealed class KnownSymbols
         INamedTypeSymbol? gfpFlags, long atomic, HashSet<string> userListed)
     {
         _interruptContext = interruptContext;
-        _interruptScopes = interruptContext.ContainingAssembly.GetTypeByMetadataName("SlabGen.InterruptContext");
+        _interruptScopes = interruptContext.ContainingAssembly.GetTypeByMetadataName(Contract.InterruptContext);
         _maySleep = maySleep;
         _kmem = kmem;
         _gfpFlags = gfpFlags;
@@ -71,14 +71,14 @@ internal sealed class KnownSymbols
 
     public static KnownSymbols? Create(Compilation compilation, AnalyzerConfigOptions options)
     {
-        INamedTypeSymbol? interruptContext = compilation.GetTypeByMetadataName("SlabGen.InterruptContextAttribute");
+        INamedTypeSymbol? interruptContext = compilation.GetTypeByMetadataName(Contract.InterruptContextAttribute);
         if (interruptContext is null)
         {
             return null;
         }
 
-        INamedTypeSymbol? gfpFlags = compilation.GetTypeByMetadataName("SlabGen.GfpFlags");
-        long atomic = gfpFlags?.GetMembers("Atomic").OfType<IFieldSymbol>().FirstOrDefault()?.ConstantValue is { } value
+        INamedTypeSymbol? gfpFlags = compilation.GetTypeByMetadataName(Contract.GfpFlags);
+        long atomic = gfpFlags?.GetMembers(Contract.AtomicFlag).OfType<IFieldSymbol>().FirstOrDefault()?.ConstantValue is { } value
             ? Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture)
             : 0;
         options.TryGetValue("build_property." + InterruptContextAnalyzer.MaySleepMethodsKey, out string? fromProperty);
@@ -86,8 +86,8 @@ internal sealed class KnownSymbols
         var userListed = new HashSet<string>(
             $"{fromProperty},{fromConfig}".Split([',', ';', ' ', '\n', '\r', '\t'], StringSplitOptions.RemoveEmptyEntries),
             StringComparer.Ordinal);
-        return new KnownSymbols(interruptContext, compilation.GetTypeByMetadataName("SlabGen.MaySleepAttribute"),
-            compilation.GetTypeByMetadataName("SlabGen.Kmem"), gfpFlags, atomic, userListed);
+        return new KnownSymbols(interruptContext, compilation.GetTypeByMetadataName(Contract.MaySleepAttribute),
+            compilation.GetTypeByMetadataName(Contract.Kmem), gfpFlags, atomic, userListed);
     }
 
     /// <summary>
@@ -176,7 +176,7 @@ internal sealed class KnownSymbols
         && SymbolEqualityComparer.Default.Equals(invocation.TargetMethod.ContainingType, _interruptScopes);
 
     public bool IsVmalloc(IMethodSymbol method) =>
-        SymbolEqualityComparer.Default.Equals(method.ContainingType, _kmem) && method.Name is "Vmalloc" or "Vzalloc" or "Kvmalloc";
+        SymbolEqualityComparer.Default.Equals(method.ContainingType, _kmem) && System.Array.IndexOf(Contract.VmallocMethods, method.Name) >= 0;
 
     public bool IsMaySleep(IMethodSymbol method) => _maySleep is not null && HasAttribute(method.OriginalDefinition, _maySleep);
 

@@ -17,7 +17,7 @@ namespace SlabGen.Analyzers;
 public sealed class SlabCacheAnalyzer : DiagnosticAnalyzer
 {
     /// <summary>The largest object a slab of order 10 holds.</summary>
-    private const long MaxObjectSize = 4L << 20;
+    private const long MaxObjectSize = Contract.MaxSlabBytes;
 
     /// <inheritdoc/>
     public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } =

@@ -10,15 +10,9 @@ internal static class Emitter
 {
     private const string GfpFlags = "global::SlabGen.GfpFlags";
 
-    /// <summary>The SlabFlags members, as the runtime declares them, for readable flag expressions.</summary>
+    /// <summary>The SlabFlags members, as the runtime declares them (src/Contract), for readable flag expressions.</summary>
     private static readonly (string Name, uint Value)[] SlabFlagNames =
-    [
-        ("HwCacheAlign", 1 << 0),
-        ("Poison", 1 << 1),
-        ("RedZone", 1 << 2),
-        ("StoreUser", 1 << 3),
-        ("ConsistencyChecks", 1 << 4),
-    ];
+        [.. Contract.SlabFlagNames.Select(static (name, i) => (name, Contract.SlabFlagValues[i]))];
 
     public static string Emit(CacheModel model)
     {

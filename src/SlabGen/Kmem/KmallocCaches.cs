@@ -14,7 +14,7 @@ namespace SlabGen;
 internal static unsafe class KmallocCaches
 {
     /// <summary>The largest size served by a slab cache; above it kmalloc takes pages.</summary>
-    public const int MaxCacheSize = 8192;
+    public const int MaxCacheSize = Contract.KmallocMaxCacheSize;
 
     private static readonly int[] Sizes = [8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192];
 

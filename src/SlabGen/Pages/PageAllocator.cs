@@ -19,10 +19,10 @@ namespace SlabGen;
 public sealed unsafe partial class PageAllocator : IDisposable
 {
     /// <summary>The size of a page in bytes.</summary>
-    public const int PageSize = 4096;
+    public const int PageSize = Contract.PageSize;
 
     /// <summary>The largest order: a block of order 10 is 1024 pages, 4 MiB, one arena.</summary>
-    public const int MaxOrder = 10;
+    public const int MaxOrder = Contract.MaxOrder;
 
     internal const int PageShift = 12;
 

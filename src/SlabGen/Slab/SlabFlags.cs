@@ -14,14 +14,14 @@ public enum SlabFlags : uint
     None = 0,
 
     /// <summary><c>SLAB_HWCACHE_ALIGN</c>: objects start on a 64-byte cache line.</summary>
-    HwCacheAlign = 1 << 0,
+    HwCacheAlign = Contract.HwCacheAlign,
 
     /// <summary>
     /// <c>SLAB_POISON</c>: freed objects are filled with 0x6b (last byte 0xa5) and checked when handed out again,
     /// so a write after free is reported. With a constructor, the constructor runs on every allocation instead
     /// of once per slab, because poisoning destroys the constructed state.
     /// </summary>
-    Poison = 1 << 1,
+    Poison = Contract.Poison,
 
     /// <summary>
     /// <c>SLAB_RED_ZONE</c>: guard bytes on both sides of each object (0xcc while allocated, 0xbb while free),
@@ -29,18 +29,18 @@ public enum SlabFlags : uint
     /// boundary, and 8 bytes (or the alignment) before it. Checked on free, so a write past the end or before the
     /// start is reported at the object it came from; the zones of a free object are checked when it is handed out again.
     /// </summary>
-    RedZone = 1 << 2,
+    RedZone = Contract.RedZone,
 
     /// <summary>
     /// <c>SLAB_STORE_USER</c>: remember where each live object was allocated (file and line when symbols are
     /// present), so <see cref="KmemCache.Destroy"/> names the allocation sites of leaked objects.
     /// </summary>
-    StoreUser = 1 << 3,
+    StoreUser = Contract.StoreUser,
 
     /// <summary>
     /// <c>SLAB_CONSISTENCY_CHECKS</c>: every operation takes the checked path, where an object's state is kept outside
     /// the slab (a double free is caught even after drains). Every cache checks frees for double frees, interior
     /// pointers and pointers from other caches or none by default.
     /// </summary>
-    ConsistencyChecks = 1 << 4,
+    ConsistencyChecks = Contract.ConsistencyChecks,
 }

@@ -1,5 +1,5 @@
 // What makes a [SlabCache] struct one the generator can serve. The generator skips a struct that breaks a rule;
-// the analyzer reports which rule, with these same checks.
+// the analyzer reports which rule, with these same checks. Compiled into both (generators/Shared).
 using System.Collections.Generic;
 using System.Linq;
 using Microsoft.CodeAnalysis;
@@ -10,11 +10,11 @@ namespace SlabGen.Generators;
 
 internal static class SlabCacheRules
 {
-    public const string SlabCacheAttribute = "SlabGen.SlabCacheAttribute";
-    public const string SlabConstructorAttribute = "SlabGen.SlabConstructorAttribute";
+    public const string SlabCacheAttribute = Contract.SlabCacheAttribute;
+    public const string SlabConstructorAttribute = Contract.SlabConstructorAttribute;
 
     /// <summary>The largest alignment a slab object may ask for: the page size.</summary>
-    public const int MaxAlign = 4096;
+    public const int MaxAlign = Contract.PageSize;
 
     /// <summary>The names of the members the generator adds; a struct that declares one of them itself is refused.</summary>
     public static readonly string[] GeneratedMemberNames = ["Cache", "Alloc", "TryAlloc", "New", "TryNew", "Free", "__slabCache", "__SlabThreadCache"];

@@ -1,0 +1,71 @@
+// The names and numbers the runtime, the [SlabCache] generator, the analyzers and the code fixes must agree on, in
+// one file compiled into the runtime, the generator and the analyzers (the code fixes see the analyzers' copy).
+// The runtime declares its values from these constants where it can (SlabFlags, the page size and orders, the kmalloc
+// classes); tests/SlabGen.Tests/ContractTests.cs checks every name and number here against the built runtime, so
+// renaming a type or changing a limit on one side fails a test instead of silently breaking the other side.
+// netstandard2.0 (the generator and analyzers) compiles this too: constants and arrays only.
+namespace SlabGen;
+
+internal static class Contract
+{
+    /// <summary>Metadata names of the runtime's types that compiled code or the analysis refers to.</summary>
+    public const string SlabCacheAttribute = "SlabGen.SlabCacheAttribute";
+
+    public const string SlabConstructorAttribute = "SlabGen.SlabConstructorAttribute";
+
+    public const string InterruptContextAttribute = "SlabGen.InterruptContextAttribute";
+
+    public const string MaySleepAttribute = "SlabGen.MaySleepAttribute";
+
+    public const string InterruptContext = "SlabGen.InterruptContext";
+
+    public const string Kmem = "SlabGen.Kmem";
+
+    public const string GfpFlags = "SlabGen.GfpFlags";
+
+    public const string SlabFlags = "SlabGen.SlabFlags";
+
+    /// <summary>The typed cache the generated <c>Cache</c> property returns, <c>KmemCache&lt;T&gt;</c>.</summary>
+    public const string KmemCacheOfT = "SlabGen.KmemCache`1";
+
+    /// <summary>The handle the generated members take and return, <c>SlabRef&lt;T&gt;</c>.</summary>
+    public const string SlabRefOfT = "SlabGen.SlabRef`1";
+
+    /// <summary>The generated code's entry points, <c>SlabGen.CompilerServices.TypeCache&lt;T&gt;</c>.</summary>
+    public const string TypeCacheOfT = "SlabGen.CompilerServices.TypeCache`1";
+
+    /// <summary>The <c>GfpFlags</c> member that never sleeps, which the analyzers and code fixes offer.</summary>
+    public const string AtomicFlag = "Atomic";
+
+    /// <summary>SlabFlags' values: the runtime's enum is declared from them, the generator writes them back as names.</summary>
+    public const uint HwCacheAlign = 1 << 0;
+
+    public const uint Poison = 1 << 1;
+
+    public const uint RedZone = 1 << 2;
+
+    public const uint StoreUser = 1 << 3;
+
+    public const uint ConsistencyChecks = 1 << 4;
+
+    /// <summary>The SlabFlags members by name, in declaration order.</summary>
+    public static readonly string[] SlabFlagNames = ["HwCacheAlign", "Poison", "RedZone", "StoreUser", "ConsistencyChecks"];
+
+    /// <summary>The SlabFlags members' values, in the order of <see cref="SlabFlagNames"/>.</summary>
+    public static readonly uint[] SlabFlagValues = [HwCacheAlign, Poison, RedZone, StoreUser, ConsistencyChecks];
+
+    /// <summary>Bytes in a page: also the largest alignment a slab object may ask for.</summary>
+    public const int PageSize = 4096;
+
+    /// <summary>The largest block order: a slab is at most 2^MaxOrder pages.</summary>
+    public const int MaxOrder = 10;
+
+    /// <summary>The largest slab, so the largest object a cache can hold with nothing else in the slab: 4 MiB.</summary>
+    public const long MaxSlabBytes = (long)PageSize << MaxOrder;
+
+    /// <summary>The largest kmalloc size class; above it Kmalloc takes whole pages.</summary>
+    public const int KmallocMaxCacheSize = 8192;
+
+    /// <summary>The Kmem methods that take memory straight from the OS (each marked [MaySleep]): SLAB101's calls.</summary>
+    public static readonly string[] VmallocMethods = ["Vmalloc", "Vzalloc", "Kvmalloc"];
+}
