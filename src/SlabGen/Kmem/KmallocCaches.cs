@@ -19,7 +19,7 @@ internal static unsafe class KmallocCaches
     private static readonly int[] Sizes = [8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192];
 
     /// <summary>The caches by class: class c (1..13) is Caches[c - 1]; class 0 is "not a kmalloc cache".</summary>
-    public static readonly KmemCache[] Caches = CreateAll();
+    public static readonly KmemCache[] Caches = CreateSet(PageAllocator.Shared, "", shared: true);
 
     /// <summary>
     /// Class for sizes 0..192, by (size + 7) / 8: the kernel's size_index, with 0 counted as 1. Static data, so
@@ -102,17 +102,25 @@ internal static unsafe class KmallocCaches
         PerThread.Blocks[slabClass] = (nint)block;
     }
 
-    private static KmemCache[] CreateAll()
+    /// <summary>
+    /// One cache per class over <paramref name="pages"/>, named <c>{prefix}kmalloc-64</c> and so on. The shared set
+    /// lives as long as the process and tags its slabs with their class (Kfree's per-thread table); another
+    /// <see cref="KmallocAllocator"/>'s set is ordinary caches its Dispose destroys, freed through their own fast path.
+    /// </summary>
+    internal static KmemCache[] CreateSet(PageAllocator pages, string prefix, bool shared)
     {
         var caches = new KmemCache[Sizes.Length];
         for (int i = 0; i < Sizes.Length; i++)
         {
             int size = Sizes[i];
-            string name = size >= 1024 ? $"kmalloc-{size / 1024}k" : $"kmalloc-{size}";
+            string name = prefix + (size >= 1024 ? $"kmalloc-{size / 1024}k" : $"kmalloc-{size}");
             // Power-of-two classes are aligned to their size, as SLUB guarantees; 96 and 192 to their largest power-of-two divisor.
             nuint align = (nuint)Math.Min(size & -size, PageAllocator.PageSize);
-            caches[i] = KmemCache.Create(name, (nuint)size, align);
-            caches[i].MakeKmallocCache((byte)(i + 1));
+            caches[i] = KmemCache.Create(name, (nuint)size, align, pages: pages);
+            if (shared)
+            {
+                caches[i].MakeKmallocCache((byte)(i + 1));
+            }
         }
 
         return caches;

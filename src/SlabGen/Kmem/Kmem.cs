@@ -84,13 +84,13 @@ public static unsafe partial class Kmem
     /// <exception cref="InvalidOperationException">Flags that may sleep (without <see cref="GfpFlags.Atomic"/>) in interrupt context (<see cref="InterruptContext"/>).</exception>
     public static void* Kcalloc(nuint count, nuint size, GfpFlags flags = GfpFlags.Kernel)
     {
-        if (size != 0 && count > nuint.MaxValue / size)
-        {
-            throw new ArgumentOutOfRangeException(nameof(count), count, $"kcalloc: size overflow: {count} × {size} bytes does not fit in nuint.");
-        }
-
-        return Kzalloc(count * size, flags);
+        return Kzalloc(CallocSize(count, size), flags);
     }
+
+    /// <summary>count × size for kcalloc, or an exception when it overflows.</summary>
+    internal static nuint CallocSize(nuint count, nuint size) => size != 0 && count > nuint.MaxValue / size
+        ? throw new ArgumentOutOfRangeException(nameof(count), count, $"kcalloc: size overflow: {count} × {size} bytes does not fit in nuint.")
+        : count * size;
 
     /// <summary>
     /// Resizes an allocation (<c>krealloc</c>): keeps the contents up to the smaller of the two sizes. Returns
@@ -110,47 +110,8 @@ public static unsafe partial class Kmem
     /// <returns>The resized memory, or <see langword="null"/> on failure, in which case the old memory is untouched.</returns>
     /// <exception cref="ArgumentException"><paramref name="memory"/> is not a live kmalloc allocation, or the flags contradict each other.</exception>
     /// <exception cref="InvalidOperationException">Flags that may sleep (without <see cref="GfpFlags.Atomic"/>) in interrupt context.</exception>
-    public static void* Krealloc(void* memory, nuint size, GfpFlags flags = GfpFlags.Kernel)
-    {
-        if (memory == null)
-        {
-            return Kmalloc(size, flags);
-        }
-
-        if (size == 0)
-        {
-            Kfree(memory);
-            return null;
-        }
-
-        nuint old = Ksize(memory);
-        if (size <= old)
-        {
-            // In place. With Zero, the bytes past the new size are zeroed, so a later in-place grow with Zero hands out
-            // zeroes there too (the kernel's rule: every krealloc of the memory, from the first, passes __GFP_ZERO).
-            if ((flags & GfpFlags.Zero) != 0)
-            {
-                NativeMemory.Clear((byte*)memory + size, old - size);
-            }
-
-            return memory;
-        }
-
-        void* grown = Kmalloc(size, flags & ~GfpFlags.Zero);
-        if (grown == null)
-        {
-            return null;
-        }
-
-        Buffer.MemoryCopy(memory, grown, old, old);
-        if ((flags & GfpFlags.Zero) != 0)
-        {
-            NativeMemory.Clear((byte*)grown + old, Ksize(grown) - old);
-        }
-
-        Kfree(memory);
-        return grown;
-    }
+    public static void* Krealloc(void* memory, nuint size, GfpFlags flags = GfpFlags.Kernel) =>
+        KmallocAllocator.Shared.Krealloc(memory, size, flags);
 
     /// <summary>Frees memory from the kmalloc family (<c>kfree</c>). <see langword="null"/> does nothing.</summary>
     /// <param name="memory">The memory, as the kmalloc family returned it.</param>
@@ -194,7 +155,8 @@ public static unsafe partial class Kmem
 
         PageFrame* head = HeadOf(memory, "kfree");
         head->Flags = PageFlags.Head;
-        PageAllocator.Shared.FreePages(memory, head->Order);
+        // A large block goes back to the allocator it came from: Shared's, or a KmallocAllocator's own.
+        PageAllocator.OwnerOf(memory)!.FreePages(memory, head->Order);
     }
 
     /// <summary>
@@ -214,14 +176,17 @@ public static unsafe partial class Kmem
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void* KmallocLarge(nuint size, GfpFlags flags)
+    private static void* KmallocLarge(nuint size, GfpFlags flags) => KmallocLarge(PageAllocator.Shared, size, flags);
+
+    /// <summary>A kmalloc above 8 KiB: a block of <paramref name="pages"/>, its head marked as kmalloc's.</summary>
+    internal static void* KmallocLarge(PageAllocator pages, nuint size, GfpFlags flags)
     {
         if (size > MaxKmallocSize)
         {
             return null;
         }
 
-        void* block = PageAllocator.Shared.AllocPages(SlabLayout.GetOrder(size), flags);
+        void* block = pages.AllocPages(SlabLayout.GetOrder(size), flags);
         if (block != null)
         {
             PageAllocator.HeadFrameOf(block)->Flags = PageFlags.Head | PageFlags.LargeKmalloc;

@@ -212,6 +212,7 @@ public sealed unsafe partial class PageAllocator
                 else
                 {
                     _id = -1;
+                    Owners.ById.TryRemove(id, out _);
                 }
             }
         }

@@ -60,10 +60,27 @@ public sealed unsafe partial class PageAllocator : IDisposable
         PerThreadPages = options.PerThreadPages;
         TrimsOnMemoryPressure = options.TrimOnMemoryPressure;
         _id = OwnerIds.Take();
+        Owners.ById[_id] = this;
         if (TrimsOnMemoryPressure)
         {
             MemoryPressure.Add(this);
         }
+    }
+
+    /// <summary>
+    /// The allocator whose arena holds <paramref name="address"/>, or null: how Kfree gives a large kmalloc block back to
+    /// the allocator it came from, whichever that is.
+    /// </summary>
+    internal static PageAllocator? OwnerOf(void* address)
+    {
+        Arena* arena = SectionMap.Find(address);
+        return arena == null ? null : Owners.ById.GetValueOrDefault(arena->OwnerId);
+    }
+
+    /// <summary>The live allocators by id; in a class of its own so it exists before <see cref="Shared"/> is made.</summary>
+    private static class Owners
+    {
+        public static readonly System.Collections.Concurrent.ConcurrentDictionary<int, PageAllocator> ById = new();
     }
 
     /// <summary>The cap on memory taken from the OS, or <see langword="null"/> for none.</summary>
