@@ -68,9 +68,9 @@ public sealed class ContractTests
         void* pages = SlabGen.Kmem.Kmalloc((nuint)Contract.KmallocMaxCacheSize + 1);
         try
         {
-            Assert.True((PageAllocator.HeadFrameOf(cached)->Flags & PageFlags.Slab) != 0);
+            Assert.True(SlabPage.IsSlab(PageAllocator.HeadFrameOf(cached)));
             Assert.Equal((nuint)Contract.KmallocMaxCacheSize, SlabGen.Kmem.Ksize(cached));
-            Assert.Equal(PageFlags.Head | PageFlags.LargeKmalloc, PageAllocator.HeadFrameOf(pages)->Flags);
+            Assert.Equal(SlabGen.Kmem.LargeBlockTag, PageAllocator.HeadFrameOf(pages)->OwnerTag);
         }
         finally
         {

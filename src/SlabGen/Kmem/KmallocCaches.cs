@@ -73,7 +73,7 @@ internal static unsafe class KmallocCaches
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static void FreeSlow(void* obj, PageFrame* slab)
     {
-        int slabClass = slab->SlabClass;
+        int slabClass = SlabPage.Of(slab)->KmallocClass;
         if (slabClass == 0)
         {
             KmemCache.FreeToSlabCache(obj, slab);

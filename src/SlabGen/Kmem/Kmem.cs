@@ -127,8 +127,8 @@ public static unsafe partial class Kmem
         PageFrame* page = PageAllocator.FrameOf(memory);
         if (page != null)
         {
-            nint* block = KmallocCaches.ThreadBlock(page->SlabClass);
-            if (block != null && ArrayCache.IsObjectStart(block, memory, page->SlabColour) && ArrayCache.TryPush(block, memory))
+            nint* block = KmallocCaches.ThreadBlock(SlabPage.Of(page)->KmallocClass);
+            if (block != null && ArrayCache.IsObjectStart(block, memory, SlabPage.Of(page)->Colour) && ArrayCache.TryPush(block, memory))
             {
                 return;
             }
@@ -147,14 +147,14 @@ public static unsafe partial class Kmem
         }
 
         PageFrame* slab = PageAllocator.HeadFrameOf(memory);
-        if (slab != null && slab->Flags == (PageFlags.Head | PageFlags.Slab))
+        if (slab != null && SlabPage.IsSlab(slab))
         {
             KmallocCaches.FreeSlow(memory, slab);
             return;
         }
 
         PageFrame* head = HeadOf(memory, "kfree");
-        head->Flags = PageFlags.Head;
+        PageAllocator.SetOwner(head, 0);
         // A large block goes back to the allocator it came from: Shared's, or a KmallocAllocator's own.
         PageAllocator.OwnerOf(memory)!.FreePages(memory, head->Order);
     }
@@ -170,8 +170,8 @@ public static unsafe partial class Kmem
     {
         ArgumentNullException.ThrowIfNull(memory);
         PageFrame* head = HeadOf(memory, "ksize");
-        return (head->Flags & PageFlags.Slab) != 0
-            ? CacheRegistry.Find(head->SlabCacheId)!.UsableSize(memory)
+        return SlabPage.IsSlab(head)
+            ? CacheRegistry.Find(SlabPage.Of(head)->CacheId)!.UsableSize(memory)
             : (nuint)PageAllocator.PageSize << head->Order;
     }
 
@@ -189,19 +189,25 @@ public static unsafe partial class Kmem
         void* block = pages.AllocPages(SlabLayout.GetOrder(size), flags);
         if (block != null)
         {
-            PageAllocator.HeadFrameOf(block)->Flags = PageFlags.Head | PageFlags.LargeKmalloc;
+            PageAllocator.SetOwner(PageAllocator.HeadFrameOf(block), LargeBlockTag, &DescribeLargeBlock);
         }
 
         return block;
     }
+
+    /// <summary>The owner tag of a block that Kmalloc handed out whole (above 8 KiB).</summary>
+    internal const byte LargeBlockTag = 2;
+
+    /// <summary>What a wrong FreePages of a large kmalloc block is told.</summary>
+    private static string DescribeLargeBlock(PageFrame* head) => "is a live kmalloc allocation: free it with Kmem.Kfree";
 
     /// <summary>The head frame of a kmalloc allocation that starts at <paramref name="memory"/>, or an exception naming what it is.</summary>
     private static PageFrame* HeadOf(void* memory, string operation)
     {
         PageFrame* head = PageAllocator.HeadFrameOf(memory);
         string? problem = head == null ? "foreign pointer: it is not in any SlabGen arena"
-            : (head->Flags & PageFlags.Slab) != 0 ? null
-            : (head->Flags & PageFlags.LargeKmalloc) == 0 ? "not a live kmalloc allocation: it is a page-allocator block, free memory, or already freed (double free)"
+            : SlabPage.IsSlab(head) ? null
+            : head->Flags != PageFlags.Head || head->OwnerTag != LargeBlockTag ? "not a live kmalloc allocation: it is a page-allocator block, free memory, or already freed (double free)"
             : head->Address != memory ? $"interior pointer: it is {(byte*)memory - head->Address} bytes into a {(nuint)PageAllocator.PageSize << head->Order}-byte kmalloc block"
             : null;
         if (problem is not null)

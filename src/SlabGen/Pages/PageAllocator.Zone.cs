@@ -359,7 +359,7 @@ public sealed unsafe partial class PageAllocator
         lock (_zoneLock)
         {
             // Re-checked under the lock: of two racing frees of one block, the second fails here.
-            if (page->Flags != PageFlags.Head || page->Order != order)
+            if (!page->IsPlainHead || page->Order != order)
             {
                 ThrowBadFree(page, page->Address, order);
             }

@@ -1,6 +1,7 @@
 // The buddy page allocator (mm/page_alloc.c): the public surface and the fast paths.
 // Allocations and frees of orders 0..5 go through the calling thread's page list without a lock or an atomic;
 // everything else, and a miss, goes to the named slow paths, which take the zone lock (PageAllocator.Zone.cs).
+using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -232,7 +233,7 @@ public sealed unsafe partial class PageAllocator : IDisposable
         }
 
         PageFrame* page = arena->FrameOf(address);
-        if (page->Address != address || page->Flags != PageFlags.Head || page->Order != order)
+        if (page->Address != address || !page->IsPlainHead || page->Order != order)
         {
             ThrowBadFree(page, address, order);
         }
@@ -251,6 +252,25 @@ public sealed unsafe partial class PageAllocator : IDisposable
         throw new ArgumentException($"Foreign pointer: 0x{(nuint)address:x} is not in any arena of this page allocator.", nameof(address));
     }
 
+    /// <summary>
+    /// Marks the block that <paramref name="head"/> heads as taken by a layer above (<paramref name="tag"/>, not 0), or
+    /// gives it back to plain page-allocator use (0) before the owner frees it. <paramref name="describe"/> tells a
+    /// wrong FreePages of such a block what it is and how to free it; registered once per tag.
+    /// </summary>
+    internal static void SetOwner(PageFrame* head, byte tag, delegate*<PageFrame*, string> describe = null)
+    {
+        Debug.Assert(head->Flags == PageFlags.Head, "an owner tags the head of an allocated block");
+        if (describe != null)
+        {
+            s_ownerDescriptions[tag] = (nint)describe;
+        }
+
+        head->SetOwnerTag(tag);
+    }
+
+    /// <summary>Per owner tag: a function pointer saying what a block of that owner is, for FreePages' message.</summary>
+    private static readonly nint[] s_ownerDescriptions = new nint[256];
+
     [DoesNotReturn]
     private static void ThrowBadFree(PageFrame* page, void* address, int order)
     {
@@ -258,9 +278,9 @@ public sealed unsafe partial class PageAllocator : IDisposable
         {
             _ when page->Address != address => $"0x{(nuint)address:x} is not page-aligned",
             PageFlags.Tail => $"interior pointer: 0x{(nuint)address:x} is inside the block at 0x{(nuint)page->HeadPage->Address:x}",
-            PageFlags.Head | PageFlags.Slab => $"the block at 0x{(nuint)address:x} is a live slab of cache '{CacheRegistry.Find(page->SlabCacheId)?.Name ?? "?"}': " +
-                "its objects are freed with KmemCache.Free (or Kmem.Kfree), and the cache gives the slab back (Shrink, Destroy)",
-            PageFlags.Head | PageFlags.LargeKmalloc => $"the block at 0x{(nuint)address:x} is a live kmalloc allocation: free it with Kmem.Kfree",
+            PageFlags.Head when page->OwnerTag != 0 => $"the block at 0x{(nuint)address:x} " + (s_ownerDescriptions[page->OwnerTag] is not 0 and nint describe
+                ? ((delegate*<PageFrame*, string>)describe)(page)
+                : $"belongs to a layer above (owner tag {page->OwnerTag}), which frees it"),
             PageFlags.Head => $"wrong order: the block at 0x{(nuint)address:x} was allocated with order {page->Order}, freed with order {order}",
             _ => $"double free: the block at 0x{(nuint)address:x} is not allocated",
         };

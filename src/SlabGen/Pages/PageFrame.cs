@@ -1,5 +1,11 @@
 // The page frame descriptor: one per 4 KiB page of every arena, the kernel's struct page.
 //
+// The page allocator owns the first 35 bytes: the list links, the address, the head link, the state and the order,
+// and one byte, OwnerTag, that the layer which took a block sets on its head through PageAllocator.SetOwner (0 for
+// a plain AllocPages block). The last 29 bytes are the owner's: the slab layer overlays them with its own view,
+// SlabPage (Slab/SlabPage.cs, as the kernel's struct slab overlays struct page), on the head and tail pages of a slab.
+// The page allocator never reads them; their owner zeroes them before the block goes back.
+//
 // States a page moves through (Flags, and which other fields mean something in each):
 //
 //   None       a page inside a free buddy block, but not its first page; no other field is valid.
@@ -8,12 +14,8 @@
 //   PerThread  the first page of a block of order 0..5 parked on a thread's list (the kernel's per-cpu
 //              pages): not on a free list, not coalescable, not handed out. Order = the block's order;
 //              its other pages stay Tail, so a round trip through the list rewrites one frame only.
-//   Head       the first page of an allocated block. Order = the block's order.
-//   Head|Slab  the first page of a block that is a slab of a KmemCache. Next/Prev link the cache's
-//              empty, partial or full list; SlabCacheId, SlabCookie, SlabClass, SlabInUse, SlabColour and
-//              SlabFreelist are valid. The slab's Tail pages carry SlabCookie, SlabClass and SlabColour too (0 on all
-//              other pages), so a free checks an object's cache and start from its own page without finding the head.
-//   Head|LargeKmalloc  the first page of a block that Kmem.Kmalloc handed out whole (above 8 KiB).
+//   Head       the first page of an allocated block. Order = the block's order. OwnerTag says which layer took
+//              it (a slab, a large kmalloc block) and Next/Prev are the owner's to use (a slab cache's lists).
 //   Tail       any other page of an allocated block (order > 0). HeadPage = the block's first page
 //              (the kernel's compound_head), so an interior pointer is recognised in O(1).
 //
@@ -26,9 +28,9 @@ using System.Runtime.InteropServices;
 
 namespace SlabGen;
 
-/// <summary>The state of a page, as recorded in its <see cref="PageFrame"/>.</summary>
+/// <summary>The state of a page, as the page allocator records it in its <see cref="PageFrame"/>.</summary>
 [Flags]
-public enum PageFlags : ushort
+public enum PageFlags : byte
 {
     /// <summary>A page inside a free block that is not the block's first page.</summary>
     None = 0,
@@ -39,17 +41,11 @@ public enum PageFlags : ushort
     /// <summary>The first page of a small free block cached on a thread's list (the kernel's per-cpu pages).</summary>
     PerThread = 1 << 1,
 
-    /// <summary>The first page of an allocated block of any order (<c>PageHead</c>).</summary>
+    /// <summary>The first page of an allocated block of any order (<c>PageHead</c>); <see cref="PageFrame.OwnerTag"/> says who took it.</summary>
     Head = 1 << 2,
 
     /// <summary>A page of an allocated block other than its first (<c>PageTail</c>).</summary>
     Tail = 1 << 3,
-
-    /// <summary>With <see cref="Head"/>: the block is a slab of a <see cref="KmemCache"/> (<c>PageSlab</c>).</summary>
-    Slab = 1 << 4,
-
-    /// <summary>With <see cref="Head"/>: the block is a kmalloc allocation above 8 KiB, straight from the page allocator.</summary>
-    LargeKmalloc = 1 << 5,
 }
 
 /// <summary>
@@ -60,10 +56,13 @@ public enum PageFlags : ushort
 [StructLayout(LayoutKind.Explicit, Size = 64)]
 public unsafe struct PageFrame
 {
-    /// <summary>List link: the buddy free list (Buddy) or the cache's slab list (Slab).</summary>
+    /// <summary>Where the bytes of the block's owner begin (Slab/SlabPage.cs overlays them).</summary>
+    internal const int OwnerAreaOffset = 35;
+
+    /// <summary>List link: the buddy free list (Buddy), or the owner's (a slab cache's slab lists).</summary>
     [FieldOffset(0)] internal PageFrame* Next;
 
-    /// <summary>List link: the buddy free list (Buddy) or the cache's slab list (Slab).</summary>
+    /// <summary>List link: the buddy free list (Buddy), or the owner's.</summary>
     [FieldOffset(8)] internal PageFrame* Prev;
 
     [FieldOffset(16)] private byte* _address;
@@ -73,32 +72,12 @@ public unsafe struct PageFrame
 
     [FieldOffset(32)] private PageFlags _flags;
 
+    [FieldOffset(33)] private byte _ownerTag;
+
+    /// <summary>The state and the owner tag as one word (little-endian: the state is the low byte).</summary>
+    [FieldOffset(32)] private readonly ushort _flagsAndOwner;
+
     [FieldOffset(34)] private byte _order;
-
-    /// <summary>
-    /// The kmalloc size class of the owning cache, 1..13, or 0 for any other cache: Kfree's index into its per-thread
-    /// table. Set on every page of a slab, tails too, so Kfree reads it from the object's own page; 0 on every other page.
-    /// </summary>
-    [FieldOffset(35)] internal byte SlabClass;
-
-    /// <summary>The owning cache's id (Slab).</summary>
-    [FieldOffset(36)] internal int SlabCacheId;
-
-    /// <summary>Objects of the slab not on its freelist (Slab).</summary>
-    [FieldOffset(40)] internal int SlabInUse;
-
-    /// <summary>Byte offset of the slab's first object from the slab's start: its colour (Slab; on its tail pages too).</summary>
-    [FieldOffset(44)] internal int SlabColour;
-
-    /// <summary>The slab's first free object; each free object holds the next at the cache's free-pointer offset (Slab).</summary>
-    [FieldOffset(48)] internal byte* SlabFreelist;
-
-    /// <summary>
-    /// The owning cache's cookie, never reused: lets Kfree reach the thread's array cache without the cache object,
-    /// and lets KmemCache.Free check that an object is its own with one load from the object's page. Set on every
-    /// page of a slab, tails too; 0 on every other page.
-    /// </summary>
-    [FieldOffset(56)] internal long SlabCookie;
 
     /// <summary>The page's state; the page allocator and the layers above set it as the header says.</summary>
     public PageFlags Flags
@@ -127,14 +106,17 @@ public unsafe struct PageFrame
     /// <summary>The page frame number: the page's address divided by <see cref="PageAllocator.PageSize"/>.</summary>
     public readonly nuint Pfn => (nuint)_address >> PageAllocator.PageShift;
 
-    /// <summary>For the first page of a slab: how many of its objects are allocated (or cached per thread); 0 otherwise.</summary>
-    public readonly int SlabObjectsInUse => (_flags & PageFlags.Slab) != 0 ? SlabInUse : 0;
+    /// <summary>
+    /// Who took the block this page heads: 0 for a block from <see cref="PageAllocator.AllocPages"/>, else a tag the
+    /// layer above set (a slab, a large kmalloc block), which <see cref="PageAllocator.FreePages"/> refuses to free.
+    /// </summary>
+    public readonly byte OwnerTag => _ownerTag;
 
-    /// <summary>For the first page of a slab: the offset of its first object, the slab's colour; 0 otherwise.</summary>
-    public readonly int SlabColourOffset => (_flags & PageFlags.Slab) != 0 ? SlabColour : 0;
+    /// <summary>Whether this is the head of an allocated block no layer above has taken: what FreePages frees. One compare.</summary>
+    internal readonly bool IsPlainHead => _flagsAndOwner == (ushort)PageFlags.Head;
 
-    /// <summary>For the first page of a slab: the cache it belongs to; <see langword="null"/> otherwise.</summary>
-    public readonly KmemCache? SlabCache => (_flags & PageFlags.Slab) != 0 ? CacheRegistry.Find(SlabCacheId) : null;
+    /// <summary>Sets <see cref="OwnerTag"/>: <see cref="PageAllocator.SetOwner"/> only, on a block's head.</summary>
+    internal void SetOwnerTag(byte tag) => _ownerTag = tag;
 
     /// <summary>The frame of the first page of the allocated block this page belongs to (itself for a Head).</summary>
     internal PageFrame* Compound => _flags == PageFlags.Tail ? HeadPage : (PageFrame*)Unsafe.AsPointer(ref this);

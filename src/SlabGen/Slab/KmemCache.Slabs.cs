@@ -368,8 +368,8 @@ public sealed unsafe partial class KmemCache
                 break;
             }
 
-            int inUse = slab->SlabInUse;
-            byte* obj = slab->SlabFreelist;
+            int inUse = SlabPage.Of(slab)->InUse;
+            byte* obj = SlabPage.Of(slab)->Freelist;
             while (taken < into.Length && obj != null)
             {
                 into[taken++] = (nint)obj;
@@ -392,7 +392,7 @@ public sealed unsafe partial class KmemCache
                 inUse++;
             }
 
-            slab->SlabFreelist = obj;
+            SlabPage.Of(slab)->Freelist = obj;
             Relist(slab, inUse);
         }
 
@@ -403,11 +403,11 @@ public sealed unsafe partial class KmemCache
     /// <summary>Puts an object back on its slab's freelist; frees the slab past the empty reserve. Under the cache lock.</summary>
     private void PutObject(PageFrame* slab, byte* obj)
     {
-        SetNextFree(obj, slab->SlabFreelist, slab->Address);
-        slab->SlabFreelist = obj;
-        Relist(slab, slab->SlabInUse - 1);
+        SetNextFree(obj, SlabPage.Of(slab)->Freelist, slab->Address);
+        SlabPage.Of(slab)->Freelist = obj;
+        Relist(slab, SlabPage.Of(slab)->InUse - 1);
         _activeObjects--;
-        if (slab->SlabInUse == 0 && _empty.Count > EmptySlabReserve && !KeepsSlabs)
+        if (SlabPage.Of(slab)->InUse == 0 && _empty.Count > EmptySlabReserve && !KeepsSlabs)
         {
             _empty.Remove(slab);
             ReleaseSlab(slab);
@@ -439,9 +439,9 @@ public sealed unsafe partial class KmemCache
     /// <summary>Moves a slab to the list its new in-use count belongs on. Under the cache lock.</summary>
     private void Relist(PageFrame* slab, int inUse)
     {
-        ref PageFrameList from = ref ListFor(slab->SlabInUse);
+        ref PageFrameList from = ref ListFor(SlabPage.Of(slab)->InUse);
         ref PageFrameList to = ref ListFor(inUse);
-        slab->SlabInUse = inUse;
+        SlabPage.Of(slab)->InUse = inUse;
         if (!Unsafe.AreSame(ref from, ref to))
         {
             from.Remove(slab);
@@ -491,10 +491,10 @@ public sealed unsafe partial class KmemCache
             throw;
         }
 
-        slab->SlabFreelist = first;
-        slab->SlabInUse = 0;
-        slab->SlabCacheId = _id;
-        slab->Flags = PageFlags.Head | PageFlags.Slab;
+        SlabPage.Of(slab)->Freelist = first;
+        SlabPage.Of(slab)->InUse = 0;
+        SlabPage.Of(slab)->CacheId = _id;
+        PageAllocator.SetOwner(slab, SlabPage.OwnerTag, &SlabPage.Describe);
         StampPages(slab, _cookie, _slabClass, colour);
         lock (_lock)
         {
@@ -523,11 +523,11 @@ public sealed unsafe partial class KmemCache
 
     private void ReleaseSlab(PageFrame* slab)
     {
-        slab->Flags = PageFlags.Head;
-        slab->SlabCacheId = 0;
+        PageAllocator.SetOwner(slab, 0);
+        SlabPage.Of(slab)->CacheId = 0;
         StampPages(slab, 0, 0, 0);
-        slab->SlabFreelist = null;
-        slab->SlabInUse = 0;
+        SlabPage.Of(slab)->Freelist = null;
+        SlabPage.Of(slab)->InUse = 0;
         _pages.FreePagesToZone(slab->Address, _layout.Order);
     }
 
@@ -536,9 +536,10 @@ public sealed unsafe partial class KmemCache
     {
         for (nuint i = 0; i < (nuint)1 << _layout.Order; i++)
         {
-            slab[i].SlabCookie = cookie;
-            slab[i].SlabClass = slabClass;
-            slab[i].SlabColour = colour;
+            SlabPage* page = SlabPage.Of(slab + i);
+            page->Cookie = cookie;
+            page->KmallocClass = slabClass;
+            page->Colour = colour;
         }
     }
 
@@ -566,7 +567,7 @@ public sealed unsafe partial class KmemCache
     /// <summary>Whether <paramref name="obj"/> is on the freelist of <paramref name="slab"/>: a walk that follows only valid pointers, at most a slab's worth. Under the cache lock.</summary>
     private bool OnFreelist(PageFrame* slab, byte* obj)
     {
-        byte* free = slab->SlabFreelist;
+        byte* free = SlabPage.Of(slab)->Freelist;
         for (int steps = 0; steps < _layout.ObjectsPerSlab && free != null && IsObjectOf(slab, free); steps++)
         {
             if (free == obj)
@@ -583,7 +584,7 @@ public sealed unsafe partial class KmemCache
     /// <summary>Whether <paramref name="p"/> is the start of an object of <paramref name="slab"/> (its head frame).</summary>
     private bool IsObjectOf(PageFrame* slab, byte* p)
     {
-        nint offset = (nint)(p - slab->Address - slab->SlabColour);
+        nint offset = (nint)(p - slab->Address - SlabPage.Of(slab)->Colour);
         return offset >= 0 && (nuint)offset % _layout.Stride == 0 && (nuint)offset / _layout.Stride < (nuint)_layout.ObjectsPerSlab;
     }
 

@@ -162,8 +162,8 @@ public sealed unsafe partial class KmemCache : IDisposable
         nint* block = ThreadSlots.Find(_id);
         PageFrame* page = PageAllocator.FrameOf(obj);
         if (PerThreadBlock.IsOwnedBy(block, _cookie)
-            && page != null && page->SlabCookie == _cookie
-            && ArrayCache.IsObjectStart(block, obj, page->SlabColour)
+            && page != null && SlabPage.Of(page)->Cookie == _cookie
+            && ArrayCache.IsObjectStart(block, obj, SlabPage.Of(page)->Colour)
             && ArrayCache.TryPush(block, obj))
         {
             return;
@@ -178,12 +178,21 @@ public sealed unsafe partial class KmemCache : IDisposable
     /// </summary>
     internal static void FreeToSlabCache(void* obj, PageFrame* slab)
     {
-        nint* block = ThreadSlots.Find(slab->SlabCacheId);
-        if (!PerThreadBlock.IsOwnedBy(block, slab->SlabCookie) || !ArrayCache.IsObjectStart(block, obj, slab->SlabColour)
+        nint* block = ThreadSlots.Find(SlabPage.Of(slab)->CacheId);
+        if (!PerThreadBlock.IsOwnedBy(block, SlabPage.Of(slab)->Cookie) || !ArrayCache.IsObjectStart(block, obj, SlabPage.Of(slab)->Colour)
             || !ArrayCache.TryPush(block, obj))
         {
-            CacheRegistry.Find(slab->SlabCacheId)!.FreeSlow(obj);
+            CacheRegistry.Find(SlabPage.Of(slab)->CacheId)!.FreeSlow(obj);
         }
+    }
+
+    /// <summary>The cache an object belongs to (the kernel's <c>virt_to_cache</c>), found from the object's page alone.</summary>
+    /// <param name="obj">Any address.</param>
+    /// <returns>The live cache whose slab holds <paramref name="obj"/>, or <see langword="null"/> when no slab does.</returns>
+    public static KmemCache? CacheOf(void* obj)
+    {
+        PageFrame* head = PageAllocator.HeadFrameOf(obj);
+        return head != null && SlabPage.IsSlab(head) ? CacheRegistry.Find(SlabPage.Of(head)->CacheId) : null;
     }
 
     /// <summary>Makes this the cache of a [SlabCache] type: never destroyed, and with <paramref name="checkedHandles"/> never shrunk.</summary>
@@ -305,19 +314,19 @@ public sealed unsafe partial class KmemCache : IDisposable
     private PageFrame* SlabOf(void* obj)
     {
         PageFrame* slab = PageAllocator.HeadFrameOf(obj);
-        if (slab == null || (slab->Flags & PageFlags.Slab) == 0)
+        if (slab == null || !SlabPage.IsSlab(slab))
         {
             ThrowFreeError(obj, slab == null
                 ? "foreign pointer: it is not in any SlabGen arena"
                 : "foreign pointer: it is in a page-allocator block, not a slab");
         }
 
-        if (slab->SlabCacheId != _id)
+        if (SlabPage.Of(slab)->CacheId != _id)
         {
-            ThrowFreeError(obj, $"wrong cache: the object belongs to cache '{CacheRegistry.Find(slab->SlabCacheId)?.Name ?? "?"}'");
+            ThrowFreeError(obj, $"wrong cache: the object belongs to cache '{CacheRegistry.Find(SlabPage.Of(slab)->CacheId)?.Name ?? "?"}'");
         }
 
-        nint offset = (nint)((byte*)obj - slab->Address - slab->SlabColour);
+        nint offset = (nint)((byte*)obj - slab->Address - SlabPage.Of(slab)->Colour);
         if ((offset < 0 || (nuint)offset % _layout.Stride != 0 || (nuint)offset / _layout.Stride >= (nuint)_layout.ObjectsPerSlab))
         {
             ThrowFreeError(obj, $"interior pointer: it is {(nuint)offset % _layout.Stride} bytes into an object");

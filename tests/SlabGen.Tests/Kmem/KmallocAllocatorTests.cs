@@ -129,11 +129,13 @@ public sealed unsafe class KmallocAllocatorTests
         lanes[1] = new(1024);
         long corrupted = 0;
 
-        Parallel.For(0, 2, new ParallelOptions { MaxDegreeOfParallelism = 2 }, me =>
-        {
-            var random = new Random(me + 1);
-            var produce = Task.Run(() =>
+        // Two producers and two consumers on threads of their own (no pool, so no starvation under a busy test run):
+        // what one thread allocates, another frees.
+        Thread[] threads =
+        [
+            .. Enumerable.Range(0, 2).Select(me => new Thread(() =>
             {
+                var random = new Random(me + 1);
                 for (int i = 0; i < Count; i++)
                 {
                     int size = random.Next(1, 600) * (i % 50 == 0 ? 40 : 1);
@@ -149,25 +151,28 @@ public sealed unsafe class KmallocAllocatorTests
                 }
 
                 lanes[1 - me].CompleteAdding();
-            });
-            foreach ((nint memory, int size, long sum) in lanes[me].GetConsumingEnumerable())
+            })),
+            .. Enumerable.Range(0, 2).Select(me => new Thread(() =>
             {
-                long seen = 0;
-                for (int b = 0; b < size; b++)
+                foreach ((nint memory, int size, long sum) in lanes[me].GetConsumingEnumerable())
                 {
-                    seen += ((byte*)memory)[b];
+                    long seen = 0;
+                    for (int b = 0; b < size; b++)
+                    {
+                        seen += ((byte*)memory)[b];
+                    }
+
+                    if (seen != sum)
+                    {
+                        Interlocked.Increment(ref corrupted);
+                    }
+
+                    SlabGen.Kmem.Kfree((void*)memory);
                 }
-
-                if (seen != sum)
-                {
-                    Interlocked.Increment(ref corrupted);
-                }
-
-                SlabGen.Kmem.Kfree((void*)memory);
-            }
-
-            produce.Wait();
-        });
+            })),
+        ];
+        Array.ForEach(threads, static t => t.Start());
+        Assert.All(threads, static t => Assert.True(t.Join(TimeSpan.FromSeconds(60)), "a thread did not finish in 60 s"));
 
         Assert.Equal(0, corrupted);
         Assert.All(SlabInfo.Snapshot().Where(static e => e.Name.StartsWith("threads-", StringComparison.Ordinal)), static e => Assert.Equal(0, e.LiveObjects));

@@ -7,7 +7,7 @@ using Kmem = SlabGen.Kmem;
 
 public sealed unsafe class KmallocTests
 {
-    private static string CacheOf(void* memory) => PageAllocator.Shared.HeadPageOf(memory).SlabCache!.Name;
+    private static string CacheOf(void* memory) => KmemCache.CacheOf(memory)!.Name;
 
     [Theory]
     [InlineData(0, "kmalloc-8", 8)]
@@ -72,13 +72,13 @@ public sealed unsafe class KmallocTests
     {
         byte* memory = (byte*)Kmem.Kmalloc((nuint)size);
         ref readonly PageFrame head = ref PageAllocator.Shared.PageOf(memory);
-        Assert.Equal(PageFlags.Head | PageFlags.LargeKmalloc, head.Flags);
+        Assert.Equal((PageFlags.Head, SlabGen.Kmem.LargeBlockTag), (head.Flags, head.OwnerTag));
         Assert.Equal(order, head.Order);
         Assert.Equal((nuint)4096 << order, Kmem.Ksize(memory));
         Assert.Equal(0, (nint)memory % (4096 << order));
         memory[size - 1] = 1;
         Kmem.Kfree(memory);
-        Assert.NotEqual(PageFlags.Head | PageFlags.LargeKmalloc, PageAllocator.Shared.PageOf(memory).Flags);
+        Assert.NotEqual(SlabGen.Kmem.LargeBlockTag, PageAllocator.Shared.PageOf(memory).OwnerTag);
     }
 
     [Fact]
@@ -128,7 +128,7 @@ public sealed unsafe class KmallocTests
         byte* bigger = (byte*)Kmem.Krealloc(p, 1000);
         Assert.Equal("kmalloc-1k", CacheOf(bigger));
         byte* large = (byte*)Kmem.Krealloc(bigger, 50_000, GfpFlags.Kernel | GfpFlags.Zero);
-        Assert.Equal(PageFlags.Head | PageFlags.LargeKmalloc, PageAllocator.Shared.PageOf(large).Flags);
+        Assert.Equal((PageFlags.Head, SlabGen.Kmem.LargeBlockTag), (PageAllocator.Shared.PageOf(large).Flags, PageAllocator.Shared.PageOf(large).OwnerTag));
         for (int i = 0; i < 40; i++)
         {
             Assert.Equal((byte)i, large[i]);
@@ -181,7 +181,7 @@ public sealed unsafe class KmallocTests
     public void A_kmalloc_cache_refuses_to_be_destroyed()
     {
         void* memory = Kmem.Kmalloc(64);
-        KmemCache cache = PageAllocator.Shared.HeadPageOf(memory).SlabCache!;
+        KmemCache cache = KmemCache.CacheOf(memory)!;
         Kmem.Kfree(memory);
         var refused = Assert.Throws<InvalidOperationException>(cache.Destroy);
         Assert.Contains("kmalloc-64", refused.Message);

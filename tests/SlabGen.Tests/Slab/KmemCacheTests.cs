@@ -116,8 +116,7 @@ public sealed unsafe class KmemCacheTests : IDisposable
         var objects = Enumerable.Range(0, (cache.Colours + 1) * cache.ObjectsPerSlab).Select(_ => (nint)cache.Alloc()).ToList();
 
         var colours = objects
-            .Select(o => _pages.PageOf((void*)o))
-            .Select(f => f.SlabColourOffset)
+            .Select(o => SlabPage.Of(PageAllocator.FrameOf((void*)o))->Colour)
             .Distinct().Order().ToList();
         Assert.Equal(Enumerable.Range(0, cache.Colours).Select(c => c * 64), colours);
         objects.ForEach(o => cache.Free((void*)o));
@@ -133,10 +132,10 @@ public sealed unsafe class KmemCacheTests : IDisposable
         Assert.Equal(PageFlags.Tail, _pages.PageOf(obj).Flags);
 
         ref readonly PageFrame head = ref _pages.HeadPageOf(obj);
-        Assert.Equal(PageFlags.Head | PageFlags.Slab, head.Flags);
-        Assert.Same(cache, head.SlabCache);
+        Assert.Equal((PageFlags.Head, SlabPage.OwnerTag), (head.Flags, head.OwnerTag));
+        Assert.Same(cache, KmemCache.CacheOf(obj));
         Assert.Equal(cache.SlabOrder, head.Order);
-        Assert.Equal(cache.ObjectsPerSlab, head.SlabObjectsInUse);
+        Assert.Equal(cache.ObjectsPerSlab, SlabPage.Of(PageAllocator.HeadFrameOf(obj))->InUse);
         objects.ForEach(o => cache.Free((void*)o));
     }
 
