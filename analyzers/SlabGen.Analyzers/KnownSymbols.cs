@@ -172,7 +172,7 @@ internal sealed class KnownSymbols
 
     /// <summary>Whether <paramref name="operation"/> is a call of <c>InterruptContext.Enter()</c>, which opens a scope.</summary>
     public bool IsEnterScope(IOperation? operation) =>
-        operation is IInvocationOperation { TargetMethod.Name: "Enter" } invocation
+        operation is IInvocationOperation { TargetMethod.Name: Contract.InterruptContextEnter } invocation
         && SymbolEqualityComparer.Default.Equals(invocation.TargetMethod.ContainingType, _interruptScopes);
 
     public bool IsVmalloc(IMethodSymbol method) =>
@@ -203,7 +203,7 @@ internal sealed class KnownSymbols
 
     /// <summary>Whether the argument's expression names GfpFlags.Kernel itself.</summary>
     public bool NamesKernel(IArgumentOperation argument) =>
-        argument.Value.DescendantsAndSelf().Any(o => o is IFieldReferenceOperation { Field.Name: "Kernel" } field
+        argument.Value.DescendantsAndSelf().Any(o => o is IFieldReferenceOperation { Field.Name: Contract.KernelFlag } field
             && SymbolEqualityComparer.Default.Equals(field.Field.ContainingType, _gfpFlags));
 
     public bool IsUserListed(IMethodSymbol method) => _userListed.Count != 0

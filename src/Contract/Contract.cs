@@ -37,6 +37,12 @@ internal static class Contract
     /// <summary>The <c>GfpFlags</c> member that never sleeps, which the analyzers and code fixes offer.</summary>
     public const string AtomicFlag = "Atomic";
 
+    /// <summary>The <c>GfpFlags</c> member that may sleep, which SLAB102 looks for.</summary>
+    public const string KernelFlag = "Kernel";
+
+    /// <summary>The <c>InterruptContext</c> method whose scope SLAB106 and the analysis of a scope's body see.</summary>
+    public const string InterruptContextEnter = "Enter";
+
     /// <summary>SlabFlags' values: the runtime's enum is declared from them, the generator writes them back as names.</summary>
     public const uint HwCacheAlign = 1 << 0;
 

@@ -80,6 +80,14 @@ public sealed class ContractTests
     }
 
     [Fact]
+    public void The_members_the_analyzers_look_for_by_name_exist()
+    {
+        Assert.NotNull(typeof(GfpFlags).GetField(Contract.AtomicFlag));
+        Assert.NotNull(typeof(GfpFlags).GetField(Contract.KernelFlag));
+        Assert.Contains(typeof(InterruptContext).GetMethods(BindingFlags.Public | BindingFlags.Static), static m => m.Name == Contract.InterruptContextEnter);
+    }
+
+    [Fact]
     public void The_vmalloc_methods_exist_and_are_marked_may_sleep()
     {
         foreach (string name in Contract.VmallocMethods)

@@ -53,7 +53,7 @@ public sealed unsafe partial class KmemCache
         while (true)
         {
             string? corruption;
-            lock (_lock)
+            lock (_node.Lock)
             {
                 int taken = TakeObjects(new Span<nint>(ref obj));
                 corruption = _freelistCorruption;
@@ -140,7 +140,7 @@ public sealed unsafe partial class KmemCache
     {
         var bytes = (byte*)obj;
         string? overflow = null;
-        lock (_lock)
+        lock (_node.Lock)
         {
             if (!_live!.Remove((nint)obj, out int requested))
             {

@@ -16,13 +16,11 @@ public sealed unsafe partial class KmemCache
     /// <summary>Empty slabs kept for the next allocations; more go back to the page allocator at once.</summary>
     private const int EmptySlabReserve = 2;
 
-    private readonly Lock _lock = new();
     private readonly PerThreadRegistry<ArrayCache> _arrayCaches = new();
     private readonly MagazineDepot _depot;
-    private PageFrameList _empty;
-    private PageFrameList _partial;
-    private PageFrameList _full;
-    private long _activeObjects;
+
+    /// <summary>The slab lists, their lock and the active count (SlabLists.cs, the kernel's kmem_cache_node).</summary>
+    private SlabLists _node;
 
     /// <summary>The last freelist corruption TakeObjects found, for a debug allocation to throw; guarded by the cache lock.</summary>
     private string? _freelistCorruption;
@@ -32,7 +30,7 @@ public sealed unsafe partial class KmemCache
     /// Objects not on a slab's freelist: allocated by callers, or parked in threads' array caches and the depot
     /// (slabinfo's active_objs, as the kernel counts it). For leaks, watch <see cref="LiveObjects"/>.
     /// </summary>
-    public long ActiveObjects => Volatile.Read(ref _activeObjects);
+    public long ActiveObjects => Volatile.Read(ref _node.ActiveObjects);
 
     /// <summary>
     /// Objects allocated and not yet freed: <see cref="ActiveObjects"/> without those parked in threads' array
@@ -66,9 +64,9 @@ public sealed unsafe partial class KmemCache
     {
         get
         {
-            lock (_lock)
+            lock (_node.Lock)
             {
-                return _empty.Count + _partial.Count + _full.Count;
+                return _node.Slabs;
             }
         }
     }
@@ -120,7 +118,7 @@ public sealed unsafe partial class KmemCache
         _arrayCaches.Drain(DrainScope.All);
         DrainDepot();
         int id;
-        lock (_lock)
+        lock (_node.Lock)
         {
             id = _id;
             if (id < 0)
@@ -128,9 +126,9 @@ public sealed unsafe partial class KmemCache
                 return null;
             }
 
-            if (_activeObjects > 0)
+            if (_node.ActiveObjects > 0)
             {
-                return LeakReport(_activeObjects);
+                return LeakReport(_node.ActiveObjects);
             }
 
             _id = -1;
@@ -140,12 +138,12 @@ public sealed unsafe partial class KmemCache
         _arrayCaches.Close();
         DrainDepot();
         _depot.FreeEmpties();
-        lock (_lock)
+        lock (_node.Lock)
         {
-            ReleaseAll(ref _empty);
-            ReleaseAll(ref _partial);
-            ReleaseAll(ref _full);
-            _activeObjects = 0;
+            ReleaseAll(ref _node.Empty);
+            ReleaseAll(ref _node.Partial);
+            ReleaseAll(ref _node.Full);
+            _node.ActiveObjects = 0;
         }
 
         _pages.RemoveCache(this);
@@ -159,16 +157,16 @@ public sealed unsafe partial class KmemCache
     {
         _arrayCaches.Drain(DrainScope.Exited);
         long live = LiveObjects;
-        lock (_lock)
+        lock (_node.Lock)
         {
             if (_id < 0)
             {
                 return null;
             }
 
-            long slabs = _empty.Count + _partial.Count + _full.Count;
-            return new SlabInfoEntry(Name, _activeObjects, slabs * ObjectsPerSlab, (long)_layout.Stride, ObjectsPerSlab,
-                1 << SlabOrder, Limit, BatchCount, _debug ? 0 : MagazineDepot.Capacity, _partial.Count + _full.Count, slabs,
+            long slabs = _node.Slabs;
+            return new SlabInfoEntry(Name, _node.ActiveObjects, slabs * ObjectsPerSlab, (long)_layout.Stride, ObjectsPerSlab,
+                1 << SlabOrder, Limit, BatchCount, _debug ? 0 : MagazineDepot.Capacity, _node.SlabsInUse, slabs,
                 _depot.Objects)
             {
                 LiveObjects = live,
@@ -192,15 +190,15 @@ public sealed unsafe partial class KmemCache
         _arrayCaches.Drain(scope);
         DrainDepot();
         _depot.FreeEmpties();
-        lock (_lock)
+        lock (_node.Lock)
         {
             if (KeepsSlabs || _id < 0)
             {
                 return 0;
             }
 
-            long released = _empty.Count * (long)_layout.SlabBytes;
-            ReleaseAll(ref _empty);
+            long released = _node.Empty.Count * (long)_layout.SlabBytes;
+            ReleaseAll(ref _node.Empty);
             return released;
         }
     }
@@ -208,7 +206,7 @@ public sealed unsafe partial class KmemCache
     /// <summary>Returns objects a drain took from a thread's magazines (or a magazine's) to their slabs.</summary>
     internal void ReturnObjects(ReadOnlySpan<nint> objects)
     {
-        lock (_lock)
+        lock (_node.Lock)
         {
             ReturnObjectsLocked(objects);
         }
@@ -262,7 +260,7 @@ public sealed unsafe partial class KmemCache
     {
         Span<nint> batch = stackalloc nint[BatchCount];
         int taken;
-        lock (_lock)
+        lock (_node.Lock)
         {
             taken = TakeObjects(batch);
         }
@@ -362,7 +360,7 @@ public sealed unsafe partial class KmemCache
         int taken = 0;
         while (taken < into.Length)
         {
-            PageFrame* slab = _partial.First != null ? _partial.First : _empty.First;
+            PageFrame* slab = _node.NextToTakeFrom;
             if (slab == null)
             {
                 break;
@@ -393,10 +391,10 @@ public sealed unsafe partial class KmemCache
             }
 
             SlabPage.Of(slab)->Freelist = obj;
-            Relist(slab, inUse);
+            _node.Relist(slab, inUse);
         }
 
-        _activeObjects += taken;
+        _node.ActiveObjects += taken;
         return taken;
     }
 
@@ -405,11 +403,11 @@ public sealed unsafe partial class KmemCache
     {
         SetNextFree(obj, SlabPage.Of(slab)->Freelist, slab->Address);
         SlabPage.Of(slab)->Freelist = obj;
-        Relist(slab, SlabPage.Of(slab)->InUse - 1);
-        _activeObjects--;
-        if (SlabPage.Of(slab)->InUse == 0 && _empty.Count > EmptySlabReserve && !KeepsSlabs)
+        _node.Relist(slab, SlabPage.Of(slab)->InUse - 1);
+        _node.ActiveObjects--;
+        if (SlabPage.Of(slab)->InUse == 0 && _node.Empty.Count > EmptySlabReserve && !KeepsSlabs)
         {
-            _empty.Remove(slab);
+            _node.Empty.Remove(slab);
             ReleaseSlab(slab);
         }
     }
@@ -436,28 +434,6 @@ public sealed unsafe partial class KmemCache
         _arrayCaches.EndDrain();
     }
 
-    /// <summary>Moves a slab to the list its new in-use count belongs on. Under the cache lock.</summary>
-    private void Relist(PageFrame* slab, int inUse)
-    {
-        ref PageFrameList from = ref ListFor(SlabPage.Of(slab)->InUse);
-        ref PageFrameList to = ref ListFor(inUse);
-        SlabPage.Of(slab)->InUse = inUse;
-        if (!Unsafe.AreSame(ref from, ref to))
-        {
-            from.Remove(slab);
-            to.Add(slab);
-        }
-    }
-
-    private ref PageFrameList ListFor(int inUse)
-    {
-        if (inUse == 0)
-        {
-            return ref _empty;
-        }
-
-        return ref inUse == _layout.ObjectsPerSlab ? ref _full : ref _partial;
-    }
 
     /// <summary>Adds one slab (new_slab): pages from the allocator, the next colour, objects initialised and linked.</summary>
     private bool Grow(GfpFlags flags)
@@ -496,7 +472,7 @@ public sealed unsafe partial class KmemCache
         SlabPage.Of(slab)->CacheId = _id;
         PageAllocator.SetOwner(slab, SlabPage.OwnerTag, &SlabPage.Describe);
         StampPages(slab, _cookie, _slabClass, colour);
-        lock (_lock)
+        lock (_node.Lock)
         {
             if (_id < 0)
             {
@@ -504,7 +480,7 @@ public sealed unsafe partial class KmemCache
                 ObjectDisposedException.ThrowIf(true, this);
             }
 
-            _empty.Add(slab);
+            _node.Empty.Add(slab);
         }
 
         return true;

@@ -54,6 +54,7 @@ public sealed unsafe partial class KmemCache : IDisposable
         _debug = (flags & DebugFlags) != 0;
         (Limit, BatchCount) = ArrayCache.Tunables(layout.Stride);
         _depot = new MagazineDepot(BatchCount);
+        _node = new SlabLists(layout.ObjectsPerSlab);
         _allocationSites = (flags & SlabFlags.StoreUser) != 0 ? new Dictionary<nint, string>() : null;
         _live = _debug ? new Dictionary<nint, int>() : null;
         _id = OwnerIds.Take();
@@ -195,6 +196,15 @@ public sealed unsafe partial class KmemCache : IDisposable
         return head != null && SlabPage.IsSlab(head) ? CacheRegistry.Find(SlabPage.Of(head)->CacheId) : null;
     }
 
+    /// <summary>What is wrong with the slab lists, or null (<see cref="SlabLists.Verify"/>); for tests.</summary>
+    internal string? VerifySlabLists()
+    {
+        lock (_node.Lock)
+        {
+            return _node.Verify();
+        }
+    }
+
     /// <summary>Makes this the cache of a [SlabCache] type: never destroyed, and with <paramref name="checkedHandles"/> never shrunk.</summary>
     internal void MakeTypeCache(bool checkedHandles) =>
         _lifetime = checkedHandles ? CacheLifetime.CheckedTypeCache : CacheLifetime.TypeCache;
@@ -262,7 +272,7 @@ public sealed unsafe partial class KmemCache : IDisposable
             return _layout.Size;
         }
 
-        lock (_lock)
+        lock (_node.Lock)
         {
             return _live.TryGetValue((nint)obj, out int requested) ? (nuint)requested : _layout.Size;
         }
@@ -353,7 +363,7 @@ public sealed unsafe partial class KmemCache : IDisposable
         }
 
         bool onFreelist;
-        lock (_lock)
+        lock (_node.Lock)
         {
             onFreelist = OnFreelist(slab, obj);
         }
