@@ -45,6 +45,25 @@ public partial class DocsCompileTests
         Assert.Empty(await Errors("using SlabGen;\nSlabRef<P> p = P.New();\nP.Free(p);\n[SlabCache] public partial struct P { public int X; }\n"));
     }
 
+    [Fact]
+    public async Task Caches_are_created_without_an_unsafe_context_and_a_constructor_still_asks_for_one()
+    {
+        Assert.Empty(await Errors("""
+            using SlabGen;
+            using var plain = KmemCache.Create("plain", 64, 0);
+            using var flagged = KmemCache.Create("flagged", 64, 16, SlabFlags.Poison);
+            using var pages = new PageAllocator();
+            using var typed = KmemCache<long>.Create("typed", pages: pages);
+            Console.WriteLine(plain.ObjectSize + flagged.Align + typed.ObjectSize);
+            """));
+        string[] errors = await Errors("""
+            using SlabGen;
+            using var constructed = KmemCache.Create("constructed", 64, 0, SlabFlags.None, &Init, null);
+            static unsafe void Init(void* obj) { }
+            """);
+        Assert.Contains(errors, static e => e.Contains("CS0214", StringComparison.Ordinal));   // pointers need unsafe
+    }
+
     /// <summary>The errors of a block compiled as a program with the generator and the analyzers (CS5001 aside: a block of declarations only has no entry point).</summary>
     private static async Task<string[]> Errors(string code)
     {

@@ -6,7 +6,7 @@ namespace SlabGen;
 /// <summary>How long a <see cref="KmemCache"/> lives, and what that means for its empty slabs.</summary>
 internal enum CacheLifetime : byte
 {
-    /// <summary>Made by <see cref="KmemCache.Create"/>: <see cref="KmemCache.Destroy"/> and Dispose end it.</summary>
+    /// <summary>Made by <c>KmemCache.Create</c>: <see cref="KmemCache.Destroy"/> and Dispose end it.</summary>
     Ordinary,
 
     /// <summary>The cache of a [SlabCache] struct: lives as long as the process.</summary>

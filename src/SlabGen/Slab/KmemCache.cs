@@ -63,7 +63,23 @@ public sealed unsafe partial class KmemCache : IDisposable
     }
 
     /// <summary>
-    /// Creates a cache (<c>kmem_cache_create</c>).
+    /// Creates a cache (<c>kmem_cache_create</c>) without a constructor. Needs no <c>unsafe</c> context.
+    /// </summary>
+    /// <param name="name">The name slabinfo shows.</param>
+    /// <param name="size">The object size in bytes.</param>
+    /// <param name="align">The object alignment: a power of two up to the page size, or 0 for 8 bytes.</param>
+    /// <param name="flags">Alignment and debug options.</param>
+    /// <param name="pages">Where slabs come from; <see langword="null"/> for <see cref="PageAllocator.Shared"/>.</param>
+    /// <exception cref="ArgumentException">An empty name, or an alignment that is not a power of two up to 4096.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A size of 0, or too big for a slab of order 10.</exception>
+    /// <returns>The new cache, listed in slabinfo until it is destroyed.</returns>
+    [SuppressMessage("ApiDesign", "RS0027:API with optional parameter(s) should have the most parameters amongst its public overloads", Justification = "The constructor overload takes a function pointer; were it the one with defaults, every caller would need an unsafe context.")]
+    public static KmemCache Create(string name, nuint size, nuint align, SlabFlags flags = SlabFlags.None, PageAllocator? pages = null) =>
+        Create(name, size, align, flags, null, pages);
+
+    /// <summary>
+    /// Creates a cache (<c>kmem_cache_create</c>) whose objects <paramref name="ctor"/> constructs when their slab is
+    /// populated: objects are handed out in their constructed state and must be freed in it.
     /// </summary>
     /// <param name="name">The name slabinfo shows.</param>
     /// <param name="size">The object size in bytes.</param>
@@ -74,8 +90,7 @@ public sealed unsafe partial class KmemCache : IDisposable
     /// <exception cref="ArgumentException">An empty name, or an alignment that is not a power of two up to 4096.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A size of 0, or too big for a slab of order 10.</exception>
     /// <returns>The new cache, listed in slabinfo until it is destroyed.</returns>
-    public static KmemCache Create(string name, nuint size, nuint align, SlabFlags flags = SlabFlags.None,
-        delegate*<void*, void> ctor = null, PageAllocator? pages = null)
+    public static KmemCache Create(string name, nuint size, nuint align, SlabFlags flags, delegate*<void*, void> ctor, PageAllocator? pages)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         flags |= SlabDebug.FlagsFor(name);

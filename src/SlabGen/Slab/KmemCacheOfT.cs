@@ -40,16 +40,30 @@ public sealed unsafe partial class KmemCache<T> : IDisposable
     public long TotalObjects => Cache.TotalObjects;
 
     /// <summary>
-    /// Creates a typed cache of <c>sizeof(T)</c>-byte objects.
+    /// Creates a typed cache of <c>sizeof(T)</c>-byte objects without a constructor. Needs no <c>unsafe</c> context.
     /// </summary>
     /// <param name="name">The name slabinfo shows.</param>
     /// <param name="flags">Alignment and debug options.</param>
     /// <param name="pages">Where slabs come from; <see langword="null"/> for <see cref="PageAllocator.Shared"/>.</param>
     /// <param name="align">The alignment; 0 for the natural alignment of <typeparamref name="T"/>.</param>
-    /// <param name="ctor">Run on every object when its slab is populated; null for none.</param>
+    /// <exception cref="ArgumentException">An empty name, or an alignment that is not a power of two up to 4096.</exception>
     /// <returns>The new cache, listed in slabinfo until it is destroyed.</returns>
-    public static KmemCache<T> Create(string name, SlabFlags flags = SlabFlags.None, PageAllocator? pages = null,
-        nuint align = 0, delegate*<T*, void> ctor = null)
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("ApiDesign", "RS0027:API with optional parameter(s) should have the most parameters amongst its public overloads", Justification = "The constructor overload takes a function pointer; were it the one with defaults, every caller would need an unsafe context.")]
+    public static KmemCache<T> Create(string name, SlabFlags flags = SlabFlags.None, PageAllocator? pages = null, nuint align = 0) =>
+        Create(name, null, flags, pages, align);
+
+    /// <summary>
+    /// Creates a typed cache of <c>sizeof(T)</c>-byte objects that <paramref name="ctor"/> constructs when their slab is
+    /// populated.
+    /// </summary>
+    /// <param name="name">The name slabinfo shows.</param>
+    /// <param name="ctor">Run on every object when its slab is populated; null for none.</param>
+    /// <param name="flags">Alignment and debug options.</param>
+    /// <param name="pages">Where slabs come from; <see langword="null"/> for <see cref="PageAllocator.Shared"/>.</param>
+    /// <param name="align">The alignment; 0 for the natural alignment of <typeparamref name="T"/>.</param>
+    /// <exception cref="ArgumentException">An empty name, or an alignment that is not a power of two up to 4096.</exception>
+    /// <returns>The new cache, listed in slabinfo until it is destroyed.</returns>
+    public static KmemCache<T> Create(string name, delegate*<T*, void> ctor, SlabFlags flags, PageAllocator? pages, nuint align)
     {
         nuint alignment = align != 0 ? align : NaturalAlignment;
         return new KmemCache<T>(KmemCache.Create(name, (nuint)sizeof(T), alignment, flags, (delegate*<void*, void>)ctor, pages));

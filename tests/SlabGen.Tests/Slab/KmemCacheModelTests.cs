@@ -22,7 +22,7 @@ public sealed unsafe class KmemCacheModelTests
         KmemCache[] caches =
         [
             KmemCache.Create("model-24", 24, 0, pages: pages),
-            KmemCache.Create("model-200-ctor", 200, 64, ctor: &Construct, pages: pages),
+            KmemCache.Create("model-200-ctor", 200, 64, SlabFlags.None, &Construct, pages),
             KmemCache.Create("model-debug", 64, 0, SlabFlags.ConsistencyChecks | SlabFlags.Poison | SlabFlags.RedZone, pages: pages),
         ];
         var live = new SortedDictionary<nint, (int Cache, ulong Tag)>();

@@ -23,7 +23,7 @@ public sealed unsafe class KmemCacheOfTTests
     {
         // A private allocator: memory-pressure trims of PageAllocator.Shared after a collection would move parked objects.
         using var pages = new PageAllocator();
-        using KmemCache<Particle> cache = KmemCache<Particle>.Create("particle", pages: pages, ctor: &Spawn);
+        using KmemCache<Particle> cache = KmemCache<Particle>.Create("particle", &Spawn, SlabFlags.None, pages, 0);
         Assert.Equal((nuint)sizeof(Particle), cache.Cache.ObjectSize);
         Assert.Equal((nuint)8, KmemCache<Particle>.NaturalAlignment);
         Assert.Equal((nuint)1, KmemCache<Tiny>.NaturalAlignment);
