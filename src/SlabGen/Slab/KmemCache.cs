@@ -189,6 +189,61 @@ public sealed unsafe partial class KmemCache : IDisposable
     }
 
     /// <summary>
+    /// Allocates <c>objects.Length</c> objects into <paramref name="objects"/> (<c>kmem_cache_alloc_bulk</c>): all of
+    /// them or none, as the kernel's. On failure the objects already taken are freed again and the span is cleared.
+    /// </summary>
+    /// <param name="objects">Receives the objects' addresses.</param>
+    /// <param name="flags"><see cref="GfpFlags.Kernel"/> may grow the cache from the OS; <see cref="GfpFlags.Atomic"/> never does.</param>
+    /// <returns><c>objects.Length</c>, or 0 when memory ran out under these flags.</returns>
+    /// <exception cref="ObjectDisposedException">The cache was destroyed.</exception>
+    /// <exception cref="ArgumentException">Kernel and Atomic together, or Zero on a cache with a constructor; nothing is allocated.</exception>
+    /// <exception cref="InvalidOperationException">Flags that may sleep in interrupt context; nothing is allocated.</exception>
+    public int AllocBulk(Span<nint> objects, GfpFlags flags = GfpFlags.Kernel)
+    {
+        for (int i = 0; i < objects.Length; i++)
+        {
+            void* obj;
+            try
+            {
+                obj = Alloc(flags);
+            }
+            catch
+            {
+                FreeBulk(objects[..i]);
+                objects.Clear();
+                throw;
+            }
+
+            if (obj == null)
+            {
+                FreeBulk(objects[..i]);
+                objects.Clear();
+                return 0;
+            }
+
+            objects[i] = (nint)obj;
+        }
+
+        return objects.Length;
+    }
+
+    /// <summary>
+    /// Frees every object of <paramref name="objects"/> (<c>kmem_cache_free_bulk</c>), in order, on any thread; 0
+    /// entries are skipped. Each free is checked as <see cref="Free"/> checks it: a refused entry throws, the entries
+    /// before it are freed and the ones after it are not.
+    /// </summary>
+    /// <param name="objects">The objects, as <see cref="Alloc"/> or <see cref="AllocBulk"/> returned them.</param>
+    /// <exception cref="ArgumentException">An entry is not a live object of this cache (foreign, interior, already free).</exception>
+    /// <exception cref="InvalidOperationException">With <see cref="SlabFlags.RedZone"/>: an object's red zone was overwritten (it is freed).</exception>
+    public void FreeBulk(ReadOnlySpan<nint> objects)
+    {
+        foreach (nint obj in objects)
+        {
+            Free((void*)obj);
+        }
+    }
+
+    /// <summary>
     /// Frees an object of whichever cache owns <paramref name="slab"/> (Kfree of an object that is not kmalloc's):
     /// pushes it onto the calling thread's array cache straight from the slab's frame, or takes the cache's slow path.
     /// </summary>

@@ -69,6 +69,12 @@ public sealed unsafe partial class KmemCache<T> : IDisposable
         return new KmemCache<T>(KmemCache.Create(name, (nuint)sizeof(T), alignment, flags, (delegate*<void*, void>)ctor, pages));
     }
 
+    /// <inheritdoc cref="KmemCache.AllocBulk"/>
+    public int AllocBulk(Span<nint> objects, GfpFlags flags = GfpFlags.Kernel) => Cache.AllocBulk(objects, flags);
+
+    /// <inheritdoc cref="KmemCache.FreeBulk"/>
+    public void FreeBulk(ReadOnlySpan<nint> objects) => Cache.FreeBulk(objects);
+
     /// <summary>The alignment the runtime gives <typeparamref name="T"/> as a field.</summary>
     public static nuint NaturalAlignment => (nuint)(sizeof(AlignmentProbe) - sizeof(T));
 
