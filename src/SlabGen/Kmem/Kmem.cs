@@ -160,6 +160,16 @@ public static unsafe partial class Kmem
     }
 
     /// <summary>
+    /// The usable bytes of a kmalloc allocation of any allocator as a span: <see cref="Ksize"/> of them. Valid until the
+    /// memory is freed; do not keep it past <see cref="Kfree"/>.
+    /// </summary>
+    /// <param name="memory">The memory, as the kmalloc family returned it.</param>
+    /// <returns>The memory's usable bytes.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="memory"/> is null.</exception>
+    /// <exception cref="ArgumentException">The memory is not from kmalloc.</exception>
+    public static Span<byte> AsSpan(void* memory) => new(memory, checked((int)Ksize(memory)));
+
+    /// <summary>
     /// The usable size of a kmalloc allocation (<c>ksize</c>): its size class, or its block size above 8 KiB. With
     /// kmalloc debugging on (<see cref="SlabDebug"/>), the size asked for, since the rest of the object is red zone.
     /// </summary>

@@ -5,6 +5,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace SlabGen;
 
@@ -59,6 +60,29 @@ public readonly unsafe struct SlabRef<T> : IEquatable<SlabRef<T>>
         ThrowIfFreed(nameof(AsPointer));
         return _pointer;
     }
+
+    /// <summary>
+    /// The object as a span of one element, for APIs that take spans (<see cref="MemoryMarshal.AsBytes{T}(Span{T})"/>,
+    /// copies, hashing); empty for the null handle. Valid while the object is allocated: do not keep it past
+    /// <c>Free</c>, nor across an <c>await</c> after which another part of the program may free it. Checked like <see cref="Value"/>.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">A checked handle whose object was freed.</exception>
+    /// <returns>The object, as one element.</returns>
+    public Span<T> AsSpan()
+    {
+        if (_pointer == null)
+        {
+            return default;
+        }
+
+        ThrowIfFreed(nameof(AsSpan));
+        return new Span<T>(_pointer, 1);
+    }
+
+    /// <summary>The object's bytes: <c>sizeof(T)</c> of them, empty for the null handle; valid and checked as <see cref="AsSpan"/>.</summary>
+    /// <exception cref="ObjectDisposedException">A checked handle whose object was freed.</exception>
+    /// <returns>The object's bytes.</returns>
+    public Span<byte> AsBytes() => MemoryMarshal.AsBytes(AsSpan());
 
     /// <summary>The pointer without the generation check.</summary>
     internal T* RawPointer => _pointer;
