@@ -260,7 +260,8 @@ public sealed unsafe partial class PageAllocator : IDisposable
     internal static void SetOwner(PageFrame* head, byte tag, delegate*<PageFrame*, string> describe = null)
     {
         Debug.Assert(head->Flags == PageFlags.Head, "an owner tags the head of an allocated block");
-        if (describe != null)
+        // Written once per tag, not on every new slab or large block: the shared array's line stays clean.
+        if (describe != null && s_ownerDescriptions[tag] != (nint)describe)
         {
             s_ownerDescriptions[tag] = (nint)describe;
         }
