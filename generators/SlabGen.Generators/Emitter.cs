@@ -8,7 +8,19 @@ namespace SlabGen.Generators;
 
 internal static class Emitter
 {
-    private const string GfpFlags = "global::SlabGen.GfpFlags";
+    // The runtime's names the generated code uses, from the contract the runtime is checked against (src/Contract).
+    private const string GfpFlags = "global::" + Contract.GfpFlags;
+    private const string SlabFlags = "global::" + Contract.SlabFlags;
+    private static readonly string KmemCacheOfT = Generic(Contract.KmemCacheOfT);
+    private static readonly string TypeCacheOfT = Generic(Contract.TypeCacheOfT);
+    private static readonly string SlabRefOfT = Generic(Contract.SlabRefOfT);
+
+    /// <summary>The doc line of a GfpFlags parameter, the same on every generated member that takes one.</summary>
+    private static string FlagsParam(string name) =>
+        $"/// <param name=\"{name}\"><see cref=\"{GfpFlags}.{Contract.KernelFlag}\"/> may take memory from the OS; <see cref=\"{GfpFlags}.{Contract.AtomicFlag}\"/> never does.</param>";
+
+    /// <summary><c>global::</c> and a generic type's metadata name without its arity (<c>SlabGen.KmemCache`1</c> → <c>global::SlabGen.KmemCache</c>).</summary>
+    private static string Generic(string metadataName) => "global::" + metadataName.Substring(0, metadataName.IndexOf('`'));
 
     /// <summary>The SlabFlags members, as the runtime declares them (src/Contract), for readable flag expressions.</summary>
     private static readonly (string Name, uint Value)[] SlabFlagNames =
@@ -51,9 +63,9 @@ internal static class Emitter
     private static void EmitMembers(SourceWriter w, CacheModel model)
     {
         string self = model.FullyQualifiedName;
-        string cache = $"global::SlabGen.KmemCache<{self}>";
-        string support = $"global::SlabGen.CompilerServices.TypeCache<{self}>";
-        string handle = $"global::SlabGen.SlabRef<{self}>";
+        string cache = $"{KmemCacheOfT}<{self}>";
+        string support = $"{TypeCacheOfT}<{self}>";
+        string handle = $"{SlabRefOfT}<{self}>";
         string alloc = model.Checked ? "AllocChecked" : "Alloc";
         string free = model.Checked ? "FreeChecked" : "Free";
         string constructor = model.SlabConstructor ?? "null";
@@ -77,7 +89,7 @@ internal static class Emitter
         w.Line(model.SlabConstructor is null
             ? $"/// <summary>Allocates a <see cref=\"{model.TypeName}\"/> from <see cref=\"Cache\"/>, not zeroed: its fields hold whatever the memory held (<c>New()</c> gives a zeroed one).</summary>"
             : $"/// <summary>Allocates a <see cref=\"{model.TypeName}\"/> from <see cref=\"Cache\"/>: in the state it was freed in, else as its slab constructor left it.</summary>");
-        w.Line("/// <param name=\"flags\"><see cref=\"global::SlabGen.GfpFlags.Kernel\"/> may take memory from the OS; <see cref=\"global::SlabGen.GfpFlags.Atomic\"/> never does.</param>");
+        w.Line(FlagsParam("flags"));
         w.Line("/// <exception cref=\"global::SlabGen.SlabOutOfMemoryException\">No memory under <paramref name=\"flags\"/>.</exception>");
         w.Line("[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]");
         NotClsCompliant(w, model);
@@ -86,7 +98,7 @@ internal static class Emitter
         w.Line();
         w.Line($"/// <summary>Allocates a <see cref=\"{model.TypeName}\"/> as <see cref=\"Alloc\"/> does, or returns false instead of throwing when no memory is available.</summary>");
         w.Line("/// <param name=\"obj\">The object, or the null handle when it returns false.</param>");
-        w.Line("/// <param name=\"flags\"><see cref=\"global::SlabGen.GfpFlags.Kernel\"/> may take memory from the OS; <see cref=\"global::SlabGen.GfpFlags.Atomic\"/> never does.</param>");
+        w.Line(FlagsParam("flags"));
         w.Line("/// <returns>Whether an object was allocated.</returns>");
         w.Line("[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]");
         NotClsCompliant(w, model);
@@ -199,7 +211,7 @@ internal static class Emitter
         }
 
         w.Line($"/// <param name=\"{result}\">The object, or the null handle when it returns false.</param>");
-        w.Line($"/// <param name=\"{flags}\"><see cref=\"global::SlabGen.GfpFlags.Kernel\"/> may take memory from the OS; <see cref=\"global::SlabGen.GfpFlags.Atomic\"/> never does.</param>");
+        w.Line(FlagsParam(flags));
         w.Line("/// <returns>Whether an object was allocated.</returns>");
         NewAttributes(w, model, ctor);
         w.Open($"public static bool TryNew({string.Join(", ", declared.Concat([$"out {handle} {result}", $"{GfpFlags} {flags} = {GfpFlags}.Kernel"]))})");
@@ -223,7 +235,7 @@ internal static class Emitter
 
         if (flags is not null)
         {
-            w.Line($"/// <param name=\"{flags}\"><see cref=\"global::SlabGen.GfpFlags.Kernel\"/> may take memory from the OS; <see cref=\"global::SlabGen.GfpFlags.Atomic\"/> never does.</param>");
+            w.Line(FlagsParam(flags));
         }
 
         w.Line("/// <exception cref=\"global::SlabGen.SlabOutOfMemoryException\">No memory under the flags.</exception>");
@@ -236,14 +248,14 @@ internal static class Emitter
     {
         if (flags == 0)
         {
-            return "global::SlabGen.SlabFlags.None";
+            return SlabFlags + ".None";
         }
 
-        var names = SlabFlagNames.Where(f => (flags & f.Value) != 0).Select(static f => "global::SlabGen.SlabFlags." + f.Name).ToList();
+        var names = SlabFlagNames.Where(f => (flags & f.Value) != 0).Select(static f => SlabFlags + "." + f.Name).ToList();
         uint unknown = SlabFlagNames.Aggregate(flags, static (rest, f) => rest & ~f.Value);
         if (unknown != 0)
         {
-            names.Add($"(global::SlabGen.SlabFlags){unknown.ToString(CultureInfo.InvariantCulture)}U");
+            names.Add($"({SlabFlags}){unknown.ToString(CultureInfo.InvariantCulture)}U");
         }
 
         return string.Join(" | ", names);
