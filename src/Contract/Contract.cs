@@ -1,5 +1,6 @@
-// The names and numbers the runtime, the [SlabCache] generator, the analyzers and the code fixes must agree on, in
-// one file compiled into the runtime, the generator and the analyzers (the code fixes see the analyzers' copy).
+// The names and numbers the runtime, the [SlabCache] generator, the analyzers, the code fixes and slabtop must agree
+// on, in one file compiled into the runtime, the generator, the analyzers and slabtop (the code fixes see the
+// analyzers' copy).
 // The runtime declares its values from these constants where it can (SlabFlags, the page size and orders, the kmalloc
 // classes); tests/SlabGen.Tests/ContractTests.cs checks every name and number here against the built runtime, so
 // renaming a type or changing a limit on one side fails a test instead of silently breaking the other side.
@@ -71,6 +72,44 @@ internal static class Contract
 
     /// <summary>The largest kmalloc size class; above it Kmalloc takes whole pages.</summary>
     public const int KmallocMaxCacheSize = 8192;
+
+    /// <summary>The metrics meter's name, its tags and its instruments' names (SlabGenMetrics.cs publishes them, slabtop reads them).</summary>
+    public const string MeterName = "SlabGen";
+
+    public const string CacheTag = "slabgen.cache.name";
+
+    public const string AllocatorTag = "slabgen.pages.allocator";
+
+    public const string OrderTag = "slabgen.pages.order";
+
+    /// <summary>What every per-cache instrument's name starts with.</summary>
+    public const string CacheInstrumentPrefix = "slabgen.cache.";
+
+    public const string CacheObjectsLive = CacheInstrumentPrefix + "objects.live";
+
+    public const string CacheObjectsActive = CacheInstrumentPrefix + "objects.active";
+
+    public const string CacheObjectsTotal = CacheInstrumentPrefix + "objects.total";
+
+    public const string CacheObjectsCached = CacheInstrumentPrefix + "objects.cached";
+
+    public const string CacheSlotSize = CacheInstrumentPrefix + "slot_size";
+
+    public const string CacheSlabs = CacheInstrumentPrefix + "slabs";
+
+    public const string CacheSize = CacheInstrumentPrefix + "size";
+
+    public const string PagesFreeBlocks = "slabgen.pages.free_blocks";
+
+    public const string PagesPerThreadPages = "slabgen.pages.per_thread_pages";
+
+    public const string PagesArenas = "slabgen.pages.arenas";
+
+    public const string PagesOsBytes = "slabgen.pages.os_bytes";
+
+    public const string VmallocAreas = "slabgen.vmalloc.areas";
+
+    public const string VmallocSize = "slabgen.vmalloc.size";
 
     /// <summary>The Kmem methods that take memory straight from the OS (each marked [MaySleep]): SLAB101's calls.</summary>
     public static readonly string[] VmallocMethods = ["Vmalloc", "Vzalloc", "Kvmalloc"];

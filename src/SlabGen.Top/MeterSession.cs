@@ -12,7 +12,6 @@ namespace SlabGen.Top;
 internal sealed class MeterSession : IDisposable
 {
     private const string MetricsProvider = "System.Diagnostics.Metrics";
-    private const string MeterName = "SlabGen";
 
     private readonly EventPipeSession _session;
     private readonly string _sessionId;
@@ -43,7 +42,7 @@ internal sealed class MeterSession : IDisposable
         var arguments = new Dictionary<string, string>
         {
             ["SessionId"] = sessionId,
-            ["Metrics"] = MeterName,
+            ["Metrics"] = Contract.MeterName,
             ["RefreshInterval"] = interval.TotalSeconds.ToString(CultureInfo.InvariantCulture),
             ["MaxTimeSeries"] = "10000",
             ["MaxHistograms"] = "10",
@@ -68,7 +67,7 @@ internal sealed class MeterSession : IDisposable
 
                 switch (e.EventName)
                 {
-                    case "UpDownCounterRateValuePublished" or "GaugeValuePublished" when (string?)e.PayloadByName("meterName") == MeterName:
+                    case "UpDownCounterRateValuePublished" or "GaugeValuePublished" when (string?)e.PayloadByName("meterName") == Contract.MeterName:
                         string value = (string?)(e.PayloadByName("value") ?? e.PayloadByName("lastValue")) ?? "";
                         if (double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double number))
                         {

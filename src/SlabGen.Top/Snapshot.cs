@@ -30,8 +30,6 @@ internal sealed record Snapshot(DateTimeOffset Time, IReadOnlyList<CacheRow> Cac
 /// <summary>Gathers one collection's measurements into a <see cref="Snapshot"/>.</summary>
 internal sealed class SnapshotBuilder
 {
-    private const string CacheTag = "slabgen.cache.name";
-    private const string OrderTag = "slabgen.pages.order";
     private const int Orders = 11;
 
     private readonly Dictionary<string, Dictionary<string, long>> _caches = new(StringComparer.Ordinal);
@@ -48,8 +46,8 @@ internal sealed class SnapshotBuilder
     public void Add(string instrument, string tags, long value)
     {
         HasValues = true;
-        string? cache = Tag(tags, CacheTag);
-        if (cache is not null && instrument.StartsWith("slabgen.cache.", StringComparison.Ordinal))
+        string? cache = Tag(tags, Contract.CacheTag);
+        if (cache is not null && instrument.StartsWith(Contract.CacheInstrumentPrefix, StringComparison.Ordinal))
         {
             if (!_caches.TryGetValue(cache, out Dictionary<string, long>? row))
             {
@@ -60,7 +58,7 @@ internal sealed class SnapshotBuilder
             return;
         }
 
-        if (instrument == "slabgen.pages.free_blocks" && int.TryParse(Tag(tags, OrderTag), NumberStyles.None, CultureInfo.InvariantCulture, out int order)
+        if (instrument == Contract.PagesFreeBlocks && int.TryParse(Tag(tags, Contract.OrderTag), NumberStyles.None, CultureInfo.InvariantCulture, out int order)
             && order is >= 0 and < Orders)
         {
             _freeBlocks[order] = value;
@@ -73,13 +71,13 @@ internal sealed class SnapshotBuilder
     /// <summary>The snapshot of what was added, then starts over for the next collection.</summary>
     public Snapshot Build(DateTimeOffset time)
     {
-        CacheRow[] caches = [.. _caches.Where(static c => c.Value.ContainsKey("slabgen.cache.objects.total")).Select(static c => new CacheRow(c.Key,
-            Get(c.Value, "slabgen.cache.objects.live"), Get(c.Value, "slabgen.cache.objects.active"), Get(c.Value, "slabgen.cache.objects.total"),
-            Get(c.Value, "slabgen.cache.objects.cached"), Get(c.Value, "slabgen.cache.slot_size"), Get(c.Value, "slabgen.cache.slabs"),
-            Get(c.Value, "slabgen.cache.size")))];
+        CacheRow[] caches = [.. _caches.Where(static c => c.Value.ContainsKey(Contract.CacheObjectsTotal)).Select(static c => new CacheRow(c.Key,
+            Get(c.Value, Contract.CacheObjectsLive), Get(c.Value, Contract.CacheObjectsActive), Get(c.Value, Contract.CacheObjectsTotal),
+            Get(c.Value, Contract.CacheObjectsCached), Get(c.Value, Contract.CacheSlotSize), Get(c.Value, Contract.CacheSlabs),
+            Get(c.Value, Contract.CacheSize)))];
         var snapshot = new Snapshot(time, caches,
-            new PagesView(Get(_values, "slabgen.pages.arenas"), Get(_values, "slabgen.pages.os_bytes"), Get(_values, "slabgen.pages.per_thread_pages"), [.. _freeBlocks]),
-            new VmallocView(Get(_values, "slabgen.vmalloc.areas"), Get(_values, "slabgen.vmalloc.size")));
+            new PagesView(Get(_values, Contract.PagesArenas), Get(_values, Contract.PagesOsBytes), Get(_values, Contract.PagesPerThreadPages), [.. _freeBlocks]),
+            new VmallocView(Get(_values, Contract.VmallocAreas), Get(_values, Contract.VmallocSize)));
         _caches.Clear();
         _values.Clear();
         Array.Clear(_freeBlocks);

@@ -18,16 +18,16 @@ namespace SlabGen;
 public static class SlabGenMetrics
 {
     /// <summary>The meter's name, for <c>dotnet-counters --counters</c> and OpenTelemetry's <c>AddMeter</c>.</summary>
-    public const string MeterName = "SlabGen";
+    public const string MeterName = Contract.MeterName;
 
     /// <summary>The tag that names the cache on every cache instrument.</summary>
-    public const string CacheTag = "slabgen.cache.name";
+    public const string CacheTag = Contract.CacheTag;
 
     /// <summary>The tag that gives a page allocator's id (as its leak report names it) on <c>slabgen.pages.leaked_disposals</c>.</summary>
-    public const string AllocatorTag = "slabgen.pages.allocator";
+    public const string AllocatorTag = Contract.AllocatorTag;
 
     /// <summary>The tag that gives the block order on <c>slabgen.pages.free_blocks</c>.</summary>
-    public const string OrderTag = "slabgen.pages.order";
+    public const string OrderTag = Contract.OrderTag;
 
     private static readonly Meter s_meter = CreateMeter();
 
@@ -60,31 +60,31 @@ public static class SlabGenMetrics
     private static Meter CreateMeter()
     {
         var meter = new Meter(MeterName, typeof(SlabGenMetrics).Assembly.GetName().Version?.ToString());
-        meter.CreateObservableUpDownCounter("slabgen.cache.objects.live", () => PerCache(static e => e.LiveObjects),
+        meter.CreateObservableUpDownCounter(Contract.CacheObjectsLive, () => PerCache(static e => e.LiveObjects),
             "{object}", "Objects allocated and not yet freed: what to watch for leaks.");
-        meter.CreateObservableUpDownCounter("slabgen.cache.objects.active", () => PerCache(static e => e.ActiveObjects),
+        meter.CreateObservableUpDownCounter(Contract.CacheObjectsActive, () => PerCache(static e => e.ActiveObjects),
             "{object}", "Objects allocated or parked in threads' array caches and the depot (slabinfo's active_objs).");
-        meter.CreateObservableUpDownCounter("slabgen.cache.objects.total", () => PerCache(static e => e.TotalObjects),
+        meter.CreateObservableUpDownCounter(Contract.CacheObjectsTotal, () => PerCache(static e => e.TotalObjects),
             "{object}", "Objects of all slabs of the cache (slabinfo's num_objs).");
-        meter.CreateObservableUpDownCounter("slabgen.cache.objects.cached", () => PerCache(static e => e.ActiveObjects - e.LiveObjects),
+        meter.CreateObservableUpDownCounter(Contract.CacheObjectsCached, () => PerCache(static e => e.ActiveObjects - e.LiveObjects),
             "{object}", "Free objects parked in threads' array caches and the depot: active but not live.");
-        meter.CreateObservableUpDownCounter("slabgen.cache.slot_size", () => PerCache(static e => e.SlotSize),
+        meter.CreateObservableUpDownCounter(Contract.CacheSlotSize, () => PerCache(static e => e.SlotSize),
             "By", "Bytes per object slot, padding and debug metadata included (slabinfo's objsize).");
-        meter.CreateObservableUpDownCounter("slabgen.cache.slabs", () => PerCache(static e => e.Slabs),
+        meter.CreateObservableUpDownCounter(Contract.CacheSlabs, () => PerCache(static e => e.Slabs),
             "{slab}", "Slabs of the cache (slabinfo's num_slabs).");
-        meter.CreateObservableUpDownCounter("slabgen.cache.size", () => PerCache(static e => e.Slabs * e.PagesPerSlab * PageAllocator.PageSize),
+        meter.CreateObservableUpDownCounter(Contract.CacheSize, () => PerCache(static e => e.Slabs * e.PagesPerSlab * PageAllocator.PageSize),
             "By", "Bytes of pages the cache's slabs hold.");
-        meter.CreateObservableUpDownCounter("slabgen.pages.free_blocks", FreeBlocks,
+        meter.CreateObservableUpDownCounter(Contract.PagesFreeBlocks, FreeBlocks,
             "{block}", "Free blocks of the shared page allocator, per order (/proc/buddyinfo).");
-        meter.CreateObservableUpDownCounter("slabgen.pages.per_thread_pages", static () => PageAllocator.Shared.BuddyInfo().PerThreadPages,
+        meter.CreateObservableUpDownCounter(Contract.PagesPerThreadPages, static () => PageAllocator.Shared.BuddyInfo().PerThreadPages,
             "{page}", "Free pages of the shared page allocator parked on threads' per-thread lists.");
-        meter.CreateObservableUpDownCounter("slabgen.pages.arenas", static () => (long)PageAllocator.Shared.ArenaCount,
+        meter.CreateObservableUpDownCounter(Contract.PagesArenas, static () => (long)PageAllocator.Shared.ArenaCount,
             "{arena}", "4 MiB arenas the shared page allocator holds.");
-        meter.CreateObservableUpDownCounter("slabgen.pages.os_bytes", static () => PageAllocator.Shared.BytesFromOs,
+        meter.CreateObservableUpDownCounter(Contract.PagesOsBytes, static () => PageAllocator.Shared.BytesFromOs,
             "By", "Bytes the shared page allocator has taken from the OS.");
-        meter.CreateObservableUpDownCounter("slabgen.vmalloc.areas", static () => Kmem.VmallocTotals().Areas,
+        meter.CreateObservableUpDownCounter(Contract.VmallocAreas, static () => Kmem.VmallocTotals().Areas,
             "{area}", "Live vmalloc areas (/proc/vmallocinfo's lines).");
-        meter.CreateObservableUpDownCounter("slabgen.vmalloc.size", static () => Kmem.VmallocTotals().Bytes,
+        meter.CreateObservableUpDownCounter(Contract.VmallocSize, static () => Kmem.VmallocTotals().Bytes,
             "By", "Bytes of the live vmalloc areas, taken from the OS outside the page allocator.");
         return meter;
     }
