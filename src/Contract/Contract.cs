@@ -99,6 +99,8 @@ internal static class Contract
 
     public const string CacheSize = CacheInstrumentPrefix + "size";
 
+    public const string CacheObjectsReserved = CacheInstrumentPrefix + "objects.reserved";
+
     public const string PagesFreeBlocks = "slabgen.pages.free_blocks";
 
     public const string PagesPerThreadPages = "slabgen.pages.per_thread_pages";
@@ -106,6 +108,8 @@ internal static class Contract
     public const string PagesArenas = "slabgen.pages.arenas";
 
     public const string PagesOsBytes = "slabgen.pages.os_bytes";
+
+    public const string PagesReserved = "slabgen.pages.reserved";
 
     public const string VmallocAreas = "slabgen.vmalloc.areas";
 

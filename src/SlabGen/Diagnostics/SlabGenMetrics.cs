@@ -74,6 +74,8 @@ public static class SlabGenMetrics
             "{slab}", "Slabs of the cache (slabinfo's num_slabs).");
         meter.CreateObservableUpDownCounter(Contract.CacheSize, () => PerCache(static e => e.Slabs * e.PagesPerSlab * PageAllocator.PageSize),
             "By", "Bytes of pages the cache's slabs hold.");
+        meter.CreateObservableUpDownCounter(Contract.CacheObjectsReserved, () => PerCache(static e => e.ReservedObjects),
+            "{object}", "Objects the cache keeps slabs for (KmemCache.Reserve): Atomic allocations up to that many live objects need no new memory.");
         meter.CreateObservableUpDownCounter(Contract.PagesFreeBlocks, FreeBlocks,
             "{block}", "Free blocks of the shared page allocator, per order (/proc/buddyinfo).");
         meter.CreateObservableUpDownCounter(Contract.PagesPerThreadPages, static () => PageAllocator.Shared.BuddyInfo().PerThreadPages,
@@ -82,6 +84,8 @@ public static class SlabGenMetrics
             "{arena}", "4 MiB arenas the shared page allocator holds.");
         meter.CreateObservableUpDownCounter(Contract.PagesOsBytes, static () => PageAllocator.Shared.BytesFromOs,
             "By", "Bytes the shared page allocator has taken from the OS.");
+        meter.CreateObservableUpDownCounter(Contract.PagesReserved, static () => PageAllocator.Shared.ReservedBytes,
+            "By", "Bytes the shared page allocator keeps free for Atomic allocations (PageAllocator.Reserve).");
         meter.CreateObservableUpDownCounter(Contract.VmallocAreas, static () => Kmem.VmallocTotals().Areas,
             "{area}", "Live vmalloc areas (/proc/vmallocinfo's lines).");
         meter.CreateObservableUpDownCounter(Contract.VmallocSize, static () => Kmem.VmallocTotals().Bytes,

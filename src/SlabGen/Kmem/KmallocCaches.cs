@@ -117,6 +117,7 @@ internal static unsafe class KmallocCaches
             // Power-of-two classes are aligned to their size, as SLUB guarantees; 96 and 192 to their largest power-of-two divisor.
             nuint align = (nuint)Math.Min(size & -size, PageAllocator.PageSize);
             caches[i] = KmemCache.Create(name, (nuint)size, align, pages: pages);
+            caches[i].ServesKmalloc = true;
             if (shared)
             {
                 caches[i].MakeKmallocCache((byte)(i + 1));

@@ -32,6 +32,12 @@ public sealed unsafe partial class PageAllocator
 
     private long _failedAllocations;
 
+    /// <summary>Pages on the buddy lists; guarded by the zone lock.</summary>
+    private long _freePages;
+
+    /// <summary>Free pages only Atomic allocations may take (<see cref="Reserve"/>); guarded by the zone lock.</summary>
+    private long _reservedPages;
+
     /// <summary>1 once a Dispose has reported that the allocator was still in use.</summary>
     private int _leakReported;
 
@@ -86,6 +92,74 @@ public sealed unsafe partial class PageAllocator
     {
         DrainPerThreadPages();
         return ReleaseFreeArenas();
+    }
+
+    /// <summary>The bytes kept free for <see cref="GfpFlags.Atomic"/> allocations (<see cref="Reserve"/>).</summary>
+    public long ReservedBytes
+    {
+        get
+        {
+            lock (_zoneLock)
+            {
+                return _reservedPages * PageSize;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Keeps at least <paramref name="bytes"/> free for <see cref="GfpFlags.Atomic"/> allocations (the kernel's
+    /// min_free_kbytes reserve that atomic allocations may dip into): arenas are taken now, at load time, and from then
+    /// on an allocation that may sleep takes a new arena (or fails at the cap) rather than leave less than the
+    /// reserve free, while an Atomic one takes whatever is free. Slabs an Atomic allocation grows a cache by come from
+    /// it too. 0 ends the reserve; calling it again sets a new one.
+    /// </summary>
+    /// <param name="bytes">The reserve, rounded up to whole pages; 0 for none.</param>
+    /// <returns>The reserve in bytes, whole pages.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="bytes"/> is negative.</exception>
+    /// <exception cref="ObjectDisposedException">The allocator was disposed.</exception>
+    /// <exception cref="InvalidOperationException">Called in interrupt context: taking memory from the OS may sleep.</exception>
+    /// <exception cref="InsufficientMemoryException">
+    /// The cap (or the OS) leaves less than that free even after every thread's parked pages came back; the reserve stays
+    /// as it was, the arenas taken stay with the allocator.
+    /// </exception>
+    public long Reserve(long bytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(bytes);
+        ObjectDisposedException.ThrowIf(_id < 0, this);
+        Gfp.Check(GfpFlags.Kernel, "page_reserve", null);
+        long pages = (bytes + PageSize - 1) / PageSize;
+        bool reclaimed = false;
+        while (true)
+        {
+            lock (_zoneLock)
+            {
+                if (_freePages >= pages)
+                {
+                    _reservedPages = pages;
+                    return pages * PageSize;
+                }
+            }
+
+            if (AddArena() || WaitForArenasInFlight())
+            {
+                continue;
+            }
+
+            if (reclaimed)
+            {
+                long free;
+                lock (_zoneLock)
+                {
+                    free = _freePages;
+                }
+
+                throw new InsufficientMemoryException($"PageAllocator #{_id} cannot reserve {pages * PageSize:N0} bytes: {free * PageSize:N0} are free" +
+                    (MaxBytes is long cap ? $" at its MaxBytes cap of {cap:N0} bytes." : " and the OS refused more memory.") + " The reserve is unchanged.");
+            }
+
+            Reclaim(DrainScope.All);
+            reclaimed = true;
+        }
     }
 
     /// <summary>
@@ -150,7 +224,7 @@ public sealed unsafe partial class PageAllocator
             for (int i = _arenas.Count - 1; i >= 0; i--)
             {
                 PageFrame* first = ((Arena*)_arenas[i])->Frames;
-                if (first->Flags == PageFlags.Buddy && first->Order == MaxOrder)
+                if (first->Flags == PageFlags.Buddy && first->Order == MaxOrder && _freePages - Arena.Pages >= _reservedPages)
                 {
                     DelFromFreeList(first, MaxOrder);
                     released.Add(_arenas[i]);
@@ -239,6 +313,7 @@ public sealed unsafe partial class PageAllocator
 
             _arenas.Clear();
             Array.Clear(_freeArea);
+            _freePages = 0;
         }
 
         OwnerIds.Return(id);
@@ -273,7 +348,8 @@ public sealed unsafe partial class PageAllocator
         {
             lock (_zoneLock)
             {
-                page = RmqueueSmallest(order);
+                // The reserve is Atomic's: a caller that may sleep takes a new arena instead of dipping into it.
+                page = Gfp.MaySleep(flags) && _freePages - (1L << order) < _reservedPages ? null : RmqueueSmallest(order);
             }
 
             if (page != null)
@@ -447,10 +523,12 @@ public sealed unsafe partial class PageAllocator
         page->Flags = PageFlags.Buddy;
         page->Order = (byte)order;
         _freeArea[order].Add(page);
+        _freePages += 1L << order;
     }
 
     private void DelFromFreeList(PageFrame* page, int order)
     {
+        _freePages -= 1L << order;
         _freeArea[order].Remove(page);
         page->Flags = PageFlags.None;
         page->Order = 0;

@@ -129,6 +129,7 @@ public sealed unsafe partial class KmemCache
         }
 
         FillZones(obj, requested, RedActive);
+        *(nint*)(obj + _layout.FreePointerOffset) = 0; // allocated: the free word (outside the object here) no longer says "free"
         _live![(nint)obj] = requested;
         if (site is not null)
         {

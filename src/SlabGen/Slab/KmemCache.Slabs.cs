@@ -131,6 +131,11 @@ public sealed unsafe partial class KmemCache
                 return LeakReport(_node.ActiveObjects);
             }
 
+            if (_node.Pins > 0)
+            {
+                return $"Cache '{Name}' cannot be destroyed while {_node.Pins} enumeration(s) or reset(s) of it run; dispose the enumerator first.";
+            }
+
             _id = -1;
         }
 
@@ -144,6 +149,7 @@ public sealed unsafe partial class KmemCache
             ReleaseAll(ref _node.Partial);
             ReleaseAll(ref _node.Full);
             _node.ActiveObjects = 0;
+            FreeSlabLists();
         }
 
         _pages.RemoveCache(this);
@@ -171,6 +177,7 @@ public sealed unsafe partial class KmemCache
             {
                 LiveObjects = live,
                 Flags = Flags,
+                ReservedObjects = _reservedSlabs * ObjectsPerSlab,
             };
         }
     }
@@ -192,13 +199,15 @@ public sealed unsafe partial class KmemCache
         _depot.FreeEmpties();
         lock (_node.Lock)
         {
-            if (KeepsSlabs || _id < 0)
+            long released = 0;
+            while (_id >= 0 && _node.Empty.First != null && MayReleaseSlab)
             {
-                return 0;
+                PageFrame* slab = _node.Empty.First;
+                _node.Empty.Remove(slab);
+                ReleaseSlab(slab);
+                released += (long)_layout.SlabBytes;
             }
 
-            long released = _node.Empty.Count * (long)_layout.SlabBytes;
-            ReleaseAll(ref _node.Empty);
             return released;
         }
     }
@@ -405,7 +414,7 @@ public sealed unsafe partial class KmemCache
         SlabPage.Of(slab)->Freelist = obj;
         _node.Relist(slab, SlabPage.Of(slab)->InUse - 1);
         _node.ActiveObjects--;
-        if (SlabPage.Of(slab)->InUse == 0 && _node.Empty.Count > EmptySlabReserve && !KeepsSlabs)
+        if (SlabPage.Of(slab)->InUse == 0 && _node.Empty.Count > EmptySlabReserve && MayReleaseSlab)
         {
             _node.Empty.Remove(slab);
             ReleaseSlab(slab);

@@ -286,8 +286,14 @@ public sealed unsafe partial class KmemCache : IDisposable
         _slabClass = slabClass;
     }
 
+    /// <summary>Whether the cache is a size cache of a kmalloc allocator (shared or not): its objects belong to every Kmalloc caller.</summary>
+    internal bool ServesKmalloc { get; set; }
+
     /// <summary>Whether this is the cache of a [SlabCache] type (<see cref="MakeTypeCache"/>).</summary>
     internal bool IsTypeCache => _lifetime is CacheLifetime.TypeCache or CacheLifetime.CheckedTypeCache;
+
+    /// <summary>Whether the objects carry a generation word for checked handles (the cache of a checked [SlabCache] type).</summary>
+    internal bool HasCheckedHandles => _lifetime == CacheLifetime.CheckedTypeCache;
 
     /// <summary>Whether empty slabs stay with the cache: checked handles may still read their objects' generation words.</summary>
     private bool KeepsSlabs => _lifetime == CacheLifetime.CheckedTypeCache;

@@ -86,6 +86,30 @@ public sealed unsafe partial class KmemCache<T> : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Free(T* obj) => Cache.Free(obj);
 
+    /// <inheritdoc cref="KmemCache.ReservedObjects"/>
+    public long ReservedObjects => Cache.ReservedObjects;
+
+    /// <summary>
+    /// Enumerates the live objects in place, as <see cref="KmemCache.GetEnumerator"/> does:
+    /// <c>foreach (ref T item in cache)</c> reads and writes each object where it lives.
+    /// </summary>
+    /// <returns>An enumerator of references to the objects.</returns>
+    /// <exception cref="ObjectDisposedException">The cache was destroyed.</exception>
+    public Enumerator GetEnumerator() => new(Cache.GetEnumerator());
+
+    /// <summary>
+    /// The live objects' handles, for a loop that frees some of the objects it visits
+    /// (<c>foreach (SlabRef&lt;T&gt; item in cache.Handles)</c>): checked handles under <see cref="SlabCacheAttribute.Checked"/>.
+    /// The rules of <see cref="KmemCache.GetEnumerator"/> apply.
+    /// </summary>
+    public HandleEnumerable Handles => new(Cache);
+
+    /// <inheritdoc cref="KmemCache.Reset"/>
+    public long Reset() => Cache.Reset();
+
+    /// <inheritdoc cref="KmemCache.Reserve"/>
+    public long Reserve(long objects) => Cache.Reserve(objects);
+
     /// <inheritdoc cref="KmemCache.Shrink"/>
     public long Shrink() => Cache.Shrink();
 
@@ -94,6 +118,67 @@ public sealed unsafe partial class KmemCache<T> : IDisposable
 
     /// <inheritdoc cref="KmemCache.Dispose"/>
     public void Dispose() => Cache.Dispose();
+
+/// <summary>Enumerates references to the live objects of a typed cache (<see cref="GetEnumerator"/>).</summary>
+    public ref struct Enumerator
+    {
+        private LiveObjectEnumerator _objects;
+
+        internal Enumerator(LiveObjectEnumerator objects) => _objects = objects;
+
+        /// <summary>The current object, in place.</summary>
+        public readonly ref T Current => ref *(T*)_objects.CurrentPointer;
+
+        /// <inheritdoc cref="LiveObjectEnumerator.MoveNext"/>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public bool MoveNext() => _objects.MoveNext();
+
+        /// <inheritdoc cref="LiveObjectEnumerator.Dispose"/>
+        public void Dispose() => _objects.Dispose();
+    }
+
+    /// <summary>The live objects' handles (<see cref="Handles"/>); nothing is pinned until <see cref="GetEnumerator"/>.</summary>
+    public readonly struct HandleEnumerable
+    {
+        private readonly KmemCache _cache;
+
+        internal HandleEnumerable(KmemCache cache) => _cache = cache;
+
+        /// <summary>Starts the enumeration, as <see cref="KmemCache.GetEnumerator"/> does.</summary>
+        /// <returns>An enumerator of the handles.</returns>
+        /// <exception cref="ObjectDisposedException">The cache was destroyed.</exception>
+        public HandleEnumerator GetEnumerator() => new(_cache.GetEnumerator(), _cache.HasCheckedHandles);
+    }
+
+    /// <summary>Enumerates the handles of the live objects of a typed cache (<see cref="Handles"/>).</summary>
+    public ref struct HandleEnumerator
+    {
+        private LiveObjectEnumerator _objects;
+        private readonly bool _checked;
+
+        internal HandleEnumerator(LiveObjectEnumerator objects, bool checkedHandles)
+        {
+            _objects = objects;
+            _checked = checkedHandles;
+        }
+
+        /// <summary>The current object's handle.</summary>
+        public readonly SlabRef<T> Current
+        {
+            get
+            {
+                var obj = (T*)_objects.CurrentPointer;
+                return new SlabRef<T>(obj, _checked ? *SlabRef<T>.GenerationWord(obj) : 0);
+            }
+        }
+
+        /// <inheritdoc cref="LiveObjectEnumerator.MoveNext"/>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public bool MoveNext() => _objects.MoveNext();
+
+        /// <inheritdoc cref="LiveObjectEnumerator.Dispose"/>
+        public void Dispose() => _objects.Dispose();
+    }
 
 #pragma warning disable CS0649 // never instantiated: only its size is read
     private struct AlignmentProbe

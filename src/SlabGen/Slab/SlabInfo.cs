@@ -33,6 +33,9 @@ public sealed record SlabInfoEntry(
     /// <summary>The cache's options, the per-process debug flags included (<see cref="SlabDebug"/>). Printed after the row when it has debug flags.</summary>
     public SlabFlags Flags { get; init; }
 
+    /// <summary>The objects the cache keeps slabs for (<see cref="KmemCache.Reserve"/>). Not a column of /proc/slabinfo.</summary>
+    public long ReservedObjects { get; init; }
+
     /// <summary>
     /// The row as <c>/proc/slabinfo</c> prints it; a cache with debug flags gets them after the row as the kernel's
     /// slab_debug letters (<c> : debug FZPU</c>), which /proc/slabinfo itself does not show.

@@ -20,6 +20,9 @@ internal unsafe struct SlabLists
     /// <summary>The sum of the in-use counts of all slabs.</summary>
     public long ActiveObjects;
 
+    /// <summary>Enumerations and resets running (KmemCache.Live.cs): while any is, no slab leaves the cache.</summary>
+    public int Pins;
+
     private readonly int _objectsPerSlab;
 
     public SlabLists(int objectsPerSlab)

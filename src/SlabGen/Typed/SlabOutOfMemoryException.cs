@@ -34,7 +34,7 @@ public sealed class SlabOutOfMemoryException : OutOfMemoryException
     private static string Describe(string cacheName, string typeName, GfpFlags flags, long? maxBytes)
     {
         string why = !Gfp.MaySleep(flags)
-            ? "GfpFlags.Atomic never takes memory from the OS, and the allocator holds no free memory for this cache: reserve some before the frame, or allocate with flags that may sleep"
+            ? "GfpFlags.Atomic never takes memory from the OS, and the allocator holds no free memory for this cache: reserve some before the frame (KmemCache.Reserve, PageAllocator.Reserve), or allocate with flags that may sleep"
             : maxBytes is long cap
                 ? $"the page allocator is at its MaxBytes cap of {cap:N0} bytes after draining every thread's caches"
                 : "the operating system refused more memory";

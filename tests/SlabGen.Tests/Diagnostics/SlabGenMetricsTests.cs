@@ -22,6 +22,11 @@ public sealed unsafe class SlabGenMetricsTests
         Assert.Equal(row.Slabs * row.PagesPerSlab * PageAllocator.PageSize, values["slabgen.cache.size"]);
         Assert.Equal(row.SlotSize, values["slabgen.cache.slot_size"]);
         Assert.Equal(row.ActiveObjects - 300, values["slabgen.cache.objects.cached"]);
+        Assert.Equal(0, values["slabgen.cache.objects.reserved"]);
+        long reserved = cache.Reserve(1000);
+        Assert.Equal(reserved, Collect(SlabGenMetrics.CacheTag, "metrics-cache")["slabgen.cache.objects.reserved"]);
+        Assert.Equal(reserved, SlabInfo.Snapshot().Single(static e => e.Name == "metrics-cache").ReservedObjects);
+        cache.Reserve(0);
         foreach (nint obj in objects)
         {
             cache.Free((void*)obj);
