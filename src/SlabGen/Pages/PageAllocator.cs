@@ -28,7 +28,16 @@ public sealed unsafe partial class PageAllocator : IDisposable
     internal const int PageShift = 12;
 
 
-    private static readonly PageAllocator s_shared = new(new PageAllocatorOptions { TrimOnMemoryPressure = true });
+    /// <summary>
+    /// The runtimeconfig setting (<c>RuntimeHostConfigurationOption</c> in the project file, or <c>configProperties</c> in
+    /// <c>runtimeconfig.json</c>) that caps <see cref="Shared"/>: its <see cref="MaxBytes"/>, in bytes.
+    /// </summary>
+    public const string SharedMaxBytesSetting = "SlabGen.SharedMaxBytes";
+
+    /// <summary>The environment variable that caps <see cref="Shared"/> when <see cref="SharedMaxBytesSetting"/> is not set: bytes.</summary>
+    public const string SharedMaxBytesVariable = "SLABGEN_SHARED_MAX_BYTES";
+
+    private static readonly PageAllocator s_shared = new(new PageAllocatorOptions { TrimOnMemoryPressure = true, MaxBytes = SharedCap() });
 
     /// <summary>Never reused: tells this allocator's per-thread lists from those a disposed allocator with the same id left.</summary>
     private readonly long _cookie = ThreadSlots.NewCookie();
@@ -36,8 +45,28 @@ public sealed unsafe partial class PageAllocator : IDisposable
     /// <summary>The slot of this allocator in the per-thread tables; -1 once disposed.</summary>
     private int _id;
 
-    /// <summary>The embedded default allocator: no configuration, never disposed.</summary>
+    /// <summary>
+    /// The embedded default allocator, never disposed: no cap, unless the process sets one through
+    /// <see cref="SharedMaxBytesSetting"/> or <see cref="SharedMaxBytesVariable"/> before its first use.
+    /// </summary>
+    /// <exception cref="TypeInitializationException">The cap setting is not a whole number of bytes ≥ 0 (the inner exception names it).</exception>
     public static PageAllocator Shared => s_shared;
+
+    /// <summary>The cap of <see cref="Shared"/> from the runtimeconfig setting, else the environment variable; null for none.</summary>
+    internal static long? SharedCap()
+    {
+        (string source, string? text) = AppContext.GetData(SharedMaxBytesSetting) is { } data
+            ? ($"the runtimeconfig setting {SharedMaxBytesSetting}", Convert.ToString(data, System.Globalization.CultureInfo.InvariantCulture))
+            : ($"the environment variable {SharedMaxBytesVariable}", Environment.GetEnvironmentVariable(SharedMaxBytesVariable));
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return null;
+        }
+
+        return long.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long cap)
+            ? cap
+            : throw new InvalidOperationException($"{source} is '{text}': PageAllocator.Shared's cap must be a whole number of bytes (for example 268435456 for 256 MiB).");
+    }
 
     /// <summary>Creates an allocator that takes memory from the OS on demand.</summary>
     /// <param name="options">Limits and tuning; <see langword="null"/> for the defaults.</param>

@@ -7,7 +7,7 @@
 // object). So a slot is live exactly when its word does not point into its slab, read in place without draining any
 // thread, and an object freed while an enumeration runs is skipped when the enumeration reaches it. With the free
 // checks switched off nothing marks the cached objects, so every thread is drained first and only the state at the
-// start is known.
+// start is known (objects leaving a slab get their word cleared in that mode, so only the freelists' say "free").
 //
 // Enumerations and resets pin the cache's slabs: while a pin is held no slab goes back to the page allocator, so the
 // slabs they listed stay this cache's memory whatever other threads do.

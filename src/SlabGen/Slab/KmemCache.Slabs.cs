@@ -394,6 +394,10 @@ public sealed unsafe partial class KmemCache
                 {
                     MarkCached(obj); // on its way to a thread's stack: the free word says "cached"
                 }
+                else
+                {
+                    ClearFreeWord(obj); // nothing clears it on allocation: off its slab, it must not say "free" (KmemCache.Live.cs)
+                }
 
                 obj = next;
                 inUse++;
@@ -582,6 +586,8 @@ public sealed unsafe partial class KmemCache
         _freelistCorruption = report;
         SlabGenEventSource.Log.FreelistCorrupted(Name, report);
     }
+
+    private void ClearFreeWord(byte* obj) => *(nint*)(obj + _layout.FreePointerOffset) = 0;
 
     private void MarkCached(byte* obj) => *(nint*)(obj + _layout.FreePointerOffset) = (nint)obj ^ _freeTag;
 }

@@ -45,10 +45,10 @@ public static unsafe class TypeCache<T>
     /// <exception cref="ArgumentOutOfRangeException">A negative alignment.</exception>
     /// <returns>The type's cache.</returns>
     public static KmemCache<T> Create(string name, SlabFlags flags, int align, bool checkedHandles, ObjectConstructor<T>? constructor) =>
-        Create(name, flags, align, checkedHandles, constructor, PageAllocator.Shared);
+        Create(name, flags, align, checkedHandles, constructor, null);
 
-    /// <summary><see cref="Create(string, SlabFlags, int, bool, ObjectConstructor{T})"/> over a given page allocator (tests).</summary>
-    internal static KmemCache<T> Create(string name, SlabFlags flags, int align, bool checkedHandles, ObjectConstructor<T>? constructor, PageAllocator pages)
+    /// <summary><see cref="Create(string, SlabFlags, int, bool, ObjectConstructor{T})"/> over a given page allocator (tests), or null for <see cref="SlabCaches"/>' choice.</summary>
+    internal static KmemCache<T> Create(string name, SlabFlags flags, int align, bool checkedHandles, ObjectConstructor<T>? constructor, PageAllocator? pages)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(align);
         lock (s_lock)
@@ -58,6 +58,7 @@ public static unsafe class TypeCache<T>
                 throw new InvalidOperationException($"{typeof(T).Name} already has its cache, '{s_cache.Name}'.");
             }
 
+            pages ??= SlabCaches.TakeFor(typeof(T));
             s_constructor = constructor;
             delegate*<T*, void> ctor = constructor is null ? null : &RunConstructor;
             nuint alignment = align != 0 ? (nuint)align : (flags & SlabFlags.HwCacheAlign) != 0 ? SlabLayout.CacheLine : KmemCache<T>.NaturalAlignment;

@@ -239,6 +239,29 @@ public sealed unsafe class LiveObjectTests
         Assert.Throws<ObjectDisposedException>(() => Visit(cache));
     }
 
+    [Fact]
+    public void Without_the_free_checks_an_enumeration_and_a_reset_drain_the_threads_first_and_stay_exact() =>
+        ChildProcess.Run(UncheckedEnumeration, environment: ("SLABGEN_DISABLE_FREE_CHECKS", "1"));
+
+    private static void UncheckedEnumeration()
+    {
+        Assert.False(ArrayCache.FreeChecks);
+        using var pages = new PageAllocator();
+        using KmemCache cache = KmemCache.Create("live-unchecked", 64, 0, pages: pages);
+        var objects = new nint[3000];
+        cache.AllocBulk(objects);
+        var freer = new Thread(() => cache.FreeBulk(objects.AsSpan(0, 500))); // parked in a live thread's cache
+        freer.Start();
+        freer.Join();
+        cache.FreeBulk(objects.AsSpan(500, 500));                            // parked in this thread's cache
+
+        Assert.Equal(objects[1000..].Order(), Visit(cache).Order());
+        Assert.Equal(2000, cache.Reset());
+        Assert.Equal(0, cache.LiveObjects);
+        Assert.Empty(Visit(cache));
+        Usable.Check(cache);
+    }
+
     internal static List<nint> Visit(KmemCache cache)
     {
         var visited = new List<nint>();
