@@ -22,6 +22,12 @@ internal unsafe struct Arena
     /// <summary>The id of the owning <see cref="PageAllocator"/> (see <see cref="PageAllocator.Id"/>).</summary>
     public int OwnerId;
 
+    /// <summary>1 for an arena over memory the caller owns (PageAllocator.Borrowed.cs): its header and frames live in that memory, and nothing is given back to the OS.</summary>
+    public int Borrowed;
+
+    /// <summary>The bytes of an arena's header and frames, a multiple of 64.</summary>
+    public static nuint MetadataBytes => (nuint)(sizeof(Arena) + (Pages * sizeof(PageFrame)));
+
     public PageFrame* Frames => (PageFrame*)((byte*)Unsafe.AsPointer(ref this) + sizeof(Arena));
 
     /// <summary>The frame of the page containing <paramref name="address"/>, an address inside this arena.</summary>
@@ -61,10 +67,35 @@ internal unsafe struct Arena
         return arena;
     }
 
-    /// <summary>Gives the arena back to the OS. The caller has removed it from every list.</summary>
+    /// <summary>
+    /// Makes the arena of the 4 MiB section at <paramref name="sectionBase"/> with its header and frames at
+    /// <paramref name="metadata"/> (caller memory, <see cref="MetadataBytes"/> long); null when another arena has the section.
+    /// </summary>
+    public static Arena* CreateBorrowed(byte* metadata, byte* sectionBase, int ownerId)
+    {
+        var arena = (Arena*)metadata;
+        NativeMemory.Clear(arena, MetadataBytes);
+        arena->Base = sectionBase;
+        arena->OwnerId = ownerId;
+        arena->Borrowed = 1;
+        PageFrame* frames = arena->Frames;
+        for (int i = 0; i < Pages; i++)
+        {
+            frames[i].Address = sectionBase + ((nuint)i << PageAllocator.PageShift);
+        }
+
+        return SectionMap.Register(arena, exclusive: true) ? arena : null;
+    }
+
+    /// <summary>Gives the arena back to the OS (a borrowed one only leaves the section map). The caller has removed it from every list.</summary>
     public static void Destroy(Arena* arena)
     {
         SectionMap.Unregister(arena);
+        if (arena->Borrowed != 0)
+        {
+            return;
+        }
+
         NativeMemory.AlignedFree(arena->Base);
         NativeMemory.AlignedFree(arena);
     }
@@ -100,7 +131,8 @@ internal static unsafe class SectionMap
         return leaf == null ? null : leaf[section & LeafMask];
     }
 
-    public static bool Register(Arena* arena)
+    /// <summary>Enters <paramref name="arena"/> for its section; with <paramref name="exclusive"/>, false when an arena has the section already.</summary>
+    public static bool Register(Arena* arena, bool exclusive = false)
     {
         nuint section = (nuint)arena->Base >> Arena.Shift;
         if (section >> SectionBits != 0)
@@ -114,6 +146,11 @@ internal static unsafe class SectionMap
             if (*slot == null)
             {
                 Volatile.Write(ref *(nint*)slot, (nint)NativeMemory.AllocZeroed((nuint)1 << LeafBits, (nuint)sizeof(nint)));
+            }
+
+            if (exclusive && (*slot)[section & LeafMask] != null)
+            {
+                return false;
             }
 
             Volatile.Write(ref *(nint*)&(*slot)[section & LeafMask], (nint)arena);

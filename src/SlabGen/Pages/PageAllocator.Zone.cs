@@ -24,6 +24,12 @@ public sealed unsafe partial class PageAllocator
 
     private readonly long _maxArenas;
 
+    /// <summary>Whether the arenas are memory the caller gave (PageAllocator.Borrowed.cs): none is taken from or given back to the OS.</summary>
+    private readonly bool _borrowed;
+
+    /// <summary>Pages of borrowed arenas outside the caller's block or holding the frames: never free, never allocated.</summary>
+    private long _unusablePages;
+
     /// <summary>Arenas held plus arenas being taken from the OS: the count the cap is checked against.</summary>
     private long _arenaReservations;
 
@@ -53,8 +59,8 @@ public sealed unsafe partial class PageAllocator
         }
     }
 
-    /// <summary>The bytes this allocator holds from the OS (arenas × 4 MiB).</summary>
-    public long BytesFromOs => (long)ArenaCount * (long)Arena.Bytes;
+    /// <summary>The bytes this allocator holds from the OS (arenas × 4 MiB); 0 for an allocator over caller memory.</summary>
+    public long BytesFromOs => _borrowed ? 0 : (long)ArenaCount * (long)Arena.Bytes;
 
     /// <summary>How many allocations returned <see langword="null"/>, except those that passed <see cref="GfpFlags.NoWarn"/>.</summary>
     public long FailedAllocations => Volatile.Read(ref _failedAllocations);
@@ -224,7 +230,7 @@ public sealed unsafe partial class PageAllocator
             for (int i = _arenas.Count - 1; i >= 0; i--)
             {
                 PageFrame* first = ((Arena*)_arenas[i])->Frames;
-                if (first->Flags == PageFlags.Buddy && first->Order == MaxOrder && _freePages - Arena.Pages >= _reservedPages)
+                if (!_borrowed && first->Flags == PageFlags.Buddy && first->Order == MaxOrder && _freePages - Arena.Pages >= _reservedPages)
                 {
                     DelFromFreeList(first, MaxOrder);
                     released.Add(_arenas[i]);
@@ -328,7 +334,7 @@ public sealed unsafe partial class PageAllocator
             free += (long)_freeArea[order].Count << order;
         }
 
-        return ((long)_arenas.Count << MaxOrder) - free;
+        return ((long)_arenas.Count << MaxOrder) - free - _unusablePages;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -70,9 +70,15 @@ public sealed unsafe partial class PageAllocator : IDisposable
 
     /// <summary>Creates an allocator that takes memory from the OS on demand.</summary>
     /// <param name="options">Limits and tuning; <see langword="null"/> for the defaults.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A negative MaxBytes, or PerThreadPages out of range.</exception>
+    [SuppressMessage("ApiDesign", "RS0027:API with optional parameter(s) should have the most parameters amongst its public overloads", Justification = "The overloads with more parameters build another kind of allocator (over caller memory); new PageAllocator() is the common call.")]
     public PageAllocator(PageAllocatorOptions? options = null)
+        : this(options ?? new PageAllocatorOptions(), borrowed: false)
     {
-        options ??= new PageAllocatorOptions();
+    }
+
+    private PageAllocator(PageAllocatorOptions options, bool borrowed)
+    {
         if (options.MaxBytes < 0)
         {
             throw new ArgumentOutOfRangeException(nameof(options), options.MaxBytes, "MaxBytes must not be negative.");
@@ -86,7 +92,8 @@ public sealed unsafe partial class PageAllocator : IDisposable
 
         SlabGenMetrics.EnsureCreated();
         MaxBytes = options.MaxBytes;
-        _maxArenas = options.MaxBytes is long max ? max / (long)Arena.Bytes : long.MaxValue;
+        _maxArenas = borrowed ? 0 : options.MaxBytes is long max ? max / (long)Arena.Bytes : long.MaxValue;
+        _borrowed = borrowed;
         PerThreadPages = options.PerThreadPages;
         TrimsOnMemoryPressure = options.TrimOnMemoryPressure;
         _id = OwnerIds.Take();
@@ -113,7 +120,7 @@ public sealed unsafe partial class PageAllocator : IDisposable
         public static readonly System.Collections.Concurrent.ConcurrentDictionary<int, PageAllocator> ById = new();
     }
 
-    /// <summary>The cap on memory taken from the OS, or <see langword="null"/> for none.</summary>
+    /// <summary>The cap on memory taken from the OS, or <see langword="null"/> for none; for an allocator over caller memory, the bytes of the block left for pages.</summary>
     public long? MaxBytes { get; }
 
     /// <summary>How many pages of freed small blocks each thread may keep (0: none).</summary>
