@@ -111,6 +111,13 @@ internal static class Contract
 
     public const string PagesReserved = "slabgen.pages.reserved";
 
+    public const string MemoryPoolRented = "slabgen.memory_pool.rented";
+
+    public const string MemoryPoolUsed = "slabgen.memory_pool.used";
+
+    /// <summary>The tag that names a SlabMemoryPool's owner on its instruments.</summary>
+    public const string MemoryPoolOwnerTag = "slabgen.memory_pool.owner";
+
     public const string VmallocAreas = "slabgen.vmalloc.areas";
 
     public const string VmallocSize = "slabgen.vmalloc.size";

@@ -47,6 +47,26 @@ public static class SlabGenMetrics
     private static readonly Counter<long> s_interruptAllocatingScopes = s_meter.CreateCounter<long>("slabgen.interrupt.allocating_scopes",
         "{scope}", "Outermost InterruptContext scopes inside which the thread allocated managed memory.");
 
+    /// <summary>Buffers rented from SlabMemoryPools, tagged with the pool's owner.</summary>
+    private static readonly Counter<long> s_poolRented = s_meter.CreateCounter<long>(Contract.MemoryPoolRented,
+        "{buffer}", "Buffers rented from SlabMemoryPools.");
+
+    /// <summary>Bytes of SlabMemoryPool buffers rented now, tagged with the pool's owner.</summary>
+    private static readonly UpDownCounter<long> s_poolUsed = s_meter.CreateUpDownCounter<long>(Contract.MemoryPoolUsed,
+        "By", "Bytes of the buffers SlabMemoryPools have rented out and not yet had back (whole kmalloc classes).");
+
+    /// <summary>Counts a rent of <paramref name="bytes"/> from the pool of <paramref name="owner"/>.</summary>
+    internal static void RecordRent(string owner, int bytes)
+    {
+        var tag = new KeyValuePair<string, object?>(Contract.MemoryPoolOwnerTag, owner);
+        s_poolRented.Add(1, tag);
+        s_poolUsed.Add(bytes, tag);
+    }
+
+    /// <summary>Counts a return of <paramref name="bytes"/> to the pool of <paramref name="owner"/>.</summary>
+    internal static void RecordReturn(string owner, int bytes) =>
+        s_poolUsed.Add(-bytes, new KeyValuePair<string, object?>(Contract.MemoryPoolOwnerTag, owner));
+
     /// <summary>Counts an outermost interrupt-context scope that allocated <paramref name="bytes"/> managed bytes (more than 0).</summary>
     internal static void RecordInterruptAllocation(long bytes)
     {
