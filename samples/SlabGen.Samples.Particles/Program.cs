@@ -1,9 +1,12 @@
-// The main sample: a game-style loop. Loading happens outside interrupt context and may sleep (Vmalloc,
-// GfpFlags.Kernel). Every frame runs inside InterruptContext, spawning and retiring thousands of [SlabCache]
-// particles with GfpFlags.Atomic, so a frame can never wait for the OS. It prints frame-time percentiles,
-// particles per second, GC collections during the loop (zero) and the slabinfo row of the particle cache.
+// The main sample: a game-style loop over levels. Loading happens outside interrupt context and may sleep: the level's
+// data comes from Vmalloc, the particle system gets a 64 MiB budget (its own capped PageAllocator) and a reserve of
+// slabs taken up front. Every frame runs inside InterruptContext: it visits the live particles in place through the
+// cache (no list beside it), retires the dead ones and spawns new ones with GfpFlags.Atomic, which the reserve serves,
+// so a frame never waits for the OS and never drops a particle. A level ends with Reset, which frees every particle at
+// once. It prints frame-time percentiles, particles per second, GC collections during the frames (zero) and the
+// slabinfo row of the particle cache.
 //
-//   dotnet run --project samples/SlabGen.Samples.Particles [-- --frames N --spawn N]
+//   dotnet run --project samples/SlabGen.Samples.Particles [-- --frames N --spawn N --levels N]
 using System.Diagnostics;
 using System.Globalization;
 using System.Numerics;
@@ -11,37 +14,50 @@ using SlabGen;
 
 int frames = Option("--frames", 600);
 int spawnPerFrame = Option("--spawn", 1_000);
+int levels = Option("--levels", 2);
 
 unsafe
 {
-    // Loading: may sleep. A level's data comes from vmalloc; the particle cache is warmed with Kernel allocations.
+    // Loading: may sleep. The level's data, the particle system's budget and its reserve.
     byte* level = (byte*)Kmem.Vmalloc(16 << 20);
     new Span<byte>(level, 16 << 20).Fill(1);
-    Warm(spawnPerFrame * 80);
+    var budget = new PageAllocator(new PageAllocatorOptions { MaxBytes = 64 << 20 });
+    SlabCaches.UsePages<Particle>(budget);
+    long reserved = Particle.Cache.Reserve(spawnPerFrame * 130L); // particles live up to 120 frames
 
-    var world = new World(spawnPerFrame, capacity: spawnPerFrame * 130);
-    var frameTimes = new double[frames];
+    var world = new World(spawnPerFrame);
+    var frameTimes = new double[frames * levels];
     int gen0 = GC.CollectionCount(0), gen1 = GC.CollectionCount(1), gen2 = GC.CollectionCount(2);
     var clock = Stopwatch.StartNew();
-    for (int frame = 0; frame < frames; frame++)
+    for (int l = 0; l < levels; l++)
     {
-        long start = Stopwatch.GetTimestamp();
-        using (InterruptContext.Enter())
+        for (int frame = 0; frame < frames; frame++)
         {
-            world.Frame();
+            long start = Stopwatch.GetTimestamp();
+            using (InterruptContext.Enter())
+            {
+                world.Frame();
+            }
+
+            frameTimes[(l * frames) + frame] = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
         }
 
-        frameTimes[frame] = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+        if (l < levels - 1)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"level {l + 1}: {world.EndLevel():N0} particles freed by Reset"));
+        }
     }
 
     clock.Stop();
     int collections = GC.CollectionCount(0) - gen0 + GC.CollectionCount(1) - gen1 + GC.CollectionCount(2) - gen2;
     Array.Sort(frameTimes);
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"{frames} frames, {world.Spawned:N0} particles spawned ({world.Spawned / clock.Elapsed.TotalSeconds:N0} per second), {world.LiveCount:N0} alive, {world.Dropped} dropped"));
+        $"{frameTimes.Length} frames, {world.Spawned:N0} particles spawned ({world.Spawned / clock.Elapsed.TotalSeconds:N0} per second), {world.LiveCount:N0} alive, {world.Dropped} dropped"));
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
         $"frame time µs: p50 {Percentile(frameTimes, 0.50):F1}  p90 {Percentile(frameTimes, 0.90):F1}  p99 {Percentile(frameTimes, 0.99):F1}  max {frameTimes[^1]:F1}"));
     Console.WriteLine($"GC collections during the frames: {collections}");
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"budget: {budget.BytesFromOs >> 20} MiB of {budget.MaxBytes >> 20} MiB taken, {reserved:N0} particles reserved"));
     Console.WriteLine();
     string[] report = SlabInfo.Format().Split('\n');
     Console.WriteLine(report[0]);
@@ -51,19 +67,8 @@ unsafe
     Console.WriteLine($"pages: {PageAllocator.Shared.BuddyInfo()}");
     Console.Write($"vmalloc: {Kmem.VmallocInfo()}");
 
-    world.Clear();
+    world.EndLevel();
     Kmem.Vfree(level);
-}
-
-static void Warm(int count)
-{
-    var warm = new SlabRef<Particle>[count];
-    for (int i = 0; i < count; i++)
-    {
-        warm[i] = Particle.Alloc(GfpFlags.Kernel);
-    }
-
-    Array.ForEach(warm, Particle.Free);
 }
 
 int Option(string name, int fallback)
@@ -90,13 +95,12 @@ internal partial struct Particle
     }
 }
 
-/// <summary>The live particles and one frame of their life.</summary>
-internal sealed class World(int spawnPerFrame, int capacity)
+/// <summary>One frame of the particles' life, and the end of a level. The cache itself is the list of live particles.</summary>
+internal sealed class World(int spawnPerFrame)
 {
-    private readonly SlabRef<Particle>[] _live = new SlabRef<Particle>[capacity];
     private readonly Random _random = new(7);
 
-    public int LiveCount { get; private set; }
+    public long LiveCount { get; private set; }
 
     public long Spawned { get; private set; }
 
@@ -106,43 +110,38 @@ internal sealed class World(int spawnPerFrame, int capacity)
     [InterruptContext]
     public void Frame()
     {
-        // Retire the particles whose life ran out, update the rest.
-        for (int i = LiveCount - 1; i >= 0; i--)
+        // Visit every live particle in place; retire those whose life ran out.
+        foreach (SlabRef<Particle> handle in Particle.Cache.Handles)
         {
-            ref Particle p = ref _live[i].Value;
+            ref Particle p = ref handle.Value;
             p.Position += p.Velocity;
             if (--p.Life <= 0)
             {
-                Particle.Free(_live[i]);
-                _live[i] = _live[--LiveCount];
+                Particle.Free(handle);
+                LiveCount--;
             }
         }
 
-        // Spawn: Atomic never sleeps; when memory is short it fails fast and the particle is skipped.
-        for (int i = 0; i < spawnPerFrame && LiveCount < _live.Length; i++)
+        // Spawn: Atomic never sleeps. The reserve covers every live particle; were it short, a spawn would be dropped.
+        for (int i = 0; i < spawnPerFrame; i++)
         {
             var velocity = new Vector3(_random.NextSingle(), _random.NextSingle(), _random.NextSingle());
-            try
+            if (Particle.TryNew(velocity, _random.Next(30, 120), out _, GfpFlags.Atomic))
             {
-                _live[LiveCount++] = Particle.New(velocity, _random.Next(30, 120), GfpFlags.Atomic);
                 Spawned++;
+                LiveCount++;
             }
-            catch (OutOfMemoryException)
+            else
             {
-                LiveCount--;
                 Dropped++;
             }
         }
     }
 
-    /// <summary>Frees every live particle.</summary>
-    public void Clear()
+    /// <summary>The end of a level: every particle goes at once.</summary>
+    public long EndLevel()
     {
-        for (int i = 0; i < LiveCount; i++)
-        {
-            Particle.Free(_live[i]);
-        }
-
         LiveCount = 0;
+        return Particle.Cache.Reset();
     }
 }
