@@ -31,8 +31,8 @@ public sealed class EndToEndTests(ParticlesProcess particles, ITestOutputHelper 
         Assert.InRange(live, 1_000, total);
         Assert.InRange(active, 1_000, total);
         Assert.True(slabs > 0 && memory % 4096 == 0 && memory >= total * 64, $"slabs {slabs}, memory {memory}, total {total}");
+        // The page instruments describe PageAllocator.Shared; the sample's particles live in their own budget allocator.
         JsonElement pages = root.GetProperty("pages");
-        Assert.True(pages.GetProperty("arenas").GetInt64() >= 1);
         Assert.Equal(11, pages.GetProperty("freeBlocks").GetArrayLength());
         Assert.Equal(11, pages.GetProperty("fragmentationIndex").GetArrayLength());
         Assert.True(root.GetProperty("vmalloc").GetProperty("bytes").GetInt64() >= 16 << 20, "the sample's 16 MiB level data is a vmalloc area");
