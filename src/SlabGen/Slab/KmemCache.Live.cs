@@ -17,16 +17,8 @@ namespace SlabGen;
 
 public sealed unsafe partial class KmemCache
 {
-    /// <summary>Every slab-list buffer the cache's pins used (SlabListBuffer), kept until it is destroyed; guarded by the cache lock.</summary>
-    private readonly List<nint> _slabLists = [];
-
-    /// <summary>The buffers of <see cref="_slabLists"/> no pin uses now.</summary>
-    private readonly List<nint> _idleSlabLists = [];
-
-    private long _lastPinStamp;
-
-    /// <summary>Slabs the cache keeps whatever Shrink, memory pressure or frees do (<see cref="Reserve"/>); guarded by the cache lock.</summary>
-    private long _reservedSlabs;
+    /// <summary>The slab-list buffers of the pins; one reference, so the fast paths' fields keep their places. Guarded by the cache lock.</summary>
+    private readonly PinBuffers _pinBuffers = new();
 
     /// <summary>
     /// The objects the cache keeps slabs for (<see cref="Reserve"/>): that many objects can be live at once without
@@ -38,7 +30,7 @@ public sealed unsafe partial class KmemCache
         {
             lock (_node.Lock)
             {
-                return _reservedSlabs * ObjectsPerSlab;
+                return _node.ReservedSlabs * ObjectsPerSlab;
             }
         }
     }
@@ -146,8 +138,8 @@ public sealed unsafe partial class KmemCache
         lock (_node.Lock)
         {
             // Kept while they are taken: a page allocator at its cap reclaims empty slabs before it fails, these too otherwise.
-            previous = _reservedSlabs;
-            _reservedSlabs = Math.Max(previous, slabs);
+            previous = _node.ReservedSlabs;
+            _node.ReservedSlabs = Math.Max(previous, slabs);
         }
 
         while (SlabCount < slabs)
@@ -156,7 +148,7 @@ public sealed unsafe partial class KmemCache
             {
                 lock (_node.Lock)
                 {
-                    _reservedSlabs = previous;
+                    _node.ReservedSlabs = previous;
                 }
 
                 throw new SlabOutOfMemoryException(Name, $"slab for a reserve of {objects:N0} objects", GfpFlags.Kernel, _pages.MaxBytes);
@@ -165,7 +157,7 @@ public sealed unsafe partial class KmemCache
 
         lock (_node.Lock)
         {
-            _reservedSlabs = slabs;
+            _node.ReservedSlabs = slabs;
         }
 
         return slabs * ObjectsPerSlab;
@@ -195,19 +187,19 @@ public sealed unsafe partial class KmemCache
             ObjectDisposedException.ThrowIf(_id < 0, this);
             int needed = (int)(_node.Partial.Count + _node.Full.Count);
             nint* buffer = null;
-            for (int i = 0; i < _idleSlabLists.Count && buffer == null; i++)
+            for (int i = 0; i < _pinBuffers.Idle.Count && buffer == null; i++)
             {
-                if (SlabListBuffer.Capacity((nint*)_idleSlabLists[i]) >= needed)
+                if (SlabListBuffer.Capacity((nint*)_pinBuffers.Idle[i]) >= needed)
                 {
-                    buffer = (nint*)_idleSlabLists[i];
-                    _idleSlabLists.RemoveAt(i);
+                    buffer = (nint*)_pinBuffers.Idle[i];
+                    _pinBuffers.Idle.RemoveAt(i);
                 }
             }
 
             if (buffer == null)
             {
                 buffer = SlabListBuffer.Create(Math.Max(16, needed + (needed / 2)));
-                _slabLists.Add((nint)buffer);
+                _pinBuffers.All.Add((nint)buffer);
             }
 
             int count = 0;
@@ -223,7 +215,7 @@ public sealed unsafe partial class KmemCache
 
             SlabListBuffer.Count(buffer) = count;
             SlabListBuffer.Next(buffer) = 0;
-            stamp = ++_lastPinStamp;
+            stamp = ++_node.LastPinStamp;
             SlabListBuffer.Stamp(buffer) = (nint)stamp;
             _node.Pins++;
             return buffer;
@@ -244,7 +236,7 @@ public sealed unsafe partial class KmemCache
             }
 
             SlabListBuffer.Stamp(slabs) = 0;
-            _idleSlabLists.Add((nint)slabs);
+            _pinBuffers.Idle.Add((nint)slabs);
             _node.Pins--;
             while (_node.Empty.Count > EmptySlabReserve && MayReleaseSlab)
             {
@@ -256,18 +248,18 @@ public sealed unsafe partial class KmemCache
     }
 
     /// <summary>Whether one more slab may go back to the page allocator now: no pin, not a checked cache, above the reserve. Under the cache lock.</summary>
-    private bool MayReleaseSlab => _node.Pins == 0 && !KeepsSlabs && _node.Slabs > _reservedSlabs;
+    private bool MayReleaseSlab => _node.Pins == 0 && !KeepsSlabs && _node.Slabs > _node.ReservedSlabs;
 
     /// <summary>Frees the slab-list buffers, when the cache is destroyed (no pin is left then). Under the cache lock.</summary>
     private void FreeSlabLists()
     {
-        foreach (nint buffer in _slabLists)
+        foreach (nint buffer in _pinBuffers.All)
         {
             NativeMemory.Free((void*)buffer);
         }
 
-        _slabLists.Clear();
-        _idleSlabLists.Clear();
+        _pinBuffers.All.Clear();
+        _pinBuffers.Idle.Clear();
     }
 
     /// <summary>Frees live objects of one slab for <see cref="Reset"/>; returns the first red-zone report of a debug cache, else null.</summary>
@@ -318,6 +310,14 @@ public sealed unsafe partial class KmemCache
 
         return null;
     }
+}
+
+/// <summary>Every slab-list buffer a cache's pins used (All), kept until the cache is destroyed, and those no pin uses now (Idle).</summary>
+internal sealed class PinBuffers
+{
+    public List<nint> All { get; } = [];
+
+    public List<nint> Idle { get; } = [];
 }
 
 /// <summary>

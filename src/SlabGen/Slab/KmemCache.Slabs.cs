@@ -177,7 +177,7 @@ public sealed unsafe partial class KmemCache
             {
                 LiveObjects = live,
                 Flags = Flags,
-                ReservedObjects = _reservedSlabs * ObjectsPerSlab,
+                ReservedObjects = _node.ReservedSlabs * ObjectsPerSlab,
             };
         }
     }

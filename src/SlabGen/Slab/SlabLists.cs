@@ -23,6 +23,12 @@ internal unsafe struct SlabLists
     /// <summary>Enumerations and resets running (KmemCache.Live.cs): while any is, no slab leaves the cache.</summary>
     public int Pins;
 
+    /// <summary>The stamp of the last pin (KmemCache.PinSlabs).</summary>
+    public long LastPinStamp;
+
+    /// <summary>Slabs the cache keeps whatever Shrink, memory pressure or frees do (KmemCache.Reserve).</summary>
+    public long ReservedSlabs;
+
     private readonly int _objectsPerSlab;
 
     public SlabLists(int objectsPerSlab)
