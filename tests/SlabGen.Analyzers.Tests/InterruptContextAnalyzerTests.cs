@@ -92,6 +92,22 @@ public class InterruptContextAnalyzerTests
         """);
 
     [Fact]
+    public Task Reserves_and_pool_rents_take_memory_that_may_sleep() => Check("""
+        public class Game
+        {
+            [InterruptContext]
+            public void Frame(KmemCache cache, KmemCache<long> typed, PageAllocator pages, SlabMemoryPool pool)
+            {
+                {|SLAB103:cache.Reserve(100)|};
+                {|SLAB103:typed.Reserve(100)|};
+                {|SLAB103:pages.Reserve(4096)|};
+                {|SLAB103:pool.Rent()|}.Dispose();
+                cache.Reset(); // frees only: fine
+            }
+        }
+        """);
+
+    [Fact]
     public async Task MaySleep_methods_of_a_referenced_assembly()
     {
         var test = new Microsoft.CodeAnalysis.CSharp.Testing.CSharpAnalyzerTest<InterruptContextAnalyzer, Microsoft.CodeAnalysis.Testing.DefaultVerifier>

@@ -114,6 +114,7 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
     /// <exception cref="ObjectDisposedException">The pool was disposed.</exception>
     /// <exception cref="InvalidOperationException">Called in interrupt context: a rent may take memory from the OS, which may sleep.</exception>
     /// <exception cref="InsufficientMemoryException">The allocator has no memory left (its cap); the message says which.</exception>
+    [MaySleep]
     public override unsafe IMemoryOwner<byte> Rent(int minBufferSize = -1)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);

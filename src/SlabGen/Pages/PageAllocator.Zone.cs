@@ -128,6 +128,7 @@ public sealed unsafe partial class PageAllocator
     /// The cap (or the OS) leaves less than that free even after every thread's parked pages came back; the reserve stays
     /// as it was, the arenas taken stay with the allocator.
     /// </exception>
+    [MaySleep]
     public long Reserve(long bytes)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(bytes);

@@ -128,6 +128,7 @@ public sealed unsafe partial class KmemCache
     /// The page allocator could not supply the slabs (its cap): the reserve stays as it was, the slabs taken so far stay
     /// with the cache as ordinary free slabs.
     /// </exception>
+    [MaySleep]
     public long Reserve(long objects)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(objects);

@@ -396,6 +396,13 @@ public sealed unsafe partial class KmemCache : IDisposable
         FreeToArrayCache(obj);
     }
 
+    /// <summary>Whether <paramref name="obj"/> is the start of an object slot of this cache (allocated or free), found from its page.</summary>
+    internal bool IsObjectStart(void* obj)
+    {
+        PageFrame* slab = PageAllocator.HeadFrameOf(obj);
+        return slab != null && SlabPage.IsSlab(slab) && SlabPage.Of(slab)->CacheId == _id && _id >= 0 && IsObjectOf(slab, (byte*)obj);
+    }
+
     /// <summary>The slab of an object of this cache, or an exception naming what the pointer really is.</summary>
     private PageFrame* SlabOf(void* obj)
     {

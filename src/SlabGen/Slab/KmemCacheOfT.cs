@@ -70,10 +70,41 @@ public sealed unsafe partial class KmemCache<T> : IDisposable
     }
 
     /// <inheritdoc cref="KmemCache.AllocBulk"/>
-    public int AllocBulk(Span<nint> objects, GfpFlags flags = GfpFlags.Kernel) => Cache.AllocBulk(objects, flags);
+    /// <remarks>On the cache of a checked [SlabCache] struct each object gets a new generation, as the generated <c>Alloc</c> gives it, so <see cref="Handles"/> yields checked handles to them.</remarks>
+    public int AllocBulk(Span<nint> objects, GfpFlags flags = GfpFlags.Kernel)
+    {
+        int allocated = Cache.AllocBulk(objects, flags);
+        if (allocated != 0 && Cache.HasCheckedHandles)
+        {
+            foreach (nint obj in objects)
+            {
+                *SlabRef<T>.GenerationWord((T*)obj) = HandleGenerations.Next();
+            }
+        }
+
+        return allocated;
+    }
 
     /// <inheritdoc cref="KmemCache.FreeBulk"/>
-    public void FreeBulk(ReadOnlySpan<nint> objects) => Cache.FreeBulk(objects);
+    /// <remarks>On the cache of a checked [SlabCache] struct each object's generation is cleared first, so every handle to it is refused afterwards.</remarks>
+    public void FreeBulk(ReadOnlySpan<nint> objects)
+    {
+        if (!Cache.HasCheckedHandles)
+        {
+            Cache.FreeBulk(objects);
+            return;
+        }
+
+        foreach (nint obj in objects)
+        {
+            if (Cache.IsObjectStart((void*)obj))
+            {
+                *SlabRef<T>.GenerationWord((T*)obj) = 0;
+            }
+
+            Cache.Free((void*)obj); // refuses what is not a live object of the cache, as FreeBulk does
+        }
+    }
 
     /// <summary>The alignment the runtime gives <typeparamref name="T"/> as a field.</summary>
     public static nuint NaturalAlignment => (nuint)(sizeof(AlignmentProbe) - sizeof(T));
@@ -108,6 +139,7 @@ public sealed unsafe partial class KmemCache<T> : IDisposable
     public long Reset() => Cache.Reset();
 
     /// <inheritdoc cref="KmemCache.Reserve"/>
+    [MaySleep]
     public long Reserve(long objects) => Cache.Reserve(objects);
 
     /// <inheritdoc cref="KmemCache.Shrink"/>

@@ -67,6 +67,32 @@ public sealed unsafe class IterationTests
     }
 
     [Fact]
+    public void Bulk_allocations_of_a_checked_struct_get_generations_and_bulk_frees_refuse_their_handles_afterwards()
+    {
+        var objects = new nint[500];
+        Assert.Equal(objects.Length, Squad.Cache.AllocBulk(objects));
+
+        var handles = new List<SlabRef<Squad>>();
+        foreach (SlabRef<Squad> handle in Squad.Cache.Handles)
+        {
+            handles.Add(handle);
+        }
+
+        Assert.Equal(objects.Order(), handles.Select(static h => (nint)h.AsPointer()).Order());
+        Assert.All(handles, static h => Assert.True(h.IsChecked));
+        Assert.Equal(handles.Count, handles.Select(static h => h.Generation).Distinct().Count()); // every generation new
+        long outside = 0;
+        nint[] withForeign = [objects[0], (nint)(&outside), objects[1]];
+        Assert.Throws<ArgumentException>(() => Squad.Cache.FreeBulk(withForeign));
+        Assert.Equal(0, outside);                                      // the foreign word was not touched
+        Assert.Throws<ObjectDisposedException>(() => handles.Single(h => (nint)h.AsPointer() == objects[0]).Value);
+
+        Squad.Cache.FreeBulk(objects.AsSpan(1));
+        Assert.All(handles, static h => Assert.Throws<ObjectDisposedException>(() => h.Value));
+        Assert.Equal(0, Squad.Cache.LiveObjects);
+    }
+
+    [Fact]
     public void After_Reserve_Atomic_allocations_up_to_the_reserve_succeed_under_a_cap_and_Shrink_keeps_the_reserve()
     {
         using var pages = new PageAllocator(new PageAllocatorOptions { MaxBytes = 8 << 20 });
@@ -106,6 +132,12 @@ public partial struct Mote
     public long Value;
 
     public Mote(long value) => Value = value;
+}
+
+[SlabCache(Checked = true)]
+public partial struct Squad
+{
+    public long Members;
 }
 
 [SlabCache(Checked = true)]
