@@ -79,6 +79,31 @@ public sealed class PackageTests(PackageFixture package, ITestOutputHelper outpu
     }
 
     [Fact]
+    public void The_core_package_has_no_AspNetCore_dependency_and_the_integration_package_brings_it()
+    {
+        string core = Nuspec(package.PackagePath);
+        string aspNetCore = Nuspec(package.AspNetCorePackagePath);
+
+        Assert.DoesNotContain("AspNetCore", core, StringComparison.Ordinal);
+        Assert.Contains($"<dependency id=\"SlabGen\" version=\"{package.Version}\"", aspNetCore, StringComparison.Ordinal);
+        Assert.Contains("<frameworkReference name=\"Microsoft.AspNetCore.App\" />", aspNetCore, StringComparison.Ordinal);
+        Assert.Contains("<license type=\"expression\">MIT</license>", aspNetCore, StringComparison.Ordinal);
+        Assert.DoesNotContain("<projectUrl>", aspNetCore, StringComparison.Ordinal);
+        using ZipArchive archive = ZipFile.OpenRead(package.AspNetCorePackagePath);
+        var entries = archive.Entries.Select(static e => e.FullName).ToHashSet();
+        Assert.Contains("lib/net10.0/SlabGen.AspNetCore.dll", entries);
+        Assert.Contains("README.md", entries);
+        Assert.Contains("LICENSE", entries);
+    }
+
+    private static string Nuspec(string packagePath)
+    {
+        using ZipArchive archive = ZipFile.OpenRead(packagePath);
+        using var reader = new StreamReader(archive.Entries.Single(static e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal)).Open());
+        return reader.ReadToEnd();
+    }
+
+    [Fact]
     public void The_slabtop_tool_package_installs_as_a_dotnet_tool_with_licence_and_readme()
     {
         using (ZipArchive archive = ZipFile.OpenRead(package.ToolPackagePath))
@@ -170,6 +195,10 @@ public sealed class PackageFixture : IDisposable
             "-c", "Release", "-o", feed, $"-p:Version={_version}");
         Assert.True(exit == 0, text);
         ToolPackagePath = Path.Combine(feed, $"SlabGen.Top.{_version}.nupkg");
+        (exit, text) = Run(RepositoryRoot(), "pack", Path.Combine(RepositoryRoot(), "src", "SlabGen.AspNetCore", "SlabGen.AspNetCore.csproj"),
+            "-c", "Release", "-o", feed, $"-p:Version={_version}");
+        Assert.True(exit == 0, text);
+        AspNetCorePackagePath = Path.Combine(feed, $"SlabGen.AspNetCore.{_version}.nupkg");
         File.WriteAllText(Path.Combine(_root, "NuGet.config"), $"""
             <?xml version="1.0" encoding="utf-8"?>
             <configuration>
@@ -182,6 +211,12 @@ public sealed class PackageFixture : IDisposable
     }
 
     public string PackagePath { get; }
+
+    /// <summary>The ASP.NET Core integration's package, in the same feed.</summary>
+    public string AspNetCorePackagePath { get; }
+
+    /// <summary>The version every package of the feed has.</summary>
+    public string Version => _version;
 
     /// <summary>The slabtop tool's package, in the same feed.</summary>
     public string ToolPackagePath { get; }
