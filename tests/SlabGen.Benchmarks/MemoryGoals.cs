@@ -23,8 +23,44 @@ internal static unsafe class MemoryGoals
     {
         using var pages = new PageAllocator();
         KmemCache[] caches = Sizes.Select(size => KmemCache.Create($"memory-{size}", (nuint)size, 0, pages: pages)).ToArray();
-        var workload = new Workload(caches, new Random(2026));
+        var workload = new Workload(cache => (nint)caches[cache].Alloc(), (cache, obj) => caches[cache].Free((void*)obj), new Random(2026));
+        (double steady, long steadyOsBytes, double afterDrop) = Run(workload, pages, () => Array.ForEach(caches, static c => c.Shrink()));
+        int steadyObjects = workload.SteadyCount;
+        long steadyLive = workload.SteadyLiveBytes;
+        foreach (KmemCache cache in caches)
+        {
+            cache.Shrink();
+            cache.Destroy();
+        }
 
+        pages.Trim();
+        int arenasLeft = pages.ArenaCount;
+
+        // The same workload through kmalloc's size classes (its own allocator), where class rounding adds to the waste.
+        using var kmallocPages = new PageAllocator();
+        var kmalloc = new KmallocAllocator(kmallocPages, "memory");
+        var viaKmalloc = new Workload(cache => (nint)kmalloc.Kmalloc((nuint)Sizes[cache]), static (_, obj) => Kmem.Kfree((void*)obj), new Random(2026));
+        (double kmallocSteady, long kmallocOsBytes, double kmallocAfterDrop) = Run(viaKmalloc, kmallocPages, () => ShrinkAll(kmalloc));
+        kmalloc.Dispose();
+
+        bool ratioMet = steady <= MaxOsBytesPerLiveByte;
+        bool trimMet = arenasLeft <= 1;
+        output.WriteLine();
+        output.WriteLine("| memory goal | measured | result |");
+        output.WriteLine("|---|---:|---|");
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"| mixed workload ({steadyObjects:N0} live objects of {Sizes.Length} sizes, {steadyLive >> 20} MiB, after 200,000 random replacements): bytes from the OS beyond the first arena per live byte ≤ {MaxOsBytesPerLiveByte} | {steady:F3} ({steadyOsBytes >> 20} MiB from the OS) | {(ratioMet ? "met" : "MISSED")} |"));
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"| the same after a random third is freed (a drop from the peak; slabs stay partly used) | {afterDrop:F3} | (for reference) |"));
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"| the same workload through Kmalloc (its size classes' rounding included): at the steady state, after the drop | {kmallocSteady:F3} ({kmallocOsBytes >> 20} MiB), {kmallocAfterDrop:F3} | (for reference) |"));
+        output.WriteLine($"| after freeing everything, Shrink and Trim: at most 1 arena kept | {arenasLeft} | {(trimMet ? "met" : "MISSED")} |");
+        return (ratioMet ? 0 : 1) + (trimMet ? 0 : 1);
+    }
+
+    /// <summary>Grows the workload to the target, churns, measures, drops a random third, measures again, frees everything.</summary>
+    private static (double Steady, long SteadyOsBytes, double AfterDrop) Run(Workload workload, PageAllocator pages, Action shrink)
+    {
         while (workload.LiveBytes < TargetLiveBytes)
         {
             workload.Allocate();
@@ -39,70 +75,62 @@ internal static unsafe class MemoryGoals
             workload.Allocate();
         }
 
-        (double steady, long steadyOsBytes) = Measure(pages, caches, workload.LiveBytes);
-        int steadyObjects = workload.Count;
-        long steadyLive = workload.LiveBytes;
-
+        (double steady, long steadyOsBytes) = Measure(pages, shrink, workload.LiveBytes);
+        workload.MarkSteady();
         for (int i = workload.Count / 3; i > 0; i--)
         {
             workload.FreeRandom();
         }
 
-        (double afterDrop, _) = Measure(pages, caches, workload.LiveBytes);
-
+        (double afterDrop, _) = Measure(pages, shrink, workload.LiveBytes);
         workload.FreeAll();
-        foreach (KmemCache cache in caches)
+        return (steady, steadyOsBytes, afterDrop);
+    }
+
+    private static void ShrinkAll(KmallocAllocator kmalloc)
+    {
+        foreach (KmemCache cache in kmalloc.Caches)
         {
             cache.Shrink();
-            cache.Destroy();
         }
-
-        pages.Trim();
-        int arenasLeft = pages.ArenaCount;
-
-        bool ratioMet = steady <= MaxOsBytesPerLiveByte;
-        bool trimMet = arenasLeft <= 1;
-        output.WriteLine();
-        output.WriteLine("| memory goal | measured | result |");
-        output.WriteLine("|---|---:|---|");
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"| mixed workload ({steadyObjects:N0} live objects of {Sizes.Length} sizes, {steadyLive >> 20} MiB, after 200,000 random replacements): bytes from the OS beyond the first arena per live byte ≤ {MaxOsBytesPerLiveByte} | {steady:F3} ({steadyOsBytes >> 20} MiB from the OS) | {(ratioMet ? "met" : "MISSED")} |"));
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"| the same after a random third is freed (a drop from the peak; slabs stay partly used) | {afterDrop:F3} | (for reference) |"));
-        output.WriteLine($"| after freeing everything, Shrink and Trim: at most 1 arena kept | {arenasLeft} | {(trimMet ? "met" : "MISSED")} |");
-        return (ratioMet ? 0 : 1) + (trimMet ? 0 : 1);
     }
 
     /// <summary>Bytes from the OS beyond the first arena per live byte, after empty slabs and free arenas went back.</summary>
-    private static (double PerLiveByte, long OsBytes) Measure(PageAllocator pages, KmemCache[] caches, long liveBytes)
+    private static (double PerLiveByte, long OsBytes) Measure(PageAllocator pages, Action shrink, long liveBytes)
     {
-        Array.ForEach(caches, static c => c.Shrink());
+        shrink();
         pages.Trim();
         return ((double)(pages.BytesFromOs - ArenaBytes) / liveBytes, pages.BytesFromOs);
     }
 
-    /// <summary>The live objects: which cache each came from, and their total requested size.</summary>
-    private sealed class Workload(KmemCache[] caches, Random random)
+    /// <summary>The live objects: which size each has, and their total requested size.</summary>
+    private sealed class Workload(Func<int, nint> allocate, Action<int, nint> free, Random random)
     {
-        private readonly List<(int Cache, nint Object)> _live = [];
+        private readonly List<(int Size, nint Object)> _live = [];
 
         public long LiveBytes { get; private set; }
 
         public int Count => _live.Count;
 
+        public int SteadyCount { get; private set; }
+
+        public long SteadyLiveBytes { get; private set; }
+
+        public void MarkSteady() => (SteadyCount, SteadyLiveBytes) = (Count, LiveBytes);
+
         public void Allocate()
         {
-            int cache = random.Next(caches.Length);
-            _live.Add((cache, (nint)caches[cache].Alloc()));
-            LiveBytes += Sizes[cache];
+            int size = random.Next(Sizes.Length);
+            _live.Add((size, allocate(size)));
+            LiveBytes += Sizes[size];
         }
 
         public void FreeRandom()
         {
             int victim = random.Next(_live.Count);
-            (int cache, nint obj) = _live[victim];
-            caches[cache].Free((void*)obj);
-            LiveBytes -= Sizes[cache];
+            (int size, nint obj) = _live[victim];
+            free(size, obj);
+            LiveBytes -= Sizes[size];
             _live[victim] = _live[^1];
             _live.RemoveAt(_live.Count - 1);
         }

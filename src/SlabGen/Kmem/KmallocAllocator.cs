@@ -146,6 +146,9 @@ public sealed unsafe class KmallocAllocator : IDisposable
         return grown;
     }
 
+    /// <summary>The size caches of this allocator, by class (for the benchmarks' memory accounting).</summary>
+    internal IReadOnlyList<KmemCache> Caches => _caches ?? KmallocCaches.Caches;
+
     /// <summary>
     /// Destroys this allocator's caches once they are empty; never throws. A cache that still has objects stays, usable
     /// by Kfree, and reports its leak once (<see cref="KmemCache.Dispose"/>). Further Kmalloc calls throw.

@@ -25,11 +25,20 @@ public sealed unsafe class KmallocTests
     [InlineData(192, "kmalloc-192", 192)]
     [InlineData(193, "kmalloc-256", 256)]
     [InlineData(256, "kmalloc-256", 256)]
-    [InlineData(257, "kmalloc-512", 512)]
-    [InlineData(513, "kmalloc-1k", 1024)]
-    [InlineData(1025, "kmalloc-2k", 2048)]
-    [InlineData(2049, "kmalloc-4k", 4096)]
-    [InlineData(4097, "kmalloc-8k", 8192)]
+    [InlineData(257, "kmalloc-384", 384)]
+    [InlineData(384, "kmalloc-384", 384)]
+    [InlineData(385, "kmalloc-512", 512)]
+    [InlineData(513, "kmalloc-768", 768)]
+    [InlineData(700, "kmalloc-768", 768)]
+    [InlineData(769, "kmalloc-1k", 1024)]
+    [InlineData(1025, "kmalloc-1536", 1536)]
+    [InlineData(1537, "kmalloc-2k", 2048)]
+    [InlineData(2049, "kmalloc-3k", 3072)]
+    [InlineData(3000, "kmalloc-3k", 3072)]
+    [InlineData(3073, "kmalloc-4k", 4096)]
+    [InlineData(4097, "kmalloc-6k", 6144)]
+    [InlineData(6144, "kmalloc-6k", 6144)]
+    [InlineData(6145, "kmalloc-8k", 8192)]
     [InlineData(8192, "kmalloc-8k", 8192)]
     public void Each_size_goes_to_the_smallest_class_that_holds_it(int size, string cache, int usable)
     {
@@ -40,12 +49,32 @@ public sealed unsafe class KmallocTests
         Kmem.Kfree(memory);
     }
 
+    [Fact]
+    public void Every_size_up_to_8_KiB_gets_the_smallest_class_that_holds_it_and_wastes_at_most_a_third_above_256()
+    {
+        nuint[] sizes = [.. KmallocCaches.Caches.Select(static c => c.ObjectSize)];
+        for (nuint size = 0; size <= 8192; size++)
+        {
+            nuint need = Math.Max(size, 1);
+            nuint slot = KmallocCaches.For(size).ObjectSize;
+            Assert.True(slot >= need, $"{size} bytes went to a {slot}-byte class");
+            Assert.True(sizes.Where(s => s < slot).All(s => s < need), $"{size} bytes went to {slot} though a smaller class holds it");
+            if (size > 256)
+            {
+                Assert.True(slot - size < slot / 3 + 1, $"{size} bytes waste {slot - size} of a {slot}-byte slot");
+            }
+        }
+    }
+
     [Theory]
     [InlineData(64, 64)]
     [InlineData(96, 32)]
+    [InlineData(384, 128)]
     [InlineData(512, 512)]
+    [InlineData(1536, 512)]
+    [InlineData(6144, 2048)]
     [InlineData(4096, 4096)]
-    public void Power_of_two_classes_are_aligned_to_their_size(int size, int align)
+    public void Classes_are_aligned_to_their_largest_power_of_two_divisor(int size, int align)
     {
         var blocks = Enumerable.Range(0, 50).Select(_ => (nint)Kmem.Kmalloc((nuint)size)).ToList();
         Assert.All(blocks, b => Assert.Equal(0, b % align));
@@ -57,7 +86,8 @@ public sealed unsafe class KmallocTests
     {
         Kmem.Kfree(Kmem.Kmalloc(1));
         string[] names = ["kmalloc-8", "kmalloc-16", "kmalloc-32", "kmalloc-64", "kmalloc-96", "kmalloc-128", "kmalloc-192",
-            "kmalloc-256", "kmalloc-512", "kmalloc-1k", "kmalloc-2k", "kmalloc-4k", "kmalloc-8k"];
+            "kmalloc-256", "kmalloc-384", "kmalloc-512", "kmalloc-768", "kmalloc-1k", "kmalloc-1536", "kmalloc-2k", "kmalloc-3k",
+            "kmalloc-4k", "kmalloc-6k", "kmalloc-8k"];
         var listed = SlabInfo.Snapshot().Select(e => e.Name).ToHashSet();
         Assert.All(names, n => Assert.Contains(n, listed));
         Assert.Contains("\nkmalloc-8k ", SlabInfo.Format());
@@ -126,7 +156,7 @@ public sealed unsafe class KmallocTests
 
         Assert.True(Kmem.Krealloc(p, 60) == p, "60 bytes still fit the 64-byte class: same pointer");
         byte* bigger = (byte*)Kmem.Krealloc(p, 1000);
-        Assert.Equal("kmalloc-1k", CacheOf(bigger));
+        Assert.Equal("kmalloc-1k", CacheOf(bigger)); // 1000 bytes: past kmalloc-768
         byte* large = (byte*)Kmem.Krealloc(bigger, 50_000, GfpFlags.Kernel | GfpFlags.Zero);
         Assert.Equal((PageFlags.Head, SlabGen.Kmem.LargeBlockTag), (PageAllocator.Shared.PageOf(large).Flags, PageAllocator.Shared.PageOf(large).OwnerTag));
         for (int i = 0; i < 40; i++)
