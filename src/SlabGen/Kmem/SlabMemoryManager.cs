@@ -1,6 +1,7 @@
 // Memory<byte> over SlabGen memory, for the APIs that take Memory<T> (sockets, streams, pipelines): a MemoryManager
-// over a block the caller holds (a kmalloc block, a page block, a vmalloc area, a slab object), or one that owns a
-// kmalloc block and frees it when disposed.
+// over a block the caller holds (a kmalloc block, a page block, a vmalloc area, a slab object), one that owns a
+// kmalloc block and frees it when disposed, or a SlabMemoryPool's buffer owner, which goes back to its pool (and is
+// lent again) when disposed.
 using System.Buffers;
 
 namespace SlabGen;
@@ -16,6 +17,11 @@ namespace SlabGen;
 public sealed unsafe class SlabMemoryManager : MemoryManager<byte>
 {
     private readonly bool _owned;
+
+    /// <summary>The pool this manager is a buffer owner of, or null.</summary>
+    private readonly SlabMemoryPool? _pool;
+
+    /// <summary>The memory's address; 0 once disposed (for a pool's owner: while idle). Swapped out once by the first Dispose.</summary>
     private nint _memory;
 
     /// <summary>A view of <paramref name="length"/> bytes at <paramref name="memory"/>, which the caller frees after the manager's last use.</summary>
@@ -37,8 +43,18 @@ public sealed unsafe class SlabMemoryManager : MemoryManager<byte>
         _owned = owned;
     }
 
+    /// <summary>A buffer owner of <paramref name="pool"/>, idle until <see cref="Lend"/>.</summary>
+    internal SlabMemoryManager(SlabMemoryPool pool) => _pool = pool;
+
     /// <summary>The length of the memory in bytes.</summary>
-    public int Length { get; }
+    public int Length { get; private set; }
+
+    /// <summary>Makes a pool's idle owner the owner of a newly rented buffer.</summary>
+    internal void Lend(byte* memory, int length)
+    {
+        Length = length;
+        Volatile.Write(ref _memory, (nint)memory);
+    }
 
     /// <summary>Allocates <paramref name="size"/> bytes with <paramref name="kmalloc"/> and manages them: Dispose frees them.</summary>
     /// <param name="size">The bytes wanted, 1 or more; the manager's length is the whole kmalloc class (<see cref="Kmem.Ksize"/>).</param>
@@ -85,10 +101,28 @@ public sealed unsafe class SlabMemoryManager : MemoryManager<byte>
     }
 
     /// <inheritdoc/>
+    protected override bool TryGetArray(out ArraySegment<byte> segment)
+    {
+        nint memory = Volatile.Read(ref _memory);
+        ObjectDisposedException.ThrowIf(memory == 0, this);
+        segment = default;
+        return _pool is not null && _pool.TryGetSegment((byte*)memory, Length, out segment);
+    }
+
+    /// <inheritdoc/>
     protected override void Dispose(bool disposing)
     {
         nint memory = Interlocked.Exchange(ref _memory, 0);
-        if (memory != 0 && _owned)
+        if (memory == 0)
+        {
+            return;
+        }
+
+        if (_pool is not null)
+        {
+            _pool.Return(this, (byte*)memory, Length);
+        }
+        else if (_owned)
         {
             Kmem.Kfree((void*)memory);
         }

@@ -1,7 +1,7 @@
 // A MemoryPool<byte> over kmalloc, for System.IO.Pipelines and Kestrel: a rent is one Kmalloc (a size class up to
 // 8 KiB, a page block above it), a return one Kfree, so the buffers are SlabGen memory, bounded by the allocator's
 // cap and shown by slabinfo and slabtop. The owners handed out (one MemoryManager<byte> each, as Memory<byte> over
-// native memory needs) are kept for the next rents, so a pool in steady state allocates no managed memory.
+// native memory needs: SlabMemoryManager) are kept for the next rents, so a pool in steady state allocates no managed memory.
 //
 // A pinned pool (CreatePinned) keeps its pages in one array on the pinned object heap, under a PageAllocator over that
 // array (PageAllocator.Borrowed.cs): its buffers are still slab memory, bounded by the array, and also array segments
@@ -33,7 +33,7 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
     /// <summary>The largest buffer: one block of the page allocator's largest order, 4 MiB.</summary>
     public const int MaxSize = PageAllocator.PageSize << PageAllocator.MaxOrder;
 
-    private readonly ConcurrentQueue<Block> _idle = new();
+    private readonly ConcurrentQueue<SlabMemoryManager> _idle = new();
 
     /// <summary>The pinned array a pinned pool's pages live in, or null; its first byte's address is <see cref="_arrayBase"/>.</summary>
     private readonly byte[]? _array;
@@ -132,9 +132,9 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
         }
 
         int length = (int)Kmem.Ksize(memory);
-        if (!_idle.TryDequeue(out Block? block))
+        if (!_idle.TryDequeue(out SlabMemoryManager? block))
         {
-            block = new Block(this);
+            block = new SlabMemoryManager(this);
         }
 
         block.Lend((byte*)memory, length);
@@ -156,7 +156,8 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
     /// <returns>The pool's owner, allocator and rented buffers.</returns>
     public override string ToString() => $"SlabMemoryPool '{Owner}' over {Kmalloc.Name}: {RentedBuffers} buffers ({RentedBytes:N0} bytes) rented";
 
-    private unsafe void Return(Block block, byte* memory, int length)
+    /// <summary>Takes back a buffer its owner (<paramref name="block"/>) was disposed with, and keeps the owner for the next rent.</summary>
+    internal unsafe void Return(SlabMemoryManager block, byte* memory, int length)
     {
         Kmem.Kfree(memory);
         Interlocked.Decrement(ref _rented);
@@ -180,7 +181,7 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
     }
 
     /// <summary>The array segment of a pinned pool's buffer at <paramref name="memory"/>.</summary>
-    private unsafe bool TryGetSegment(byte* memory, int length, out ArraySegment<byte> segment)
+    internal unsafe bool TryGetSegment(byte* memory, int length, out ArraySegment<byte> segment)
     {
         if (_array is null)
         {
@@ -196,54 +197,4 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
     private void ThrowNoMemory(int size) =>
         throw new InsufficientMemoryException($"SlabMemoryPool '{Owner}' could not rent {size:N0} bytes: {Kmalloc.Name} found no memory" +
             (Kmalloc.Pages.MaxBytes is long cap ? $" within its page allocator's cap of {cap:N0} bytes." : " (the OS refused)."));
-
-    /// <summary>A rented buffer: its owner and its memory manager, reused by later rents once returned.</summary>
-    private sealed unsafe class Block(SlabMemoryPool pool) : MemoryManager<byte>
-    {
-        /// <summary>The buffer's address, or 0 while the block is idle; swapped out once by the first Dispose.</summary>
-        private nint _memory;
-        private int _length;
-
-        public void Lend(byte* memory, int length)
-        {
-            _length = length;
-            Volatile.Write(ref _memory, (nint)memory);
-        }
-
-        public override Span<byte> GetSpan()
-        {
-            nint memory = Volatile.Read(ref _memory);
-            ObjectDisposedException.ThrowIf(memory == 0, this);
-            return new Span<byte>((void*)memory, _length);
-        }
-
-        public override MemoryHandle Pin(int elementIndex = 0)
-        {
-            nint memory = Volatile.Read(ref _memory);
-            ObjectDisposedException.ThrowIf(memory == 0, this);
-            ArgumentOutOfRangeException.ThrowIfNegative(elementIndex);
-            ArgumentOutOfRangeException.ThrowIfGreaterThan(elementIndex, _length);
-            return new MemoryHandle((byte*)memory + elementIndex); // native memory never moves: nothing to pin
-        }
-
-        public override void Unpin()
-        {
-        }
-
-        protected override bool TryGetArray(out ArraySegment<byte> segment)
-        {
-            nint memory = Volatile.Read(ref _memory);
-            ObjectDisposedException.ThrowIf(memory == 0, this);
-            return pool.TryGetSegment((byte*)memory, _length, out segment);
-        }
-
-        protected override void Dispose(bool disposing)
-        {
-            nint memory = Interlocked.Exchange(ref _memory, 0);
-            if (memory != 0)
-            {
-                pool.Return(this, (byte*)memory, _length);
-            }
-        }
-    }
 }
