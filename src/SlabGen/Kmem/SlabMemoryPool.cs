@@ -75,7 +75,7 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
     /// transport requires. The array is the pool's budget: a rent beyond it throws. Its own page and kmalloc
     /// allocators (named after <paramref name="owner"/> in slabinfo) go when the pool is disposed and its buffers are back.
     /// </summary>
-    /// <param name="maxBytes">The budget, 8 MiB or more; the array is this much plus the page frames and the alignment slack.</param>
+    /// <param name="maxBytes">The budget, 8 MiB to 1 GiB; the array is this much plus the page frames, in whole 4 MiB sections, plus 4 MiB of alignment slack that is never touched.</param>
     /// <param name="owner">Who uses the pool, the tag of its metrics and the prefix of its caches in slabinfo; <see langword="null"/> for "pool".</param>
     /// <returns>The pool.</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxBytes"/> is below 8 MiB or above 1 GiB.</exception>
@@ -83,9 +83,15 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxBytes, 8 << 20);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(maxBytes, 1 << 30);
-        int sections = (maxBytes >> 22) + 2;
-        byte[] array = GC.AllocateUninitializedArray<byte>(maxBytes + (sections * 65_600) + PageAllocator.PageSize, pinned: true);
-        var pages = new PageAllocator(Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(array)), (nuint)array.Length, null);
+
+        // Whole 4 MiB sections inside the array only: pinned arrays sit side by side on the pinned object heap, and a
+        // section another pool's array also touches could not be this pool's (PageAllocator.Borrowed.cs).
+        const int section = PageAllocator.PageSize << PageAllocator.MaxOrder;
+        int sections = (int)((maxBytes + (((long)maxBytes / section) + 1) * (long)Arena.MetadataBytes + section - 1) / section);
+        byte[] array = GC.AllocateUninitializedArray<byte>((sections + 1) * section, pinned: true);
+        nint start = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(array));
+        nint aligned = (start + section - 1) & ~(nint)(section - 1);
+        var pages = new PageAllocator((void*)aligned, (nuint)sections * section, null);
         return new SlabMemoryPool(array, pages, owner);
     }
 

@@ -80,6 +80,24 @@ public sealed class SlabMemoryPoolTests
     }
 
     [Fact]
+    public void Pinned_pools_side_by_side_on_the_pinned_heap_each_get_their_own_sections()
+    {
+        // Pinned arrays are packed next to each other: pools that shared a 4 MiB section would refuse to be made.
+        SlabMemoryPool[] pools = [.. Enumerable.Range(0, 4).Select(static i => SlabMemoryPool.CreatePinned(8 << 20, $"side-by-side-{i}"))];
+        IMemoryOwner<byte>[] owners = [.. pools.Select(static p => p.Rent())];
+
+        for (int i = 0; i < owners.Length; i++)
+        {
+            owners[i].Memory.Span.Fill((byte)(i + 1));
+        }
+
+        Assert.All(owners, static (o, i) => Assert.True(o.Memory.Span.IndexOfAnyExcept((byte)(i + 1)) < 0));
+        Array.ForEach(owners, static o => o.Dispose());
+        Array.ForEach(pools, static p => p.Dispose());
+        Assert.DoesNotContain(SlabInfo.Snapshot(), static e => e.Name.StartsWith("side-by-side-", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void A_native_pool_has_no_array_behind_its_buffers()
     {
         using var pool = new SlabMemoryPool();
