@@ -76,7 +76,7 @@ public static class SlabCaches
         ArgumentNullException.ThrowIfNull(type);
         lock (s_lock)
         {
-            return s_byType.GetValueOrDefault(type) ?? s_byAssembly.GetValueOrDefault(type.Assembly) ?? PageAllocator.Shared;
+            return Choose(type);
         }
     }
 
@@ -86,9 +86,13 @@ public static class SlabCaches
         lock (s_lock)
         {
             s_created.Add(type);
-            return s_byType.GetValueOrDefault(type) ?? s_byAssembly.GetValueOrDefault(type.Assembly) ?? PageAllocator.Shared;
+            return Choose(type);
         }
     }
+
+    /// <summary>The struct's setting, else its assembly's, else <see cref="PageAllocator.Shared"/>. Under <see cref="s_lock"/>.</summary>
+    private static PageAllocator Choose(Type type) =>
+        s_byType.GetValueOrDefault(type) ?? s_byAssembly.GetValueOrDefault(type.Assembly) ?? PageAllocator.Shared;
 
     private static void Check(PageAllocator pages)
     {
