@@ -1,7 +1,8 @@
 // The kmalloc size classes: the kernel's (mm/slab_common.c, kmalloc-8 … kmalloc-8k with 96 and 192), plus a class at
-// 1.5 × each power of two from 384 up (384, 768, 1536, 3072, 6144), so above 256 bytes a request wastes at most a
-// third of its slot instead of half: two classes per doubling. Found by size through a table up to 192 (size_index)
-// and from the highest set bit and the bit below it above, never by a loop.
+// 1.5 × every other power of two (24, 48, 384, 768, 1536, 3072, 6144; the 3·2ⁿ series is then complete from 24), so
+// above 16 bytes a request wastes less than a third of its slot instead of up to half: two classes per doubling. Found
+// by size through a table up to 192 (size_index) and from the highest set bit and the bit below it above, never by a
+// loop.
 //
 // The fast path does not go through the caches' objects: each thread has a table of its array-cache blocks, one
 // per class, reached through one thread static. Kmalloc indexes it by the class of the size (a constant when the
@@ -18,9 +19,9 @@ internal static unsafe class KmallocCaches
     /// <summary>The largest size served by a slab cache; above it kmalloc takes pages.</summary>
     public const int MaxCacheSize = Contract.KmallocMaxCacheSize;
 
-    private static readonly int[] Sizes = [8, 16, 32, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096, 6144, 8192];
+    private static readonly int[] Sizes = [8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096, 6144, 8192];
 
-    /// <summary>The caches by class: class c (1..18) is Caches[c - 1]; class 0 is "not a kmalloc cache".</summary>
+    /// <summary>The caches by class: class c (1..20) is Caches[c - 1]; class 0 is "not a kmalloc cache".</summary>
     public static readonly KmemCache[] Caches = CreateSet(PageAllocator.Shared, "", shared: true);
 
     /// <summary>
@@ -32,16 +33,18 @@ internal static unsafe class KmallocCaches
         1,                // 0
         1,                // 1..8     kmalloc-8
         2,                // 9..16    kmalloc-16
-        3, 3,             // 17..32   kmalloc-32
-        4, 4, 4, 4,       // 33..64   kmalloc-64
-        5, 5, 5, 5,       // 65..96   kmalloc-96
-        6, 6, 6, 6,       // 97..128  kmalloc-128
-        7, 7, 7, 7, 7, 7, 7, 7, // 129..192 kmalloc-192
+        3,                // 17..24   kmalloc-24
+        4,                // 25..32   kmalloc-32
+        5, 5,             // 33..48   kmalloc-48
+        6, 6,             // 49..64   kmalloc-64
+        7, 7, 7, 7,       // 65..96   kmalloc-96
+        8, 8, 8, 8,       // 97..128  kmalloc-128
+        9, 9, 9, 9, 9, 9, 9, 9, // 129..192 kmalloc-192
     ];
 
     /// <summary>
-    /// The class (1..18) of <paramref name="size"/> (0..8192; 0 counts as 1). Above 192, with 2^k &lt; size ≤ 2^(k+1),
-    /// the pair of classes of that doubling starts at 2k - 7 (256 alone for k = 7), and the bit below the highest of
+    /// The class (1..20) of <paramref name="size"/> (0..8192; 0 counts as 1). Above 192, with 2^k &lt; size ≤ 2^(k+1),
+    /// the pair of classes of that doubling starts at 2k - 5 (256 alone for k = 7), and the bit below the highest of
     /// size - 1 says whether size is past 1.5 × 2^k.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -53,7 +56,7 @@ internal static unsafe class KmallocCaches
         }
 
         int k = BitOperations.Log2(size - 1);
-        return (2 * k) - 7 + (int)(((size - 1) >> (k - 1)) & 1);
+        return (2 * k) - 5 + (int)(((size - 1) >> (k - 1)) & 1);
     }
 
     /// <summary>The cache for <paramref name="size"/> (0..8192; 0 counts as 1).</summary>
@@ -66,7 +69,7 @@ internal static unsafe class KmallocCaches
         get => PerThread.Blocks;
     }
 
-    /// <summary>The calling thread's block of class <paramref name="slabClass"/> (0..18), or null: none yet, or class 0.</summary>
+    /// <summary>The calling thread's block of class <paramref name="slabClass"/> (0..20), or null: none yet, or class 0.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static nint* ThreadBlock(int slabClass)
     {
@@ -129,8 +132,8 @@ internal static unsafe class KmallocCaches
         {
             int size = Sizes[i];
             string name = prefix + (size >= 1024 && size % 1024 == 0 ? $"kmalloc-{size / 1024}k" : $"kmalloc-{size}");
-            // Power-of-two classes are aligned to their size, as SLUB guarantees; the others (96, 192, 384, …, 6144) to
-            // their largest power-of-two divisor (32, 64, 128, …, 2048).
+            // Power-of-two classes are aligned to their size, as SLUB guarantees; the others (24, 48, 96, …, 6144) to
+            // their largest power-of-two divisor (8, 16, 32, …, 2048).
             nuint align = (nuint)Math.Min(size & -size, PageAllocator.PageSize);
             caches[i] = KmemCache.Create(name, (nuint)size, align, pages: pages);
             caches[i].ServesKmalloc = true;

@@ -38,7 +38,7 @@ public sealed unsafe partial class KmemCache : IDisposable
     /// <summary>Whether Destroy may end this cache, and whether it keeps its empty slabs (CacheLifetime.cs).</summary>
     private CacheLifetime _lifetime;
 
-    /// <summary>Written into every slab's frame: the kmalloc size class (1..18), or 0 for other caches.</summary>
+    /// <summary>Written into every slab's frame: the kmalloc size class (1..20), or 0 for other caches.</summary>
     private byte _slabClass;
 
     /// <summary>1 once a Dispose has reported this cache's leak.</summary>
@@ -279,7 +279,7 @@ public sealed unsafe partial class KmemCache : IDisposable
     internal void MakeTypeCache(bool checkedHandles) =>
         _lifetime = checkedHandles ? CacheLifetime.CheckedTypeCache : CacheLifetime.TypeCache;
 
-    /// <summary>Makes this kmalloc's cache of size class <paramref name="slabClass"/> (1..18): never destroyed, its slabs tagged with the class.</summary>
+    /// <summary>Makes this kmalloc's cache of size class <paramref name="slabClass"/> (1..20): never destroyed, its slabs tagged with the class.</summary>
     internal void MakeKmallocCache(byte slabClass)
     {
         _lifetime = CacheLifetime.KmallocCache;

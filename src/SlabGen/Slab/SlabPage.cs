@@ -15,7 +15,7 @@ internal unsafe struct SlabPage
     public const byte OwnerTag = 1;
 
     /// <summary>
-    /// The kmalloc size class of the owning cache, 1..18, or 0 for any other cache: Kfree's index into its per-thread
+    /// The kmalloc size class of the owning cache, 1..20, or 0 for any other cache: Kfree's index into its per-thread
     /// table. On every page of the slab.
     /// </summary>
     [FieldOffset(PageFrame.OwnerAreaOffset)] public byte KmallocClass;

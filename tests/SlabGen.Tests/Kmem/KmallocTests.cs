@@ -15,8 +15,12 @@ public sealed unsafe class KmallocTests
     [InlineData(8, "kmalloc-8", 8)]
     [InlineData(9, "kmalloc-16", 16)]
     [InlineData(16, "kmalloc-16", 16)]
-    [InlineData(17, "kmalloc-32", 32)]
-    [InlineData(33, "kmalloc-64", 64)]
+    [InlineData(17, "kmalloc-24", 24)]
+    [InlineData(24, "kmalloc-24", 24)]
+    [InlineData(25, "kmalloc-32", 32)]
+    [InlineData(33, "kmalloc-48", 48)]
+    [InlineData(48, "kmalloc-48", 48)]
+    [InlineData(49, "kmalloc-64", 64)]
     [InlineData(64, "kmalloc-64", 64)]
     [InlineData(65, "kmalloc-96", 96)]
     [InlineData(96, "kmalloc-96", 96)]
@@ -50,7 +54,7 @@ public sealed unsafe class KmallocTests
     }
 
     [Fact]
-    public void Every_size_up_to_8_KiB_gets_the_smallest_class_that_holds_it_and_wastes_at_most_a_third_above_256()
+    public void Every_size_up_to_8_KiB_gets_the_smallest_class_that_holds_it_and_wastes_less_than_a_third_above_16()
     {
         nuint[] sizes = [.. KmallocCaches.Caches.Select(static c => c.ObjectSize)];
         for (nuint size = 0; size <= 8192; size++)
@@ -59,7 +63,7 @@ public sealed unsafe class KmallocTests
             nuint slot = KmallocCaches.For(size).ObjectSize;
             Assert.True(slot >= need, $"{size} bytes went to a {slot}-byte class");
             Assert.True(sizes.Where(s => s < slot).All(s => s < need), $"{size} bytes went to {slot} though a smaller class holds it");
-            if (size > 256)
+            if (size > 16)
             {
                 Assert.True(slot - size < slot / 3 + 1, $"{size} bytes waste {slot - size} of a {slot}-byte slot");
             }
@@ -67,6 +71,8 @@ public sealed unsafe class KmallocTests
     }
 
     [Theory]
+    [InlineData(24, 8)]
+    [InlineData(48, 16)]
     [InlineData(64, 64)]
     [InlineData(96, 32)]
     [InlineData(384, 128)]
@@ -82,10 +88,17 @@ public sealed unsafe class KmallocTests
     }
 
     [Fact]
+    public void Kmalloc_3k_slabs_are_64_KiB_of_21_objects_so_a_sixty_fourth_is_left_over()
+    {
+        KmemCache cache = KmallocCaches.For(3000);
+        Assert.Equal((4, 21), (cache.SlabOrder, cache.ObjectsPerSlab)); // SLUB's rule gave order 3 with 10 (1/16 left over)
+    }
+
+    [Fact]
     public void Every_kmalloc_class_is_listed_in_slabinfo()
     {
         Kmem.Kfree(Kmem.Kmalloc(1));
-        string[] names = ["kmalloc-8", "kmalloc-16", "kmalloc-32", "kmalloc-64", "kmalloc-96", "kmalloc-128", "kmalloc-192",
+        string[] names = ["kmalloc-8", "kmalloc-16", "kmalloc-24", "kmalloc-32", "kmalloc-48", "kmalloc-64", "kmalloc-96", "kmalloc-128", "kmalloc-192",
             "kmalloc-256", "kmalloc-384", "kmalloc-512", "kmalloc-768", "kmalloc-1k", "kmalloc-1536", "kmalloc-2k", "kmalloc-3k",
             "kmalloc-4k", "kmalloc-6k", "kmalloc-8k"];
         var listed = SlabInfo.Snapshot().Select(e => e.Name).ToHashSet();
@@ -148,7 +161,7 @@ public sealed unsafe class KmallocTests
     [Fact]
     public void Krealloc_keeps_contents_across_classes_and_into_large_blocks()
     {
-        byte* p = (byte*)Kmem.Kmalloc(40);
+        byte* p = (byte*)Kmem.Kmalloc(50);
         for (int i = 0; i < 40; i++)
         {
             p[i] = (byte)i;
@@ -174,7 +187,7 @@ public sealed unsafe class KmallocTests
     [Fact]
     public void A_thread_that_only_frees_pushes_onto_its_own_array_cache_and_kmalloc_reuses_it()
     {
-        var blocks = Enumerable.Range(0, 10).Select(_ => (nint)Kmem.Kmalloc(40)).ToArray();
+        var blocks = Enumerable.Range(0, 10).Select(_ => (nint)Kmem.Kmalloc(56)).ToArray();
         nint reused = 0;
         var thread = new Thread(() =>
         {

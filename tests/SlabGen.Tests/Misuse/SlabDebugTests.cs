@@ -42,10 +42,10 @@ public sealed unsafe class SlabDebugTests
         Assert.Equal(All, KmallocCaches.For(64).Flags);
         Assert.Contains(SlabInfo.Snapshot(), e => e.Name == "kmalloc-64" && e.ToString().EndsWith(" : debug FZPU", StringComparison.Ordinal));
 
-        var p = (byte*)Kmem.Kmalloc(41);
-        Assert.Equal((nuint)41, Kmem.Ksize(p));
-        p[40] = 1;
-        p[41] = 2; // past the 41 bytes asked for, inside kmalloc-64's object
+        var p = (byte*)Kmem.Kmalloc(57);
+        Assert.Equal((nuint)57, Kmem.Ksize(p));
+        p[56] = 1;
+        p[57] = 2; // past the 57 bytes asked for, inside kmalloc-64's object
         Assert.Contains("byte 0 past the end was 0x02", Assert.Throws<InvalidOperationException>(() => Kmem.Kfree(p)).Message);
 
         var q = (byte*)Kmem.Kmalloc(64);
