@@ -59,6 +59,14 @@ public unsafe class BatchBenchmarks
         return (nint)obj;
     }
 
+    [Benchmark(Description = "NativeMemory.Alloc+Free pair")]
+    public nint NativePair()
+    {
+        void* obj = NativeMemory.Alloc(64);
+        NativeMemory.Free(obj);
+        return (nint)obj;
+    }
+
     [Benchmark(OperationsPerInvoke = Batch, Description = "[SlabCache] 1000 Alloc, 1000 Free")]
     public void GeneratedBatch()
     {

@@ -13,17 +13,15 @@ namespace SlabGen.Benchmarks;
 internal static unsafe class MemoryGoals
 {
     private const long ArenaBytes = 4L << 20;
-    private const long TargetLiveBytes = 64L << 20;
     private const double MaxOsBytesPerLiveByte = 1.25;
 
-    private static readonly int[] Sizes = [24, 64, 100, 256, 700, 3000];
 
     /// <summary>Runs the workload, prints the table, returns how many goals were missed.</summary>
     public static int Check(TextWriter output)
     {
         using var pages = new PageAllocator();
-        KmemCache[] caches = Sizes.Select(size => KmemCache.Create($"memory-{size}", (nuint)size, 0, pages: pages)).ToArray();
-        var workload = new Workload(cache => (nint)caches[cache].Alloc(), (cache, obj) => caches[cache].Free((void*)obj), new Random(2026));
+        KmemCache[] caches = MixedWorkload.Sizes.Select(size => KmemCache.Create($"memory-{size}", (nuint)size, 0, pages: pages)).ToArray();
+        var workload = new MixedWorkload(cache => (nint)caches[cache].Alloc(), (cache, obj) => caches[cache].Free((void*)obj), new Random(2026));
         (double steady, long steadyOsBytes, double afterDrop) = Run(workload, pages, () => Array.ForEach(caches, static c => c.Shrink()));
         int steadyObjects = workload.SteadyCount;
         long steadyLive = workload.SteadyLiveBytes;
@@ -39,7 +37,7 @@ internal static unsafe class MemoryGoals
         // The same workload through kmalloc's size classes (its own allocator), where class rounding adds to the waste.
         using var kmallocPages = new PageAllocator();
         var kmalloc = new KmallocAllocator(kmallocPages, "memory");
-        var viaKmalloc = new Workload(cache => (nint)kmalloc.Kmalloc((nuint)Sizes[cache]), static (_, obj) => Kmem.Kfree((void*)obj), new Random(2026));
+        var viaKmalloc = new MixedWorkload(cache => (nint)kmalloc.Kmalloc((nuint)MixedWorkload.Sizes[cache]), static (_, obj) => Kmem.Kfree((void*)obj), new Random(2026));
         (double kmallocSteady, long kmallocOsBytes, double kmallocAfterDrop) = Run(viaKmalloc, kmallocPages, () => ShrinkAll(kmalloc));
         kmalloc.Dispose();
 
@@ -49,7 +47,7 @@ internal static unsafe class MemoryGoals
         output.WriteLine("| memory goal | measured | result |");
         output.WriteLine("|---|---:|---|");
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"| mixed workload ({steadyObjects:N0} live objects of {Sizes.Length} sizes, {steadyLive >> 20} MiB, after 200,000 random replacements): bytes from the OS beyond the first arena per live byte ≤ {MaxOsBytesPerLiveByte} | {steady:F3} ({steadyOsBytes >> 20} MiB from the OS) | {(ratioMet ? "met" : "MISSED")} |"));
+            $"| mixed workload ({steadyObjects:N0} live objects of {MixedWorkload.Sizes.Length} sizes, {steadyLive >> 20} MiB, after 200,000 random replacements): bytes from the OS beyond the first arena per live byte ≤ {MaxOsBytesPerLiveByte} | {steady:F3} ({steadyOsBytes >> 20} MiB from the OS) | {(ratioMet ? "met" : "MISSED")} |"));
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"| the same after a random third is freed (a drop from the peak; slabs stay partly used) | {afterDrop:F3} | (for reference) |"));
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -59,28 +57,12 @@ internal static unsafe class MemoryGoals
     }
 
     /// <summary>Grows the workload to the target, churns, measures, drops a random third, measures again, frees everything.</summary>
-    private static (double Steady, long SteadyOsBytes, double AfterDrop) Run(Workload workload, PageAllocator pages, Action shrink)
+    private static (double Steady, long SteadyOsBytes, double AfterDrop) Run(MixedWorkload workload, PageAllocator pages, Action shrink)
     {
-        while (workload.LiveBytes < TargetLiveBytes)
-        {
-            workload.Allocate();
-            workload.Allocate();
-            workload.Allocate();
-            workload.FreeRandom();
-        }
-
-        for (int i = 0; i < 200_000; i++)
-        {
-            workload.FreeRandom();
-            workload.Allocate();
-        }
-
+        workload.GrowAndChurn();
         (double steady, long steadyOsBytes) = Measure(pages, shrink, workload.LiveBytes);
         workload.MarkSteady();
-        for (int i = workload.Count / 3; i > 0; i--)
-        {
-            workload.FreeRandom();
-        }
+        workload.Drop();
 
         (double afterDrop, _) = Measure(pages, shrink, workload.LiveBytes);
         workload.FreeAll();
@@ -101,46 +83,5 @@ internal static unsafe class MemoryGoals
         shrink();
         pages.Trim();
         return ((double)(pages.BytesFromOs - ArenaBytes) / liveBytes, pages.BytesFromOs);
-    }
-
-    /// <summary>The live objects: which size each has, and their total requested size.</summary>
-    private sealed class Workload(Func<int, nint> allocate, Action<int, nint> free, Random random)
-    {
-        private readonly List<(int Size, nint Object)> _live = [];
-
-        public long LiveBytes { get; private set; }
-
-        public int Count => _live.Count;
-
-        public int SteadyCount { get; private set; }
-
-        public long SteadyLiveBytes { get; private set; }
-
-        public void MarkSteady() => (SteadyCount, SteadyLiveBytes) = (Count, LiveBytes);
-
-        public void Allocate()
-        {
-            int size = random.Next(Sizes.Length);
-            _live.Add((size, allocate(size)));
-            LiveBytes += Sizes[size];
-        }
-
-        public void FreeRandom()
-        {
-            int victim = random.Next(_live.Count);
-            (int size, nint obj) = _live[victim];
-            free(size, obj);
-            LiveBytes -= Sizes[size];
-            _live[victim] = _live[^1];
-            _live.RemoveAt(_live.Count - 1);
-        }
-
-        public void FreeAll()
-        {
-            while (_live.Count != 0)
-            {
-                FreeRandom();
-            }
-        }
     }
 }

@@ -3,8 +3,12 @@ using BenchmarkDotNet.Attributes;
 
 namespace SlabGen.Benchmarks;
 
-/// <summary>One block allocated and freed, against the aligned native allocation of the same size and alignment.</summary>
+/// <summary>
+/// One block allocated and freed, against the aligned native allocation of the same size and alignment, under every
+/// installed native allocator (NativePeers.cs).
+/// </summary>
 [MemoryDiagnoser]
+[NativePeers]
 public unsafe class PageBenchmarks
 {
     private PageAllocator _pages = null!;
