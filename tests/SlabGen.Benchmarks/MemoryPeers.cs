@@ -1,7 +1,8 @@
 // The memory goals against the native peers: each workload runs in a child process of its own per allocator (SlabGen's
 // Kmalloc, and NativeMemory under glibc and under every installed peer through LD_PRELOAD), which reports its resident
-// set (VmRSS, VmHWM of /proc/self/status) beyond what it had before the workload, per live byte. RSS is the one
-// measure every allocator shares; SlabGen also reports the bytes its page allocator holds from the OS.
+// set (Rss of /proc/self/smaps_rollup; the peak from VmHWM of /proc/self/status) beyond what it had before the workload,
+// per live byte. RSS is the one measure every allocator shares; SlabGen also reports the bytes its page allocator holds
+// from the OS.
 using System.Diagnostics;
 using System.Globalization;
 
@@ -18,8 +19,7 @@ internal static unsafe class MemoryPeers
     private const int LarsonSlots = 50_000, LarsonRounds = 8, LarsonOpsPerRound = 50_000;
 
     /// <summary>
-    /// Children per workload and allocator: SlabGen's mixed-workload figure varied between 1.087 and 1.104 over three
-    /// processes of one build (mimalloc's by under 0.1%, cause not found), so each figure is the median.
+    /// Children per workload and allocator; each figure is the median.
     /// </summary>
     private const int Processes = 3;
 
@@ -111,7 +111,7 @@ internal static unsafe class MemoryPeers
             figures["steady"] = (double)(Rss() - baseline) / mixed.LiveBytes;
             if (s_peakReset)
             {
-                figures["peak"] = (double)(PeakRss() - baseline) / mixed.LiveBytes;
+                figures["peak"] = (double)(PeakRss() - s_counterBaseline) / mixed.LiveBytes;
             }
             if (kmalloc)
             {
@@ -138,7 +138,7 @@ internal static unsafe class MemoryPeers
             figures["steady"] = (double)(Rss() - baseline) / live;
             if (s_peakReset)
             {
-                figures["peak"] = (double)(PeakRss() - baseline) / peakLive;
+                figures["peak"] = (double)(PeakRss() - s_counterBaseline) / peakLive;
             }
         }
 
@@ -255,7 +255,8 @@ internal static unsafe class MemoryPeers
         GC.Collect();
         try
         {
-            File.WriteAllText("/proc/self/clear_refs", "5"); // resets VmHWM to the current RSS
+            File.WriteAllText("/proc/self/clear_refs", "5"); // resets VmHWM to the current VmRSS
+            s_counterBaseline = Status("VmRSS:"); // the peak is of the same counters
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -267,10 +268,20 @@ internal static unsafe class MemoryPeers
 
     private static bool s_peakReset = true;
 
-    private static long Rss() => Status("VmRSS:");
+    /// <summary>VmRSS when VmHWM was reset: the peak's baseline (both come from the kernel's counters).</summary>
+    private static long s_counterBaseline;
+
+    /// <summary>
+    /// The resident bytes, from smaps_rollup (a walk of the page tables) when there is one, else VmRSS (the kernel's
+    /// approximate counters).
+    /// </summary>
+    private static long Rss() => File.Exists("/proc/self/smaps_rollup") ? Kilobytes("/proc/self/smaps_rollup", "Rss:") : Status("VmRSS:");
 
     private static long PeakRss() => Status("VmHWM:");
 
     /// <summary>A /proc/self/status line in bytes (the file gives kB).</summary>
-    private static long Status(string key) => 1024 * long.Parse(File.ReadLines("/proc/self/status").First(l => l.StartsWith(key, StringComparison.Ordinal))[key.Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
+    private static long Status(string key) => Kilobytes("/proc/self/status", key);
+
+    /// <summary>A "Key: n kB" line of a /proc file, in bytes.</summary>
+    private static long Kilobytes(string file, string key) => 1024 * long.Parse(File.ReadLines(file).First(l => l.StartsWith(key, StringComparison.Ordinal))[key.Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
 }
