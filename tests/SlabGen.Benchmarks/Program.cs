@@ -7,6 +7,8 @@
 // goals table with the measured ratios, the thread cases as pairs per second with their scaling, and the memory
 // goals (MemoryGoals.cs, counted in-process) and the memory comparison with the peers (MemoryPeers.cs, a child
 // process per workload and allocator); a full run exits non-zero when a goal is missed. `--memory-child` is that child.
+// `--precise` runs the precise A/B mode instead (Precise/PreciseRunner.cs: thread CPU time, interleaved rounds, ratios per
+// round; `--against <other build's SlabGen.Benchmarks.dll>` compares two builds), and `--precise-child` is its child.
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Filters;
 using BenchmarkDotNet.Jobs;
@@ -14,10 +16,16 @@ using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Running;
 using Perfolizer.Horology;
 using SlabGen.Benchmarks;
+using SlabGen.Benchmarks.Precise;
 
 if (args.Length == 3 && args[0] == MemoryPeers.ChildSwitch)
 {
     return MemoryPeers.Child(args[1], args[2]);
+}
+
+if (args.Length == 2 && args[0] == PreciseChild.Switch)
+{
+    return PreciseChild.Run(double.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture));
 }
 
 bool quick = args.Contains("--quick");
@@ -26,6 +34,11 @@ int peersAt = Array.IndexOf(args, "--peers");
 if (peersAt >= 0 && peersAt + 1 < args.Length)
 {
     NativePeers.Only = args[peersAt + 1].Split(',');
+}
+
+if (args.Contains("--precise"))
+{
+    return PreciseRunner.Run(args);
 }
 
 int chartsAt = Array.IndexOf(args, "--charts");
