@@ -541,12 +541,12 @@ public sealed unsafe partial class PageAllocator
         page->Order = 0;
     }
 
-    /// <summary>Marks a block just taken off the free lists as allocated: head, tails, contents.</summary>
+    /// <summary>Marks a block just taken off the free lists as allocated: head, tails (up to EagerTailMaxOrder), contents.</summary>
     private static void PrepNewPage(PageFrame* page, int order, GfpFlags flags)
     {
         page->Order = (byte)order;
         page->Flags = PageFlags.Head;
-        for (nuint i = 1; i < (nuint)1 << order; i++)
+        for (nuint i = 1; i < TailPages(order); i++)
         {
             page[i].HeadPage = page;
             page[i].Flags = PageFlags.Tail;
@@ -558,10 +558,13 @@ public sealed unsafe partial class PageAllocator
         }
     }
 
+    /// <summary>How many frames of a block of <paramref name="order"/> carry Tail: all but the head's, or none above EagerTailMaxOrder (lazy tails, PageFrame.cs).</summary>
+    private static nuint TailPages(int order) => order <= PageFrame.EagerTailMaxOrder ? (nuint)1 << order : 1;
+
     /// <summary>Marks the pages after a block's first as parts of a free block again.</summary>
     private static void ClearTails(PageFrame* page, int order)
     {
-        for (nuint i = 1; i < (nuint)1 << order; i++)
+        for (nuint i = 1; i < TailPages(order); i++)
         {
             page[i].Flags = PageFlags.None;
             page[i].HeadPage = null;

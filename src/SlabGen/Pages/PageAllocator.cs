@@ -227,7 +227,7 @@ public sealed unsafe partial class PageAllocator : IDisposable
     internal static PageFrame* HeadFrameOf(void* address)
     {
         PageFrame* page = FrameOf(address);
-        return page == null || page->Flags != PageFlags.Tail ? page : page->HeadPage;
+        return page == null || page->Flags is not (PageFlags.Tail or PageFlags.None) ? page : page->Compound;
     }
 
     /// <summary>
@@ -314,7 +314,7 @@ public sealed unsafe partial class PageAllocator : IDisposable
         string problem = page->Flags switch
         {
             _ when page->Address != address => $"0x{(nuint)address:x} is not page-aligned",
-            PageFlags.Tail => $"interior pointer: 0x{(nuint)address:x} is inside the block at 0x{(nuint)page->HeadPage->Address:x}",
+            _ when page->Compound != page => $"interior pointer: 0x{(nuint)address:x} is inside the block at 0x{(nuint)page->Compound->Address:x}",
             PageFlags.Head when page->OwnerTag != 0 => $"the block at 0x{(nuint)address:x} " + (s_ownerDescriptions[page->OwnerTag] is not 0 and nint describe
                 ? ((delegate*<PageFrame*, string>)describe)(page)
                 : $"belongs to a layer above (owner tag {page->OwnerTag}), which frees it"),

@@ -13,11 +13,18 @@
 //              Next/Prev link the free list of that order (the kernel's page->buddy_list).
 //   PerThread  the first page of a block of order 0..5 parked on a thread's list (the kernel's per-cpu
 //              pages): not on a free list, not coalescable, not handed out. Order = the block's order;
-//              its other pages stay Tail, so a round trip through the list rewrites one frame only.
+//              its other pages stay as they were while allocated (Tail, or None above EagerTailMaxOrder), so a
+//              round trip through the list rewrites one frame only.
 //   Head       the first page of an allocated block. Order = the block's order. OwnerTag says which layer took
 //              it (a slab, a large kmalloc block) and Next/Prev are the owner's to use (a slab cache's lists).
-//   Tail       any other page of an allocated block (order > 0). HeadPage = the block's first page
-//              (the kernel's compound_head), so an interior pointer is recognised in O(1).
+//   Tail       any other page of an allocated block of order 1..EagerTailMaxOrder. HeadPage = the block's first
+//              page (the kernel's compound_head), so an interior pointer is recognised in O(1).
+//
+// Lazy tails: the other pages of a block above EagerTailMaxOrder (4) are not written when it is allocated or freed;
+// they keep None, as inside a free block, so a 4 MiB block costs one frame, not 1,024. Its head is found from any of
+// its pages by probing the page's aligned ancestors (LazyHead): buddy blocks are aligned to their size and never
+// overlap, so the first ancestor that heads an allocated or parked block of at least that order is the block's head,
+// exactly. Slabs (order 4 at most when efficient) keep eager tails: the slab layer writes each of their frames anyway.
 //
 // Transitions: Buddy -> Head (allocation, after expand has split off the unused halves as Buddy blocks);
 // Head -> PerThread -> Head (small blocks through a thread's list); Head/PerThread -> Buddy or None
@@ -118,6 +125,41 @@ public unsafe struct PageFrame
     /// <summary>Sets <see cref="OwnerTag"/>: <see cref="PageAllocator.SetOwner"/> only, on a block's head.</summary>
     internal void SetOwnerTag(byte tag) => _ownerTag = tag;
 
-    /// <summary>The frame of the first page of the allocated block this page belongs to (itself for a Head).</summary>
-    internal PageFrame* Compound => _flags == PageFlags.Tail ? HeadPage : (PageFrame*)Unsafe.AsPointer(ref this);
+    /// <summary>The largest order whose blocks get Tail frames; the pages of larger blocks keep None (lazy tails, above).</summary>
+    internal const int EagerTailMaxOrder = 4;
+
+    /// <summary>
+    /// The frame of the first page of the allocated (or parked) block this page belongs to: itself for a head, HeadPage
+    /// for a Tail, the probed head for a page of a block with lazy tails; itself for a page of a free block.
+    /// </summary>
+    internal PageFrame* Compound
+    {
+        get
+        {
+            var self = (PageFrame*)Unsafe.AsPointer(ref this);
+            return _flags == PageFlags.Tail ? HeadPage : _flags == PageFlags.None && LazyHead(self) is var head && head != null ? head : self;
+        }
+    }
+
+    /// <summary>
+    /// The head of the block above <see cref="EagerTailMaxOrder"/> that covers <paramref name="page"/> (a None frame),
+    /// or null when none does (the page is inside a free block or a hole): the first aligned ancestor that heads an
+    /// allocated or parked block of at least the ancestor's order. Such a block's head is aligned to 2^(order), so the
+    /// probe starts at EagerTailMaxOrder + 1; any lower head is a block with eager tails or a neighbour.
+    /// </summary>
+    internal static PageFrame* LazyHead(PageFrame* page)
+    {
+        nuint index = ((nuint)page->_address >> PageAllocator.PageShift) & (Arena.Pages - 1);
+        PageFrame* frames = page - index;
+        for (int order = EagerTailMaxOrder + 1; order <= PageAllocator.MaxOrder; order++)
+        {
+            PageFrame* candidate = frames + (index & ~(((nuint)1 << order) - 1));
+            if (candidate->_order >= order && candidate->_flags is PageFlags.Head or PageFlags.PerThread)
+            {
+                return candidate;
+            }
+        }
+
+        return null;
+    }
 }

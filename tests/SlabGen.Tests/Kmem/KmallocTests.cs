@@ -256,6 +256,24 @@ public sealed unsafe class KmallocTests
     }
 
     [Fact]
+    public void Kfree_and_Ksize_find_a_4_MiB_block_from_its_start_and_refuse_its_interior()
+    {
+        byte* block = (byte*)Kmem.Kmalloc(Kmem.MaxKmallocSize);
+        Assert.True(block != null);
+        Assert.Equal(Kmem.MaxKmallocSize, Kmem.Ksize(block));
+        var interior = Assert.Throws<ArgumentException>(() => Kmem.Kfree(block + (3 << 20) + 8));
+        Assert.Contains($"interior pointer: it is {(3 << 20) + 8} bytes into a 4194304-byte kmalloc block", interior.Message);
+        Assert.Throws<ArgumentException>(() => PageAllocator.Shared.FreePages(block, PageAllocator.MaxOrder));
+        block[Kmem.MaxKmallocSize - 1] = 7;
+        Kmem.Kfree(block);
+        var twice = Assert.Throws<ArgumentException>(() => Kmem.Kfree(block));
+        Assert.Contains("already freed (double free)", twice.Message);
+        byte* again = (byte*)Kmem.Kmalloc(Kmem.MaxKmallocSize);
+        Assert.True(again != null);
+        Kmem.Kfree(again);
+    }
+
+    [Fact]
     public void Kfree_refuses_an_interior_pointer_and_a_double_free_of_a_large_block()
     {
         byte* large = (byte*)Kmem.Kmalloc(30_000);

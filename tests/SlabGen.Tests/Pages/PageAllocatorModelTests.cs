@@ -82,6 +82,19 @@ public sealed unsafe class PageAllocatorModelTests
             ref readonly PageFrame head = ref pages.PageOf((void*)address);
             Assert.Equal(PageFlags.Head, head.Flags);
             Assert.Equal(order, head.Order);
+
+            // Every page of the block leads to its head, eager tails or lazy (PageFrame.cs); the page after it does not.
+            nint last = end - PageAllocator.PageSize;
+            foreach (nint page in (nint[])[last, address + ((end - address) / 2), last + 100])
+            {
+                Assert.True(pages.HeadPageOf((void*)page).Address == (byte*)address, $"page 0x{page:x} of the order-{order} block at 0x{address:x} did not lead to its head");
+            }
+
+            Assert.Equal(order == 0 ? PageFlags.Head : order <= PageFrame.EagerTailMaxOrder ? PageFlags.Tail : PageFlags.None, pages.PageOf((void*)last).Flags);
+            if ((end & (nint)(Arena.Bytes - 1)) != 0)
+            {
+                Assert.True(pages.HeadPageOf((void*)end).Address != (byte*)address, $"the page after the block at 0x{address:x} led to it");
+            }
         }
 
         long total = (long)pages.ArenaCount * 1024;

@@ -20,6 +20,37 @@ public sealed unsafe class PageAllocatorTests
     }
 
     [Fact]
+    public void Large_blocks_leave_their_tail_frames_unwritten_yet_every_page_leads_to_its_head()
+    {
+        using PageAllocator pages = NewAllocator();
+        byte* whole = (byte*)pages.AllocPages(PageAllocator.MaxOrder);
+        byte* pageAfterHead = whole + PageAllocator.PageSize;
+        Assert.Equal(PageFlags.None, pages.PageOf(pageAfterHead).Flags);
+        Assert.True(pages.HeadPageOf(whole + (1023 * PageAllocator.PageSize) + 4095).Address == whole);
+        Assert.True(pages.HeadPageOf(pageAfterHead).Address == whole);
+        var interior = Assert.Throws<ArgumentException>(() => pages.FreePages(pageAfterHead, PageAllocator.MaxOrder));
+        Assert.Contains($"interior pointer: 0x{(nuint)pageAfterHead:x} is inside the block at 0x{(nuint)whole:x}", interior.Message);
+        pages.FreePages(whole, PageAllocator.MaxOrder);
+        Assert.True(pages.HeadPageOf(pageAfterHead).Address == pageAfterHead, "a page of a free block is its own head");
+
+        // Blocks of every lazy order side by side, split from one arena: each page finds its own block's head.
+        var blocks = Enumerable.Range(PageFrame.EagerTailMaxOrder + 1, PageAllocator.MaxOrder - PageFrame.EagerTailMaxOrder - 1)
+            .Select(order => ((nint)pages.AllocPages(order), order)).ToList();
+        foreach ((nint block, int order) in blocks)
+        {
+            for (nint offset = 0; offset < (nint)PageAllocator.PageSize << order; offset += PageAllocator.PageSize * 3)
+            {
+                Assert.True(pages.HeadPageOf((void*)(block + offset)).Address == (byte*)block, $"offset {offset} of the order-{order} block");
+            }
+
+            Assert.Equal(order, pages.HeadPageOf((void*)(block + ((nint)PageAllocator.PageSize << order) - 1)).Order);
+        }
+
+        blocks.ForEach(b => pages.FreePages((void*)b.Item1, b.order));
+        Assert.Equal([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], pages.BuddyInfo().FreeBlocks);
+    }
+
+    [Fact]
     public void Freeing_a_page_coalesces_with_its_free_buddies_back_to_one_max_order_block()
     {
         using PageAllocator pages = NewAllocator();
