@@ -17,7 +17,7 @@ internal static class SlabCacheRules
     public const int MaxAlign = Contract.PageSize;
 
     /// <summary>The names of the members the generator adds; a struct that declares one of them itself is refused.</summary>
-    public static readonly string[] GeneratedMemberNames = ["Cache", "Alloc", "TryAlloc", "New", "TryNew", "Free", "__slabCache", "__SlabThreadCache"];
+    public static readonly string[] GeneratedMemberNames = ["Cache", "ThisThread", "Alloc", "TryAlloc", "New", "TryNew", "Free", "__slabCache", "__SlabThreadCache"];
 
     /// <summary>How the generated files' names end: the analyzer tells the generator's members from the user's by it.</summary>
     public const string GeneratedFileSuffix = ".SlabCache.g.cs";

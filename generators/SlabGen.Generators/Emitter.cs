@@ -1,5 +1,5 @@
-// Turns a CacheModel into the partial struct's generated half: the cache, its per-thread fast-path slot,
-// Alloc, one New per public constructor, and Free. Reads only the model, never a symbol.
+// Turns a CacheModel into the partial struct's generated half: the cache, its per-thread fast-path slot, the
+// thread's handle for hot loops (ThisThread), Alloc, one New per public constructor, and Free. Reads only the model, never a symbol.
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
@@ -14,6 +14,7 @@ internal static class Emitter
     private static readonly string KmemCacheOfT = Generic(Contract.KmemCacheOfT);
     private static readonly string TypeCacheOfT = Generic(Contract.TypeCacheOfT);
     private static readonly string SlabRefOfT = Generic(Contract.SlabRefOfT);
+    private static readonly string SlabThreadCacheOfT = Generic(Contract.SlabThreadCacheOfT);
 
     /// <summary>The doc line of a GfpFlags parameter, the same on every generated member that takes one.</summary>
     private static string FlagsParam(string name) =>
@@ -85,6 +86,17 @@ internal static class Emitter
         w.Line($"/// <summary>The slab cache of <see cref=\"{model.TypeName}\"/> objects, \"{Escape(model.CacheName)}\" in slabinfo.</summary>");
         NotClsCompliant(w, model);
         w.Line($"public static {cache} Cache => __slabCache;");
+        w.Line();
+        w.Line("/// <summary>");
+        w.Line($"/// This thread's handle on <see cref=\"Cache\"/> for hot loops: take it once, then its Alloc, TryAlloc and Free behave as");
+        w.Line("/// this type's own but make no thread-local read. A ref struct: use it on this thread, within the method that took it.");
+        w.Line("/// </summary>");
+        NotClsCompliant(w, model);
+        w.Line($"public static {SlabThreadCacheOfT}<{self}> ThisThread");
+        w.Line("{");
+        w.Line("    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]");
+        w.Line($"    get => {support}.ThisThread(__slabCache, ref __SlabThreadCache.Block);");
+        w.Line("}");
         w.Line();
         w.Line(model.SlabConstructor is null
             ? $"/// <summary>Allocates a <see cref=\"{model.TypeName}\"/> from <see cref=\"Cache\"/>, not zeroed: its fields hold whatever the memory held (<c>New()</c> gives a zeroed one).</summary>"

@@ -32,6 +32,9 @@ internal static class Contract
     /// <summary>The handle the generated members take and return, <c>SlabRef&lt;T&gt;</c>.</summary>
     public const string SlabRefOfT = "SlabGen.SlabRef`1";
 
+    /// <summary>The thread's handle for hot loops the generated <c>ThisThread</c> property returns, <c>SlabThreadCache&lt;T&gt;</c>.</summary>
+    public const string SlabThreadCacheOfT = "SlabGen.SlabThreadCache`1";
+
     /// <summary>The generated code's entry points, <c>SlabGen.CompilerServices.TypeCache&lt;T&gt;</c>.</summary>
     public const string TypeCacheOfT = "SlabGen.CompilerServices.TypeCache`1";
 

@@ -100,9 +100,9 @@ public class StructShapeTests
             .Single(s => s.HintName == $"Game.{type}.SlabCache.g.cs").SourceText.ToString();
         static int Count(string text, string what) => text.Split(what).Length - 1;
         const string Mark = "[global::System.CLSCompliant(false)]";
-        // Cache, Alloc, TryAlloc, New and TryNew twice each, Free (and the private thread-cache class's field).
-        Assert.Equal(8 + 1, Count(Source("Visible"), "public static "));
-        Assert.Equal(8, Count(Source("Visible"), Mark));
+        // Cache, ThisThread, Alloc, TryAlloc, New and TryNew twice each, Free (and the private thread-cache class's field).
+        Assert.Equal(9 + 1, Count(Source("Visible"), "public static "));
+        Assert.Equal(9, Count(Source("Visible"), Mark));
         Assert.Equal(0, Count(Source("Hidden"), Mark)); // on a member nobody outside sees, the mark is warning CS3019
     }
 

@@ -19,6 +19,7 @@ public sealed class ContractTests
     [InlineData(Contract.SlabFlags)]
     [InlineData(Contract.KmemCacheOfT)]
     [InlineData(Contract.SlabRefOfT)]
+    [InlineData(Contract.SlabThreadCacheOfT)]
     [InlineData(Contract.TypeCacheOfT)]
     public void Every_metadata_name_is_a_public_type_of_the_runtime(string name)
     {

@@ -65,10 +65,105 @@ public static unsafe class TypeCache<T>
             nuint size = checkedHandles ? SlabRef<T>.GenerationOffset + sizeof(ulong) : (nuint)sizeof(T);
             var cache = KmemCache.Create(name, size, alignment, flags, (delegate*<void*, void>)ctor, pages);
             cache.MakeTypeCache(checkedHandles);
+            s_checkedHandles = checkedHandles;
             s_cache = new KmemCache<T>(cache);
             return s_cache;
         }
     }
+
+    /// <summary>The calling thread's handle on <paramref name="cache"/> for hot loops (the generated <c>T.ThisThread</c>).</summary>
+    /// <param name="cache">The cache <see cref="Create(string, SlabFlags, int, bool, ObjectConstructor{T})"/> returned.</param>
+    /// <param name="threadCache">The generated type's thread static: the handle keeps a reference to it.</param>
+    /// <returns>The handle.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="cache"/> is null.</exception>
+    /// <exception cref="InvalidOperationException"><paramref name="cache"/> is not the cache <see cref="Create(string, SlabFlags, int, bool, ObjectConstructor{T})"/> made.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static SlabThreadCache<T> ThisThread(KmemCache<T> cache, ref nint threadCache)
+    {
+        if (cache != s_cache || cache is null)
+        {
+            ThrowNotTheTypeCache(cache);
+        }
+
+        return new SlabThreadCache<T>(ref threadCache);
+    }
+
+    /// <summary>The type's cache, for <see cref="SlabThreadCache{T}"/>, which keeps no reference of its own.</summary>
+    internal static KmemCache<T> Cache
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => s_cache ?? ThrowNoCache();
+    }
+
+    /// <summary>Whether the type's handles are generation-checked: set once by Create, before any handle exists.</summary>
+    private static bool s_checkedHandles;
+
+    // SlabThreadCache<T>'s entry points: the cache is read from the static on the slow paths only, and whether handles
+    // are checked from a static readonly that the JIT folds at tier 1 (first read after Create: only ThisThread makes a
+    // usable handle, and it checks that Create has run).
+
+    /// <summary>The fast path of <see cref="SlabThreadCache{T}.Alloc"/>: pop, or the slow path with the type's cache.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static T* AllocPointer(ref nint threadCache, GfpFlags flags)
+    {
+        T* obj = PopThreadCache(threadCache, flags);
+        return obj != null ? obj : AllocSlow(Cache, ref threadCache, flags);
+    }
+
+    /// <summary>The fast path of <see cref="SlabThreadCache{T}.TryAlloc"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static T* TryAllocPointer(ref nint threadCache, GfpFlags flags)
+    {
+        T* obj = PopThreadCache(threadCache, flags);
+        return obj != null ? obj : TryAllocSlow(Cache, ref threadCache, flags);
+    }
+
+    /// <summary>The handle of a new object: stamped with a generation when the type's handles are checked.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static SlabRef<T> HandleOf(T* obj) => Checkedness.Value ? Stamp(obj) : new(obj);
+
+    /// <summary><see cref="SlabThreadCache{T}.Free"/>: <see cref="FreeChecked"/> or <see cref="Free(KmemCache{T}, ref nint, SlabRef{T})"/> as the type's handles are, the cache read on the slow path only.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void FreeThisThread(ref nint threadCache, SlabRef<T> obj)
+    {
+        T* pointer = obj.RawPointer;
+        if (Checkedness.Value && pointer != null)
+        {
+            ulong* word = SlabRef<T>.GenerationWord(pointer);
+            if (*word != obj.Generation || obj.Generation == 0)
+            {
+                SlabRef<T>.ThrowFreed("Free");
+            }
+
+            *word = 0;
+        }
+
+        var block = (nint*)threadCache;
+        if (block != null && pointer != null && ArrayCache.TryPush(block, pointer))
+        {
+            return;
+        }
+
+        FreeSlow(Cache, ref threadCache, pointer);
+    }
+
+    /// <summary>Whether the type's handles are checked, as a constant to the tier-1 JIT; first read after Create.</summary>
+    private static class Checkedness
+    {
+        public static readonly bool Value = s_checkedHandles;
+    }
+
+    [DoesNotReturn]
+    private static void ThrowNotTheTypeCache(KmemCache<T>? cache) => throw new InvalidOperationException(
+        $"ThisThread of {typeof(T).Name} was given {(cache is null ? "no cache" : $"cache '{cache.Name}'")}, not the type's own cache{(s_cache is null ? "" : $" '{s_cache.Name}'")}.");
+
+    [DoesNotReturn]
+    private static KmemCache<T> ThrowNoCache() => throw new InvalidOperationException($"{typeof(T).Name} has no cache yet: take a handle through {typeof(T).Name}.ThisThread.");
+
+    /// <summary>What a default <see cref="SlabThreadCache{T}"/> (not taken through ThisThread) throws.</summary>
+    [DoesNotReturn]
+    internal static void ThrowDefaultThreadCache() => throw new InvalidOperationException(
+        $"A default SlabThreadCache<{typeof(T).Name}> has no thread slot: take the handle with {typeof(T).Name}.ThisThread.");
 
     /// <summary>Allocates an object of <paramref name="cache"/> through the thread's array cache named by <paramref name="threadCache"/>.</summary>
     /// <param name="cache">The cache <see cref="Create(string, SlabFlags, int, bool, ObjectConstructor{T})"/> returned.</param>

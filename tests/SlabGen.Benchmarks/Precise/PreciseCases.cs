@@ -23,6 +23,7 @@ internal static unsafe class PreciseCases
         ("floor call", "pair", FloorCalls),
         ("typed loop", "pair", TypedLoop),
         ("typed call", "pair", TypedCalls),
+        ("typed ThisThread loop", "pair", TypedThisThreadLoop),
         ("kmemcache loop", "pair", KmemCacheLoop),
         ("kmemcache call", "pair", KmemCacheCalls),
         ("kmalloc64 loop", "pair", KmallocLoop),
@@ -30,6 +31,7 @@ internal static unsafe class PreciseCases
         ("native64 loop", "pair", NativeLoop),
         ("native64 call", "pair", NativeCalls),
         ("typed batch", "object", TypedBatch),
+        ("typed ThisThread batch", "object", TypedThisThreadBatch),
         ("kmemcache batch", "object", KmemCacheBatch),
         ("kmalloc64 batch", "object", KmallocBatch),
         ("native64 batch", "object", NativeBatch),
@@ -74,6 +76,20 @@ internal static unsafe class PreciseCases
         {
             SlabRef<SlabPayload64> obj = SlabPayload64.Alloc();
             SlabPayload64.Free(obj);
+            sink ^= (nint)obj.AsPointer();
+        }
+
+        return sink;
+    }
+
+    private static nint TypedThisThreadLoop(long n)
+    {
+        SlabThreadCache<SlabPayload64> thread = SlabPayload64.ThisThread;
+        nint sink = 0;
+        for (long i = 0; i < n; i++)
+        {
+            SlabRef<SlabPayload64> obj = thread.Alloc();
+            thread.Free(obj);
             sink ^= (nint)obj.AsPointer();
         }
 
@@ -209,6 +225,26 @@ internal static unsafe class PreciseCases
             for (int i = 0; i < handles.Length; i++)
             {
                 SlabPayload64.Free(handles[i]);
+            }
+        }
+
+        return (nint)handles[0].AsPointer();
+    }
+
+    private static nint TypedThisThreadBatch(long n)
+    {
+        SlabThreadCache<SlabPayload64> thread = SlabPayload64.ThisThread;
+        SlabRef<SlabPayload64>[] handles = s_handles;
+        for (long b = Batches(n); b > 0; b--)
+        {
+            for (int i = 0; i < handles.Length; i++)
+            {
+                handles[i] = thread.Alloc();
+            }
+
+            for (int i = 0; i < handles.Length; i++)
+            {
+                thread.Free(handles[i]);
             }
         }
 

@@ -14,11 +14,13 @@ internal sealed class PreciseReport(Dictionary<string, Dictionary<string, List<d
     [
         ("typed loop", "native64 loop"),
         ("typed call", "native64 call"),
+        ("typed ThisThread loop", "native64 loop"),
         ("kmemcache loop", "native64 loop"),
         ("kmemcache call", "native64 call"),
         ("kmalloc64 loop", "native64 loop"),
         ("kmalloc64 call", "native64 call"),
         ("typed batch", "native64 batch"),
+        ("typed ThisThread batch", "native64 batch"),
         ("kmemcache batch", "native64 batch"),
         ("kmalloc64 batch", "native64 batch"),
         ("pages 4K", "aligned 4K"),
@@ -29,15 +31,16 @@ internal sealed class PreciseReport(Dictionary<string, Dictionary<string, List<d
     [
         ("typed loop", "floor loop"),
         ("typed call", "floor call"),
+        ("typed ThisThread loop", "floor loop"),
         ("kmemcache loop", "floor loop"),
         ("kmemcache call", "floor call"),
         ("kmalloc64 loop", "floor loop"),
         ("kmalloc64 call", "floor call"),
     ];
 
-    private static readonly string[] CheckedPairs = ["typed loop", "typed call", "kmemcache loop", "kmemcache call", "kmalloc64 loop", "kmalloc64 call"];
+    private static readonly string[] CheckedPairs = ["typed loop", "typed call", "typed ThisThread loop", "kmemcache loop", "kmemcache call", "kmalloc64 loop", "kmalloc64 call"];
 
-    /// <summary>ns per operation of every case in every process, median [quartiles].</summary>
+    /// <summary>ns per operation of every case in every process, median [quartiles]; n/a where a build lacks the case.</summary>
     public void PrintTimes()
     {
         string[] variants = [.. results.Keys];
@@ -48,7 +51,7 @@ internal sealed class PreciseReport(Dictionary<string, Dictionary<string, List<d
         output.WriteLine("|---|" + string.Concat(variants.Select(_ => "---:|")));
         foreach (string c in cases)
         {
-            output.WriteLine($"| {c} | " + string.Join(" | ", variants.Select(v => Format(Summary.Of(results[v][c]), "F2"))) + " |");
+            output.WriteLine($"| {c} | " + string.Join(" | ", variants.Select(v => Format(results[v].TryGetValue(c, out var times) ? Summary.Of(times) : null, "F2"))) + " |");
         }
     }
 
@@ -102,6 +105,7 @@ internal sealed class PreciseReport(Dictionary<string, Dictionary<string, List<d
             goals.Add((goal, s?.Median, met, s is null ? "not run" : Format(s.Value, "F2") + unit));
 
         Add("[SlabCache] pair ≤ 2.5× the floor, loop", Slower("glibc", "typed loop", "floor loop"), v => v <= 2.5, "×");
+        Add("[SlabCache] pair ≤ 2.5× the floor, loop through T.ThisThread", Slower("glibc", "typed ThisThread loop", "floor loop"), v => v <= 2.5, "×");
         Add("[SlabCache] pair ≤ 1.5× the floor, call", Slower("glibc", "typed call", "floor call"), v => v <= 1.5, "×");
         foreach (string c in CheckedPairs)
         {
@@ -121,6 +125,7 @@ internal sealed class PreciseReport(Dictionary<string, Dictionary<string, List<d
         }
 
         Add("typed batch ≥ 2× mimalloc", Faster("mimalloc", "typed batch", "native64 batch"), v => v >= 2, "×");
+        Add("typed batch through T.ThisThread ≥ 2× mimalloc", Faster("mimalloc", "typed ThisThread batch", "native64 batch"), v => v >= 2, "×");
         Add("kmalloc64 batch ≥ 1.2× mimalloc", Faster("mimalloc", "kmalloc64 batch", "native64 batch"), v => v >= 1.2, "×");
         Add("kmemcache batch ≥ 1.2× mimalloc", Faster("mimalloc", "kmemcache batch", "native64 batch"), v => v >= 1.2, "×");
         foreach (string peer in (string[])["mimalloc", "jemalloc", "tcmalloc"])
