@@ -62,7 +62,7 @@ internal static class Descriptors
 
     public static readonly DiagnosticDescriptor MemberClash = Error(RuleIdentifiers.MemberClash, Usage,
         "[SlabCache] struct declares a member the generator adds",
-        "'{0}' declares '{1}', a name [SlabCache] generates (Cache, Alloc, TryAlloc, New, TryNew, Free): rename it");
+        "'{0}' declares '{1}', a name [SlabCache] generates (Cache, ThisThread, Alloc, TryAlloc, New, TryNew, Free): rename it");
 
     public static readonly DiagnosticDescriptor RequiredMember = Error(RuleIdentifiers.RequiredMember, Usage,
         "[SlabCache] struct must not have required members",

@@ -44,6 +44,7 @@ public class SlabCacheAnalyzerTests
         [SlabCache] public partial struct B { public int X; public void {|SLAB012:Free|}(int unrelated) { } }
         [SlabCache] public partial struct C { public int X; public class {|SLAB012:New|} { } }
         [SlabCache] public partial record struct D(int {|SLAB012:Alloc|});
+        [SlabCache] public partial struct H { public int X; public static int {|SLAB012:ThisThread|} => 0; }
         [SlabCache] public partial struct E { public required int {|SLAB013:X|}; }
         [SlabCache] public partial struct F { public required int {|SLAB013:X|} { get; init; } }
         [SlabCache] file partial struct {|SLAB014:G|} { public int X; }
