@@ -15,14 +15,12 @@
 // common header are the cache's constants that the checked free needs, copied here so every route reads them from
 // the line it already holds.
 //
-// Checked frees (every free path, default mode). A free object's free word (the cache's free-pointer offset: the
-// object's first word, or the word after it for a constructor cache, so constructed state is kept) always holds
-// its address or its freelist successor XOR the cache's secret FreeTag: obj ^ tag while on a stack or in a
-// magazine, next ^ tag on a slab's freelist (the end of a list is the slab's base + 1, odd, so it stays inside the
-// slab). A push first reads the word: if word ^ tag points into the object's own slab, the object may be free, and
-// the push misses to the slow path, which decides exactly (KmemCache.ThrowIfFree: the marker, or a walk of the
-// slab's freelist) and throws on a double free. A pop clears the word, so an allocated object never looks free
-// unless its data happens to equal that pattern (then the slow path looks and frees it normally). The interior check
+// Checked frees (every free path, default mode): the object's free word (FreeWord.cs has its states and every
+// function that reads or writes it). A push first reads the word: if it may mean "free" (it decodes into the
+// object's own slab), the push misses to the slow path, which decides exactly (KmemCache.ThrowIfFree: the cached
+// marker, or a walk of the slab's freelist) and throws on a double free. A pop marks the object allocated, so an
+// allocated object never looks free unless its data happens to equal that pattern (then the slow path looks and frees
+// it normally). The interior check
 // (IsObjectStart) is a bound and a divisibility test by multiplication (Lemire, Kaser, Kurz 2019), no division.
 // This is glibc's tcache double-free check (a key written on free, cleared on allocation) made exact. A variant that
 // wrote nothing on allocation (the word kept the code of the stack position the object left, checked inline on the
@@ -78,7 +76,7 @@ internal sealed unsafe class ArrayCache : PerThreadState
         MagazineSize = cache.BatchCount;
         Block[FreeTagIndex] = cache.FreeTag;
         Block[FreeWordIndex] = (nint)cache.Layout.FreePointerOffset;
-        Block[SlabMaskIndex] = ~(nint)(cache.Layout.SlabBytes - 1);
+        Block[SlabMaskIndex] = cache.Layout.SlabMask;
         Block[SpanIndex] = (nint)((nuint)cache.ObjectsPerSlab * cache.Layout.Stride);
         Block[DivisorIndex] = (nint)(ulong.MaxValue / cache.Layout.Stride + 1);
     }
@@ -129,7 +127,7 @@ internal sealed unsafe class ArrayCache : PerThreadState
                     var obj = (byte*)block[EntriesIndex - 1 + count];
                     if (FreeChecks)
                     {
-                        *(nint*)(obj + block[FreeWordIndex]) = 0; // allocated: the free word no longer says "free"
+                        FreeWord.MarkAllocated(obj, block[FreeWordIndex]);
                     }
 
                     return obj;
@@ -155,12 +153,12 @@ internal sealed unsafe class ArrayCache : PerThreadState
             return TryPushUnchecked(block, obj);
         }
 
-        var word = (nint*)((byte*)obj + block[FreeWordIndex]);
+        nint* word = FreeWord.Of(obj, block[FreeWordIndex]);
         nint tag = block[FreeTagIndex];
         nint count = block[PerThreadBlock.CountIndex];
-        if (((*word ^ tag ^ (nint)obj) & block[SlabMaskIndex]) != 0 && count < Volatile.Read(ref block[PerThreadBlock.CapacityIndex]))
+        if (!FreeWord.MayBeFree(*word, obj, tag, block[SlabMaskIndex]) && count < Volatile.Read(ref block[PerThreadBlock.CapacityIndex]))
         {
-            *word = (nint)obj ^ tag;
+            *word = FreeWord.Cached(obj, tag);
             block[EntriesIndex + count] = (nint)obj;
             Volatile.Write(ref block[PerThreadBlock.CountIndex], count + 1);
             return true;
@@ -230,7 +228,7 @@ internal sealed unsafe class ArrayCache : PerThreadState
         var obj = (byte*)Entries[(int)--Count];
         if (FreeChecks)
         {
-            *(nint*)(obj + Block[FreeWordIndex]) = 0;
+            FreeWord.MarkAllocated(obj, Block[FreeWordIndex]);
         }
 
         return obj;
@@ -246,7 +244,7 @@ internal sealed unsafe class ArrayCache : PerThreadState
 
         if (FreeChecks)
         {
-            *(nint*)((byte*)obj + Block[FreeWordIndex]) = (nint)obj ^ Block[FreeTagIndex];
+            FreeWord.MarkCached(obj, Block[FreeWordIndex], Block[FreeTagIndex]);
         }
 
         Entries[(int)Count++] = (nint)obj;

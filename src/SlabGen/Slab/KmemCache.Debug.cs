@@ -129,7 +129,7 @@ public sealed unsafe partial class KmemCache
         }
 
         FillZones(obj, requested, RedActive);
-        *(nint*)(obj + _layout.FreePointerOffset) = 0; // allocated: the free word (outside the object here) no longer says "free"
+        FreeWord.MarkAllocated(obj, (nint)_layout.FreePointerOffset); // the free word is outside the object here
         _live![(nint)obj] = requested;
         if (site is not null)
         {

@@ -165,8 +165,7 @@ public sealed unsafe partial class KmemCache
     }
 
     /// <summary>Whether the object in this slot is allocated (see the file header).</summary>
-    internal bool IsLive(byte* obj) =>
-        ((*(nint*)(obj + _layout.FreePointerOffset) ^ _freeTag ^ (nint)obj) & ~(nint)(_layout.SlabBytes - 1)) != 0;
+    internal bool IsLive(byte* obj) => FreeWord.IsLive(obj, (nint)_layout.FreePointerOffset, _freeTag, _layout.SlabMask);
 
     /// <summary>
     /// Lists the slabs that may hold live objects (partial and full ones) in a <see cref="SlabListBuffer"/> and pins every

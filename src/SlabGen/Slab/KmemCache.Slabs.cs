@@ -381,7 +381,7 @@ public sealed unsafe partial class KmemCache
             {
                 into[taken++] = (nint)obj;
                 byte* next = NextFree(obj);
-                if (next != null && (next == (byte*)CorruptFreePointer || !IsObjectOf(slab, next)))
+                if (next != null && (next == (byte*)FreeWord.CorruptPointer || !IsObjectOf(slab, next)))
                 {
                     // Never followed: the rest of the list is dropped, and the slab counts as full until its live
                     // objects come back (then it holds those only, so it is never released: a leak, not a corruption).
@@ -532,26 +532,12 @@ public sealed unsafe partial class KmemCache
         }
     }
 
-    // A free object's free word (ArrayCache.cs, "Checked frees"): successor ^ tag on a slab's freelist, the end of the
-    // list being the slab's base + 1 (odd, inside the slab); its own address ^ tag while cached.
+    // The free word's states and encoding: FreeWord.cs.
 
-    /// <summary>What NextFree returns for a free pointer that is neither an object's address nor its slab's end mark.</summary>
-    private const nint CorruptFreePointer = 1;
+    /// <summary>The object after <paramref name="obj"/> on its slab's freelist: null at the end, FreeWord.CorruptPointer for a bad word.</summary>
+    private byte* NextFree(byte* obj) => FreeWord.Next(obj, (nint)_layout.FreePointerOffset, _freeTag, _layout.SlabMask);
 
-    /// <summary>
-    /// The object after <paramref name="obj"/> on its slab's freelist, null at the end, or
-    /// <see cref="CorruptFreePointer"/> when the pointer is neither (not even-aligned, or an odd value that is not
-    /// this slab's end mark). The caller still checks that an address is an object of the slab.
-    /// </summary>
-    private byte* NextFree(byte* obj)
-    {
-        nint next = *(nint*)(obj + _layout.FreePointerOffset) ^ _freeTag;
-        nint end = ((nint)obj & ~(nint)(_layout.SlabBytes - 1)) + 1;
-        return next == end ? null : (next & 7) != 0 ? (byte*)CorruptFreePointer : (byte*)next;
-    }
-
-    private void SetNextFree(byte* obj, byte* next, byte* slabBase) =>
-        *(nint*)(obj + _layout.FreePointerOffset) = (next != null ? (nint)next : (nint)slabBase + 1) ^ _freeTag;
+    private void SetNextFree(byte* obj, byte* next, byte* slabBase) => FreeWord.SetNext(obj, (nint)_layout.FreePointerOffset, _freeTag, next, slabBase);
 
     /// <summary>Whether <paramref name="obj"/> is on the freelist of <paramref name="slab"/>: a walk that follows only valid pointers, at most a slab's worth. Under the cache lock.</summary>
     private bool OnFreelist(PageFrame* slab, byte* obj)
@@ -580,14 +566,14 @@ public sealed unsafe partial class KmemCache
     /// <summary>Reports a free pointer that does not lead to an object of its slab. Under the cache lock.</summary>
     private void ReportFreelistCorruption(byte* obj, byte* next)
     {
-        next = (byte*)(*(nint*)(obj + _layout.FreePointerOffset) ^ _freeTag);
+        next = (byte*)FreeWord.Decode(obj, (nint)_layout.FreePointerOffset, _freeTag);
         string report = $"kmem_cache {Name}: freelist corrupted: the free pointer of free object 0x{(nuint)obj:x} leads to 0x{(nuint)next:x}, " +
             "which is not an object of its slab (a write after free, or an overflow into it). It was not followed: the rest of the slab's freelist was dropped.";
         _freelistCorruption = report;
         SlabGenEventSource.Log.FreelistCorrupted(Name, report);
     }
 
-    private void ClearFreeWord(byte* obj) => *(nint*)(obj + _layout.FreePointerOffset) = 0;
+    private void ClearFreeWord(byte* obj) => FreeWord.MarkAllocated(obj, (nint)_layout.FreePointerOffset);
 
-    private void MarkCached(byte* obj) => *(nint*)(obj + _layout.FreePointerOffset) = (nint)obj ^ _freeTag;
+    private void MarkCached(byte* obj) => FreeWord.MarkCached(obj, (nint)_layout.FreePointerOffset, _freeTag);
 }

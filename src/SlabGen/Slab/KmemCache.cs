@@ -434,13 +434,13 @@ public sealed unsafe partial class KmemCache : IDisposable
     /// </summary>
     private void ThrowIfFree(byte* obj, PageFrame* slab)
     {
-        nint where = *(nint*)(obj + _layout.FreePointerOffset) ^ _freeTag ^ (nint)obj;
-        if (where == 0)
+        var offset = (nint)_layout.FreePointerOffset;
+        if (FreeWord.IsCached(obj, offset, _freeTag))
         {
             ThrowFreeError(obj, "double free: the object is already free (cached by a thread or in the depot)");
         }
 
-        if ((where & ~(nint)(_layout.SlabBytes - 1)) != 0)
+        if (!FreeWord.MayBeFree(*FreeWord.Of(obj, offset), obj, _freeTag, _layout.SlabMask))
         {
             return;
         }

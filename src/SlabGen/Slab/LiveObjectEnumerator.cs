@@ -37,7 +37,7 @@ public unsafe ref struct LiveObjectEnumerator
         _stride = cache.Layout.Stride;
         _freeWord = cache.Layout.FreePointerOffset;
         _tag = cache.FreeTag;
-        _slabMask = ~(nint)(cache.Layout.SlabBytes - 1);
+        _slabMask = cache.Layout.SlabMask;
         _slabs = cache.PinSlabs(out _stamp);
     }
 
@@ -57,7 +57,7 @@ public unsafe ref struct LiveObjectEnumerator
         nint tag = _tag, mask = _slabMask;
         for (; obj < end; obj += stride)
         {
-            if (((*(nint*)(obj + freeWord) ^ tag ^ (nint)obj) & mask) != 0)
+            if (FreeWord.IsLive(obj, (nint)freeWord, tag, mask))
             {
                 _current = obj;
                 return true;
@@ -98,7 +98,7 @@ public unsafe ref struct LiveObjectEnumerator
             byte* end = first + ((nuint)objectsPerSlab * stride);
             for (byte* obj = first; obj < end; obj += stride)
             {
-                if (((*(nint*)(obj + freeWord) ^ tag ^ (nint)obj) & mask) != 0)
+                if (FreeWord.IsLive(obj, (nint)freeWord, tag, mask))
                 {
                     return new Run { First = obj, End = end };
                 }

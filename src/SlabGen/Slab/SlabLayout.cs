@@ -43,6 +43,9 @@ internal readonly struct SlabLayout
 
     public nuint SlabBytes => (nuint)PageAllocator.PageSize << Order;
 
+    /// <summary>~(SlabBytes - 1): the bits of an address that name its slab (slabs are aligned to their size).</summary>
+    public nint SlabMask => ~(nint)(SlabBytes - 1);
+
     /// <summary>Lays out a cache, or throws naming the problem with the arguments.</summary>
     public static SlabLayout Compute(nuint size, nuint align, SlabFlags flags, bool hasConstructor)
     {
