@@ -23,9 +23,9 @@ if (args.Length == 3 && args[0] == MemoryPeers.ChildSwitch)
     return MemoryPeers.Child(args[1], args[2]);
 }
 
-if (args.Length == 2 && args[0] == PreciseChild.Switch)
+if (args.Length is 2 or 3 && args[0] == PreciseChild.Switch)
 {
-    return PreciseChild.Run(double.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture));
+    return PreciseChild.Run(double.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture), args.Length == 3 ? args[2] : null);
 }
 
 bool quick = args.Contains("--quick");

@@ -106,18 +106,25 @@ internal static unsafe class KmallocCaches
     private static void Remember(int slabClass, KmemCache cache)
     {
         nint* block = cache.ThreadBlock();
-        if (block == null)
+        if (block != null)
         {
-            return;
+            ThreadBlocksCreated[slabClass] = (nint)block;
         }
+    }
 
-        if (PerThread.Blocks == null)
-        {
-            PerThread.Storage = GC.AllocateArray<nint>(Sizes.Length + 1, pinned: true);
-            PerThread.Blocks = (nint*)Unsafe.AsPointer(ref PerThread.Storage[0]);
-        }
+    /// <summary>The calling thread's table, made empty if the thread has none yet; it stays at one address for the thread's life.</summary>
+    public static nint* ThreadBlocksCreated
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => PerThread.Blocks != null ? PerThread.Blocks : CreateThreadBlocks();
+    }
 
-        PerThread.Blocks[slabClass] = (nint)block;
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static nint* CreateThreadBlocks()
+    {
+        PerThread.Storage = GC.AllocateArray<nint>(Sizes.Length + 1, pinned: true);
+        PerThread.Blocks = (nint*)Unsafe.AsPointer(ref PerThread.Storage[0]);
+        return PerThread.Blocks;
     }
 
     /// <summary>

@@ -34,11 +34,15 @@ public static unsafe partial class Kmem
     /// <exception cref="ArgumentException"><paramref name="flags"/> has both <see cref="GfpFlags.Kernel"/> and <see cref="GfpFlags.Atomic"/>.</exception>
     /// <exception cref="InvalidOperationException">Flags that may sleep (without <see cref="GfpFlags.Atomic"/>) in interrupt context (<see cref="InterruptContext"/>).</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void* Kmalloc(nuint size, GfpFlags flags = GfpFlags.Kernel)
-    {
+    public static void* Kmalloc(nuint size, GfpFlags flags = GfpFlags.Kernel) =>
         // The thread's table is read before the size test, so the read dominates the rest of an inlining caller:
         // a Kfree later in the same method reuses its thread-local address instead of looking it up again.
-        nint* blocks = KmallocCaches.ThreadBlocks;
+        KmallocFrom(KmallocCaches.ThreadBlocks, size, flags);
+
+    /// <summary>Kmalloc through <paramref name="blocks"/>, the calling thread's table (null: the slow path finds or makes it).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void* KmallocFrom(nint* blocks, nuint size, GfpFlags flags)
+    {
         if (size > KmallocCaches.MaxCacheSize)
         {
             return KmallocLarge(size, flags);
@@ -135,6 +139,35 @@ public static unsafe partial class Kmem
         }
 
         KfreeSlow(memory);
+    }
+
+    /// <summary>Kfree through <paramref name="blocks"/>, the calling thread's table (null: the slow path).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void KfreeTo(nint* blocks, void* memory)
+    {
+        // Kfree's fast path with the table given: written out, as there, so the JIT keeps the push's branches flat.
+        PageFrame* page = PageAllocator.FrameOf(memory);
+        if (page != null && blocks != null)
+        {
+            var block = (nint*)blocks[SlabPage.Of(page)->KmallocClass];
+            if (block != null && ArrayCache.IsObjectStart(block, memory, SlabPage.Of(page)->Colour) && ArrayCache.TryPush(block, memory))
+            {
+                return;
+            }
+        }
+
+        KfreeSlow(memory);
+    }
+
+    /// <summary>
+    /// The calling thread's handle on the kmalloc caches, for hot loops: its <see cref="KmallocThreadCache.Kmalloc"/>,
+    /// <see cref="KmallocThreadCache.Kzalloc"/> and <see cref="KmallocThreadCache.Kfree"/> behave exactly as this class's,
+    /// without the thread-local read each of those makes.
+    /// </summary>
+    public static KmallocThreadCache ThisThread
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => new(KmallocCaches.ThreadBlocksCreated);
     }
 
     /// <summary>Kfree of anything but a kmalloc slab object going onto a thread's block that has room.</summary>

@@ -83,6 +83,18 @@ internal sealed unsafe class ArrayCache : PerThreadState
 
     public KmemCache Cache { get; }
 
+    /// <summary>
+    /// An array cache of <paramref name="cache"/> that no fast path ever opens: the block of a debug cache's
+    /// <see cref="KmemCacheThreadCache"/>, whose every call must take the cache's checked slow path. Registered nowhere;
+    /// its cookie (0) matches no slab page.
+    /// </summary>
+    public static ArrayCache Shut(KmemCache cache)
+    {
+        var shut = new ArrayCache(cache, 0);
+        PerThreadBlock.Kill(shut.Block);
+        return shut;
+    }
+
     /// <summary>The most objects the stack holds: two magazines (slabinfo's limit).</summary>
     public int Limit { get; }
 

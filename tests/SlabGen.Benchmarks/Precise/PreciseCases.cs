@@ -26,14 +26,18 @@ internal static unsafe class PreciseCases
         ("typed ThisThread loop", "pair", TypedThisThreadLoop),
         ("kmemcache loop", "pair", KmemCacheLoop),
         ("kmemcache call", "pair", KmemCacheCalls),
+        ("kmemcache ThisThread loop", "pair", KmemCacheThisThreadLoop),
         ("kmalloc64 loop", "pair", KmallocLoop),
         ("kmalloc64 call", "pair", KmallocCalls),
+        ("kmalloc64 ThisThread loop", "pair", KmallocThisThreadLoop),
         ("native64 loop", "pair", NativeLoop),
         ("native64 call", "pair", NativeCalls),
         ("typed batch", "object", TypedBatch),
         ("typed ThisThread batch", "object", TypedThisThreadBatch),
         ("kmemcache batch", "object", KmemCacheBatch),
         ("kmalloc64 batch", "object", KmallocBatch),
+        ("kmemcache ThisThread batch", "object", KmemCacheThisThreadBatch),
+        ("kmalloc64 ThisThread batch", "object", KmallocThisThreadBatch),
         ("native64 batch", "object", NativeBatch),
         ("pages 4K", "pair", Pages4K),
         ("aligned 4K", "pair", Aligned4K),
@@ -284,6 +288,74 @@ internal static unsafe class PreciseCases
             for (int i = 0; i < pointers.Length; i++)
             {
                 Kmem.Kfree((void*)pointers[i]);
+            }
+        }
+
+        return pointers[0];
+    }
+
+    private static nint KmallocThisThreadLoop(long n)
+    {
+        KmallocThreadCache thread = Kmem.ThisThread;
+        nint sink = 0;
+        for (long i = 0; i < n; i++)
+        {
+            void* obj = thread.Kmalloc(64);
+            thread.Kfree(obj);
+            sink ^= (nint)obj;
+        }
+
+        return sink;
+    }
+
+    private static nint KmallocThisThreadBatch(long n)
+    {
+        KmallocThreadCache thread = Kmem.ThisThread;
+        nint[] pointers = s_pointers;
+        for (long b = Batches(n); b > 0; b--)
+        {
+            for (int i = 0; i < pointers.Length; i++)
+            {
+                pointers[i] = (nint)thread.Kmalloc(64);
+            }
+
+            for (int i = 0; i < pointers.Length; i++)
+            {
+                thread.Kfree((void*)pointers[i]);
+            }
+        }
+
+        return pointers[0];
+    }
+
+    private static nint KmemCacheThisThreadLoop(long n)
+    {
+        KmemCacheThreadCache thread = s_cache.ThisThread();
+        nint sink = 0;
+        for (long i = 0; i < n; i++)
+        {
+            void* obj = thread.Alloc();
+            thread.Free(obj);
+            sink ^= (nint)obj;
+        }
+
+        return sink;
+    }
+
+    private static nint KmemCacheThisThreadBatch(long n)
+    {
+        KmemCacheThreadCache thread = s_cache.ThisThread();
+        nint[] pointers = s_pointers;
+        for (long b = Batches(n); b > 0; b--)
+        {
+            for (int i = 0; i < pointers.Length; i++)
+            {
+                pointers[i] = (nint)thread.Alloc();
+            }
+
+            for (int i = 0; i < pointers.Length; i++)
+            {
+                thread.Free((void*)pointers[i]);
             }
         }
 

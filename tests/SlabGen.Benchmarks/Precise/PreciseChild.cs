@@ -12,9 +12,10 @@ internal static unsafe class PreciseChild
     /// <summary>The argument that makes the benchmark executable a child of the precise mode.</summary>
     public const string Switch = "--precise-child";
 
-    public static int Run(double milliseconds)
+    /// <summary>Runs the cases whose name contains <paramref name="only"/> (all when null): one case alone, for a profiler.</summary>
+    public static int Run(double milliseconds, string? only = null)
     {
-        var cases = PreciseCases.All;
+        var cases = PreciseCases.All.Where(c => only is null || c.Name.Contains(only, StringComparison.Ordinal)).ToArray();
         var sizes = new long[cases.Length];
         for (int c = 0; c < cases.Length; c++)
         {
@@ -50,7 +51,7 @@ internal static unsafe class PreciseChild
             for (int k = 0; k < cases.Length; k++)
             {
                 int c = (k + round) % cases.Length;
-                long n = Ops(c, sizes[c]);
+                long n = Ops(cases[c].Operation, sizes[c]);
                 long start = ThreadCpuNanoseconds();
                 cases[c].Run(sizes[c]);
                 ns[c] = (ThreadCpuNanoseconds() - start) / (double)n;
@@ -65,8 +66,7 @@ internal static unsafe class PreciseChild
     }
 
     /// <summary>How many operations a run of <paramref name="size"/> does (batch cases run whole batches).</summary>
-    private static long Ops(int c, long size) =>
-        PreciseCases.All[c].Operation == "object" ? PreciseCases.Batches(size) * 1_000 : size;
+    private static long Ops(string operation, long size) => operation == "object" ? PreciseCases.Batches(size) * 1_000 : size;
 
     /// <summary>The n whose run takes about <paramref name="milliseconds"/> of thread CPU time.</summary>
     private static long Calibrate(Func<long, nint> run, double milliseconds)

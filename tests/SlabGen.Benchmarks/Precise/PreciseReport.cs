@@ -17,12 +17,16 @@ internal sealed class PreciseReport(Dictionary<string, Dictionary<string, List<d
         ("typed ThisThread loop", "native64 loop"),
         ("kmemcache loop", "native64 loop"),
         ("kmemcache call", "native64 call"),
+        ("kmemcache ThisThread loop", "native64 loop"),
         ("kmalloc64 loop", "native64 loop"),
         ("kmalloc64 call", "native64 call"),
+        ("kmalloc64 ThisThread loop", "native64 loop"),
         ("typed batch", "native64 batch"),
         ("typed ThisThread batch", "native64 batch"),
         ("kmemcache batch", "native64 batch"),
+        ("kmemcache ThisThread batch", "native64 batch"),
         ("kmalloc64 batch", "native64 batch"),
+        ("kmalloc64 ThisThread batch", "native64 batch"),
         ("pages 4K", "aligned 4K"),
         ("pages 4M", "aligned 4M"),
     ];
@@ -34,11 +38,14 @@ internal sealed class PreciseReport(Dictionary<string, Dictionary<string, List<d
         ("typed ThisThread loop", "floor loop"),
         ("kmemcache loop", "floor loop"),
         ("kmemcache call", "floor call"),
+        ("kmemcache ThisThread loop", "floor loop"),
         ("kmalloc64 loop", "floor loop"),
         ("kmalloc64 call", "floor call"),
+        ("kmalloc64 ThisThread loop", "floor loop"),
     ];
 
-    private static readonly string[] CheckedPairs = ["typed loop", "typed call", "typed ThisThread loop", "kmemcache loop", "kmemcache call", "kmalloc64 loop", "kmalloc64 call"];
+    private static readonly string[] CheckedPairs =
+        ["typed loop", "typed call", "typed ThisThread loop", "kmemcache loop", "kmemcache call", "kmemcache ThisThread loop", "kmalloc64 loop", "kmalloc64 call", "kmalloc64 ThisThread loop"];
 
     /// <summary>ns per operation of every case in every process, median [quartiles]; n/a where a build lacks the case.</summary>
     public void PrintTimes()
