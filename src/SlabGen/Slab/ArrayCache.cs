@@ -126,7 +126,11 @@ internal sealed unsafe class ArrayCache : PerThreadState
     /// The Count store comes before the Floor load: that order is the drain handshake (PerThreadBlock.cs).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void* TryPop(nint* block, GfpFlags flags)
+    public static void* TryPop(nint* block, GfpFlags flags) => TryPop(block, flags, block[FreeWordIndex]);
+
+    /// <summary><see cref="TryPop(nint*, GfpFlags)"/> with the cache's free-word offset given (a JIT-time constant for a type cache).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void* TryPop(nint* block, GfpFlags flags, nint freeWord)
     {
         if (Gfp.FastPathServes(flags, (int*)block[PerThreadBlock.InterruptDepthIndex]))
         {
@@ -139,7 +143,7 @@ internal sealed unsafe class ArrayCache : PerThreadState
                     var obj = (byte*)block[EntriesIndex - 1 + count];
                     if (FreeChecks)
                     {
-                        FreeWord.MarkAllocated(obj, block[FreeWordIndex]);
+                        FreeWord.MarkAllocated(obj, freeWord);
                     }
 
                     return obj;
@@ -158,17 +162,21 @@ internal sealed unsafe class ArrayCache : PerThreadState
     /// slow path decides). The free word is marked before the Count store publishes the entry.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool TryPush(nint* block, void* obj)
+    public static bool TryPush(nint* block, void* obj) =>
+        TryPush(block, obj, block[FreeWordIndex], block[FreeTagIndex], block[SlabMaskIndex]);
+
+    /// <summary><see cref="TryPush(nint*, void*)"/> with the cache's free-word offset, tag and slab mask given (JIT-time constants for a type cache).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool TryPush(nint* block, void* obj, nint freeWord, nint tag, nint slabMask)
     {
         if (!FreeChecks)
         {
             return TryPushUnchecked(block, obj);
         }
 
-        nint* word = FreeWord.Of(obj, block[FreeWordIndex]);
-        nint tag = block[FreeTagIndex];
+        nint* word = FreeWord.Of(obj, freeWord);
         nint count = block[PerThreadBlock.CountIndex];
-        if (!FreeWord.MayBeFree(*word, obj, tag, block[SlabMaskIndex]) && count < Volatile.Read(ref block[PerThreadBlock.CapacityIndex]))
+        if (!FreeWord.MayBeFree(*word, obj, tag, slabMask) && count < Volatile.Read(ref block[PerThreadBlock.CapacityIndex]))
         {
             *word = FreeWord.Cached(obj, tag);
             block[EntriesIndex + count] = (nint)obj;

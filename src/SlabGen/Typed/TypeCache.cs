@@ -139,7 +139,7 @@ public static unsafe class TypeCache<T>
         }
 
         var block = (nint*)threadCache;
-        if (block != null && pointer != null && ArrayCache.TryPush(block, pointer))
+        if (block != null && pointer != null && PushThreadCache(block, pointer))
         {
             return;
         }
@@ -205,7 +205,7 @@ public static unsafe class TypeCache<T>
     {
         var block = (nint*)threadCache;
         T* pointer = obj.RawPointer;
-        if (block != null && pointer != null && ArrayCache.TryPush(block, pointer))
+        if (block != null && pointer != null && PushThreadCache(block, pointer))
         {
             return;
         }
@@ -254,7 +254,32 @@ public static unsafe class TypeCache<T>
     private static T* PopThreadCache(nint threadCache, GfpFlags flags)
     {
         var block = (nint*)threadCache;
-        return block == null ? null : (T*)ArrayCache.TryPop(block, flags);
+        return block == null ? null : (T*)ArrayCache.TryPop(block, flags, FreeWordLayout.Offset);
+    }
+
+    /// <summary>The fast path of every free form: the push onto the thread's block with the cache's constants.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool PushThreadCache(nint* block, T* obj) =>
+        ArrayCache.TryPush(block, obj, FreeWordLayout.Offset, FreeWordLayout.Tag, FreeWordLayout.SlabMask);
+
+    /// <summary>
+    /// The cache's free-word constants as static readonly fields, which the tier-1 JIT folds into the fast paths as
+    /// immediates. Read only once a thread's block exists (so Create has run); the explicit static constructor makes
+    /// the first read, not method entry, run the initializer.
+    /// </summary>
+    private static class FreeWordLayout
+    {
+        public static readonly nint Offset;
+        public static readonly nint Tag;
+        public static readonly nint SlabMask;
+
+        static FreeWordLayout()
+        {
+            KmemCache cache = s_cache!.Cache;
+            Offset = (nint)cache.Layout.FreePointerOffset;
+            Tag = cache.FreeTag;
+            SlabMask = cache.Layout.SlabMask;
+        }
     }
 
     /// <summary>Gives a new object of a checked cache its generation and its handle.</summary>
