@@ -145,11 +145,14 @@ public sealed unsafe partial class PageAllocator : IDisposable
     /// <exception cref="ObjectDisposedException">The allocator was disposed.</exception>
     public void* AllocPages(int order, GfpFlags flags = GfpFlags.Kernel)
     {
-        if ((uint)order <= PerThreadPageList.MaxListOrder && (flags & Gfp.KernelAndAtomic) != Gfp.KernelAndAtomic
-            && (!Gfp.MaySleep(flags) || ThreadSlots.InterruptDepth == 0 || !InterruptContext.ChecksEnabled))
+        // The thread's list is found before any test, so the thread-local read dominates the rest of an inlining
+        // caller: a FreePages later in the same method reuses its address instead of calling for it again. The flags
+        // gate is Gfp's, with the interrupt depth read through the list's header; Zero is served here too.
+        nint* list = ThreadSlots.Find(_id);
+        if ((uint)order <= PerThreadPageList.MaxListOrder && PerThreadBlock.IsOwnedBy(list, _cookie)
+            && Gfp.FastPathServes(flags & ~GfpFlags.Zero, (int*)list[PerThreadBlock.InterruptDepthIndex]))
         {
-            nint* list = ThreadSlots.Find(_id);
-            PageFrame* page = PerThreadBlock.IsOwnedBy(list, _cookie) ? PerThreadPageList.TryPop(list, order, PerThreadPages) : null;
+            PageFrame* page = PerThreadPageList.TryPop(list, order, PerThreadPages);
             if (page != null)
             {
                 page->Flags = PageFlags.Head;
