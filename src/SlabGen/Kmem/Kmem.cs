@@ -208,14 +208,24 @@ public static unsafe partial class Kmem
     /// </summary>
     /// <param name="memory">The memory, as the kmalloc family returned it.</param>
     /// <returns>The bytes the caller may use.</returns>
-    /// <exception cref="ArgumentException">The memory is not from kmalloc.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="memory"/> is null.</exception>
+    /// <exception cref="ArgumentException">The memory is not a live kmalloc allocation: not from kmalloc, inside an object or a block rather than at its start, or already freed.</exception>
     public static nuint Ksize(void* memory)
     {
         ArgumentNullException.ThrowIfNull(memory);
         PageFrame* head = HeadOf(memory, "ksize");
-        return SlabPage.IsSlab(head)
-            ? CacheRegistry.Find(SlabPage.Of(head)->CacheId)!.UsableSize(memory)
-            : (nuint)PageAllocator.PageSize << head->Order;
+        if (!SlabPage.IsSlab(head))
+        {
+            return (nuint)PageAllocator.PageSize << head->Order;
+        }
+
+        KmemCache cache = CacheRegistry.Find(SlabPage.Of(head)->CacheId)!;
+        if (cache.LiveObjectProblem((byte*)memory, head) is string problem)
+        {
+            throw new ArgumentException($"ksize(0x{(nuint)memory:x}): {problem}.", nameof(memory));
+        }
+
+        return cache.UsableSize(memory);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

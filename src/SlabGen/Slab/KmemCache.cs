@@ -429,6 +429,51 @@ public sealed unsafe partial class KmemCache : IDisposable
     }
 
     /// <summary>
+    /// What is wrong with <paramref name="obj"/>, an address in a slab of this cache (<paramref name="slab"/>, its head
+    /// frame), as a live object: an interior pointer, or a free object; null when it is the start of an allocated one.
+    /// Exact in debug caches and with the free checks on (the default); with them off, only the interior test.
+    /// </summary>
+    internal string? LiveObjectProblem(byte* obj, PageFrame* slab)
+    {
+        if (!IsObjectOf(slab, obj))
+        {
+            nint offset = (nint)(obj - slab->Address - SlabPage.Of(slab)->Colour);
+            return offset < 0
+                ? "interior pointer: it is in the slab's colour padding, before its first object"
+                : $"interior pointer: it is {(nuint)offset % _layout.Stride} bytes into an object of cache '{Name}'";
+        }
+
+        if (_live is not null)
+        {
+            lock (_node.Lock)
+            {
+                return _live.ContainsKey((nint)obj) ? null : "already freed: the object is free";
+            }
+        }
+
+        if (!ArrayCache.FreeChecks)
+        {
+            return null;
+        }
+
+        var offsetOfWord = (nint)_layout.FreePointerOffset;
+        if (FreeWord.IsCached(obj, offsetOfWord, _freeTag))
+        {
+            return "already freed: the object is free (cached by a thread or in the depot)";
+        }
+
+        if (!FreeWord.MayBeFree(*FreeWord.Of(obj, offsetOfWord), obj, _freeTag, _layout.SlabMask))
+        {
+            return null;
+        }
+
+        lock (_node.Lock)
+        {
+            return OnFreelist(slab, obj) ? "already freed: the object is free (on its slab's freelist)" : null;
+        }
+    }
+
+    /// <summary>
     /// The exact double-free check of a free that the fast path found suspicious: the object's free word holds the
     /// marker of a cached object (on a thread's stack or in a magazine), or it is on its slab's freelist.
     /// </summary>
