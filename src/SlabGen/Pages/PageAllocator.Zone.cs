@@ -100,6 +100,14 @@ public sealed unsafe partial class PageAllocator
         return ReleaseFreeArenas();
     }
 
+    /// <summary>The most a reserve may ask for: the cap, else the memory the runtime says the process may use.</summary>
+    internal long ReservableBytes => MaxBytes ?? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+
+    /// <summary><see cref="ReservableBytes"/> and where it comes from, for the refusal's message.</summary>
+    internal string ReservableDescription => MaxBytes is long cap
+        ? $"its MaxBytes cap of {cap:N0} bytes"
+        : $"{ReservableBytes:N0} bytes, the memory available to the process";
+
     /// <summary>The bytes kept free for <see cref="GfpFlags.Atomic"/> allocations (<see cref="Reserve"/>).</summary>
     public long ReservedBytes
     {
@@ -121,7 +129,7 @@ public sealed unsafe partial class PageAllocator
     /// </summary>
     /// <param name="bytes">The reserve, rounded up to whole pages; 0 for none.</param>
     /// <returns>The reserve in bytes, whole pages.</returns>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="bytes"/> is negative.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="bytes"/> is negative, or more than the allocator may ever hold (its cap, else the memory available to the process): refused before anything is taken.</exception>
     /// <exception cref="ObjectDisposedException">The allocator was disposed.</exception>
     /// <exception cref="InvalidOperationException">Called in interrupt context: taking memory from the OS may sleep.</exception>
     /// <exception cref="InsufficientMemoryException">
@@ -134,7 +142,13 @@ public sealed unsafe partial class PageAllocator
         ArgumentOutOfRangeException.ThrowIfNegative(bytes);
         ObjectDisposedException.ThrowIf(_id < 0, this);
         Gfp.Check(GfpFlags.Kernel, "page_reserve", null);
-        long pages = (bytes + PageSize - 1) / PageSize;
+        long pages = (bytes / PageSize) + (bytes % PageSize != 0 ? 1 : 0); // no overflow near long.MaxValue
+        if (bytes > ReservableBytes)
+        {
+            throw new ArgumentOutOfRangeException(nameof(bytes), bytes,
+                $"PageAllocator #{_id} cannot reserve {bytes:N0} bytes: more than it may ever hold ({ReservableDescription}). The reserve is unchanged.");
+        }
+
         bool reclaimed = false;
         while (true)
         {

@@ -121,12 +121,13 @@ public sealed unsafe partial class KmemCache
     /// </remarks>
     /// <param name="objects">How many objects the reserve covers; 0 for none.</param>
     /// <returns>The objects the reserve covers: <paramref name="objects"/> rounded up to whole slabs.</returns>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="objects"/> is negative.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="objects"/> is negative, or needs more memory than the page allocator may ever hold (its cap, else the memory available to the process): refused before anything is taken.</exception>
     /// <exception cref="ObjectDisposedException">The cache was destroyed.</exception>
     /// <exception cref="InvalidOperationException">Called in interrupt context: taking memory may sleep.</exception>
     /// <exception cref="SlabOutOfMemoryException">
     /// The page allocator could not supply the slabs (its cap): the reserve stays as it was, the slabs taken so far stay
-    /// with the cache as ordinary free slabs.
+    /// with the cache as ordinary free slabs. A constructor that throws while a slab is populated leaves the reserve as
+    /// it was too.
     /// </exception>
     [MaySleep]
     public long Reserve(long objects)
@@ -134,7 +135,14 @@ public sealed unsafe partial class KmemCache
         ArgumentOutOfRangeException.ThrowIfNegative(objects);
         ObjectDisposedException.ThrowIf(_id < 0, this);
         Gfp.Check(GfpFlags.Kernel, "kmem_cache_reserve", Name);
-        long slabs = (objects + ObjectsPerSlab - 1) / ObjectsPerSlab;
+        long slabs = (objects / ObjectsPerSlab) + (objects % ObjectsPerSlab != 0 ? 1 : 0); // no overflow near long.MaxValue
+        if (slabs > _pages.ReservableBytes / (long)_layout.SlabBytes)
+        {
+            // Refused before any slab is taken.
+            throw new ArgumentOutOfRangeException(nameof(objects), objects,
+                $"kmem_cache_reserve({Name}): {objects:N0} objects need {slabs:N0} slabs of {_layout.SlabBytes:N0} bytes, more than the page allocator may ever hold ({_pages.ReservableDescription}). The reserve is unchanged.");
+        }
+
         long previous;
         lock (_node.Lock)
         {
@@ -143,17 +151,25 @@ public sealed unsafe partial class KmemCache
             _node.ReservedSlabs = Math.Max(previous, slabs);
         }
 
-        while (SlabCount < slabs)
+        try
         {
-            if (!Grow(GfpFlags.Kernel))
+            while (SlabCount < slabs)
             {
-                lock (_node.Lock)
+                if (!Grow(GfpFlags.Kernel))
                 {
-                    _node.ReservedSlabs = previous;
+                    throw new SlabOutOfMemoryException(Name, $"slab for a reserve of {objects:N0} objects", GfpFlags.Kernel, _pages.MaxBytes);
                 }
-
-                throw new SlabOutOfMemoryException(Name, $"slab for a reserve of {objects:N0} objects", GfpFlags.Kernel, _pages.MaxBytes);
             }
+        }
+        catch
+        {
+            // Out of memory, or a constructor that threw while a slab was populated: the reserve stays as it was.
+            lock (_node.Lock)
+            {
+                _node.ReservedSlabs = previous;
+            }
+
+            throw;
         }
 
         lock (_node.Lock)

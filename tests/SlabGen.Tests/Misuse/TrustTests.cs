@@ -46,4 +46,84 @@ public sealed unsafe class TrustTests
         Assert.Contains("already freed", Assert.Throws<ArgumentException>(() => SlabGen.Kmem.Ksize(p)).Message);
         Usable.Check(KmallocCaches.For(200));
     }
+
+    [Fact]
+    public void A_page_reserve_beyond_the_cap_or_the_machine_is_refused_before_anything_is_taken()
+    {
+        using var capped = new PageAllocator(new PageAllocatorOptions { MaxBytes = 8 << 20 });
+        Assert.Equal(1 << 20, capped.Reserve(1 << 20));
+        foreach (long bytes in (long[])[long.MaxValue, long.MaxValue - 100, (8 << 20) + 1])
+        {
+            var e = Assert.Throws<ArgumentOutOfRangeException>(() => capped.Reserve(bytes));
+            Assert.Contains($"cannot reserve {bytes:N0} bytes: more than it may ever hold (its MaxBytes cap of 8,388,608 bytes). The reserve is unchanged.", e.Message);
+            Assert.Equal(1 << 20, capped.ReservedBytes);
+        }
+
+        Assert.Equal(8 << 20, capped.Reserve(8 << 20));
+        Assert.Equal(0, capped.Reserve(0));
+        Usable.Check(capped);
+
+        using var uncapped = new PageAllocator();
+        Assert.Contains("the memory available to the process", Assert.Throws<ArgumentOutOfRangeException>(() => uncapped.Reserve(long.MaxValue)).Message);
+        Assert.Equal(0, uncapped.ArenaCount);
+        Assert.Equal(0, uncapped.ReservedBytes);
+        Usable.Check(uncapped);
+    }
+
+    [Fact]
+    public void A_cache_reserve_beyond_what_the_pages_may_hold_is_refused_and_the_old_reserve_kept()
+    {
+        using var pages = new PageAllocator(new PageAllocatorOptions { MaxBytes = 8 << 20 });
+        using KmemCache cache = KmemCache.Create("trust-reserve", 64, 0, pages: pages);
+        long reserved = cache.Reserve(1000);
+        foreach (long objects in (long[])[long.MaxValue, long.MaxValue - 63, 1_000_000])
+        {
+            var e = Assert.Throws<ArgumentOutOfRangeException>(() => cache.Reserve(objects));
+            Assert.Contains($"kmem_cache_reserve(trust-reserve): {objects:N0} objects need", e.Message);
+            Assert.Contains("more than the page allocator may ever hold (its MaxBytes cap of 8,388,608 bytes)", e.Message);
+            Assert.Equal(reserved, cache.ReservedObjects);
+        }
+
+        Usable.Check(cache);
+        Assert.Equal(reserved, cache.ReservedObjects);
+
+        // Within the cap but not within what is free: refused after trying, the old reserve kept.
+        void* held = pages.AllocPages(PageAllocator.MaxOrder);
+        Assert.True(held != null);
+        long fits = (4L << 20) / PageAllocator.PageSize * cache.ObjectsPerSlab;
+        Assert.Throws<SlabOutOfMemoryException>(() => cache.Reserve(fits + 1));
+        Assert.Equal(reserved, cache.ReservedObjects);
+        pages.FreePages(held, PageAllocator.MaxOrder);
+        Usable.Check(cache);
+    }
+
+    private static int s_constructorsLeft;
+
+    private static void ConstructUntilExhausted(void* obj)
+    {
+        if (Interlocked.Decrement(ref s_constructorsLeft) < 0)
+        {
+            throw new InvalidOperationException("constructor failed");
+        }
+
+        *(long*)obj = 42;
+    }
+
+    [Fact]
+    public void A_constructor_that_throws_during_a_reserve_leaves_the_reserve_as_it_was()
+    {
+        using var pages = new PageAllocator(new PageAllocatorOptions { MaxBytes = 16 << 20 });
+        using KmemCache cache = KmemCache.Create("trust-ctor-reserve", 64, 0, SlabFlags.None, &ConstructUntilExhausted, pages);
+        s_constructorsLeft = int.MaxValue;
+        long reserved = cache.Reserve(100);
+        s_constructorsLeft = 3_000;
+
+        Assert.Equal("constructor failed", Assert.Throws<InvalidOperationException>(() => cache.Reserve(40_000)).Message);
+        Assert.Equal(reserved, cache.ReservedObjects);
+
+        s_constructorsLeft = int.MaxValue;
+        Usable.Check(cache);
+        Assert.Equal(40_000 + (cache.ObjectsPerSlab - (40_000 % cache.ObjectsPerSlab)) % cache.ObjectsPerSlab, cache.Reserve(40_000));
+        Assert.Equal(cache.Reserve(40_000), cache.ReservedObjects);
+    }
 }

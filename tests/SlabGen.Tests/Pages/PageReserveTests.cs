@@ -59,9 +59,13 @@ public sealed unsafe class PageReserveTests
         using var pages = new PageAllocator(new PageAllocatorOptions { MaxBytes = 8 << 20 });
         pages.Reserve(1 << 20);
 
-        var error = Assert.Throws<InsufficientMemoryException>(() => pages.Reserve(16 << 20));
-
+        // Beyond the cap: refused outright. Within it, but with the memory in use: refused after trying.
+        var beyond = Assert.Throws<ArgumentOutOfRangeException>(() => pages.Reserve(16 << 20));
+        Assert.Contains("MaxBytes cap of 8,388,608", beyond.Message, StringComparison.Ordinal);
+        void* held = pages.AllocPages(PageAllocator.MaxOrder);
+        var error = Assert.Throws<InsufficientMemoryException>(() => pages.Reserve(8 << 20));
         Assert.Contains("MaxBytes cap of 8,388,608", error.Message, StringComparison.Ordinal);
+        pages.FreePages(held, PageAllocator.MaxOrder);
         Assert.Equal(1 << 20, pages.ReservedBytes);
         Assert.Throws<ArgumentOutOfRangeException>(() => pages.Reserve(-1));
         using (InterruptContext.Enter())
