@@ -4,7 +4,7 @@
 // Blocks are separated by ';'. A block is flags, then optionally ',' and cache names; a name may end in '*' (a prefix,
 // as the kernel's glob). Flags: F (ConsistencyChecks), Z (RedZone), P (Poison), U (StoreUser), '-' (none: switch
 // debugging off for those caches). A block without names applies to every cache; an empty value is FZPU for every
-// cache, as a bare slab_debug. For a cache, the last block that names it wins, else the last block without names.
+// cache, as a bare slab_debug, and a block with names but no letters (",particle") is FZPU for those caches. For a cache, the last block that names it wins, else the last block without names.
 // Unknown letters are ignored and reported once (the SlabGen event source), as the kernel ignores them with a warning:
 // a typo in a debugging option must not stop a program, and kmalloc's caches are created in a static constructor.
 namespace SlabGen;
@@ -101,7 +101,8 @@ public static class SlabDebug
                 }
             }
 
-            rules.Add(new Rule(flags, parts.Skip(1).Where(static n => n.Length != 0).ToArray()));
+            // No letters at all is full debugging, as the kernel reads slab_debug=,dentry.
+            rules.Add(new Rule(parts[0].Length == 0 ? all : flags, parts.Skip(1).Where(static n => n.Length != 0).ToArray()));
         }
 
         if (unknown.Count != 0)
