@@ -22,7 +22,16 @@ internal static unsafe class KmallocCaches
     private static readonly int[] Sizes = [8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096, 6144, 8192];
 
     /// <summary>The caches by class: class c (1..20) is Caches[c - 1]; class 0 is "not a kmalloc cache".</summary>
-    public static readonly KmemCache[] Caches = CreateSet(PageAllocator.Shared, "", shared: true);
+    public static KmemCache[] Caches => SharedSet.Caches;
+
+    /// <summary>
+    /// The shared caches, in a class of their own so that only kmalloc's own calls make them (and so touch
+    /// <see cref="PageAllocator.Shared"/>): a <see cref="KmallocAllocator"/> over other pages never does.
+    /// </summary>
+    private static class SharedSet
+    {
+        public static readonly KmemCache[] Caches = CreateSet(PageAllocator.Shared, "", shared: true);
+    }
 
     /// <summary>
     /// Class for sizes 0..192, by (size + 7) / 8: the kernel's size_index, with 0 counted as 1. Static data, so

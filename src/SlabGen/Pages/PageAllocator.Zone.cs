@@ -273,7 +273,7 @@ public sealed unsafe partial class PageAllocator
     /// <exception cref="InvalidOperationException">On <see cref="Shared"/>, which lives as long as the process.</exception>
     public void Dispose()
     {
-        if (ReferenceEquals(this, s_shared))
+        if (_isShared)
         {
             throw new InvalidOperationException("PageAllocator.Shared lives as long as the process and cannot be disposed.");
         }

@@ -37,7 +37,17 @@ public sealed unsafe partial class PageAllocator : IDisposable
     /// <summary>The environment variable that caps <see cref="Shared"/> when <see cref="SharedMaxBytesSetting"/> is not set: bytes.</summary>
     public const string SharedMaxBytesVariable = "SLABGEN_SHARED_MAX_BYTES";
 
-    private static readonly PageAllocator s_shared = new(new PageAllocatorOptions { TrimOnMemoryPressure = true, MaxBytes = SharedCap() });
+    /// <summary>
+    /// Holds <see cref="Shared"/> in a class of its own, so that only a use of Shared makes it (and reads its cap): a bad
+    /// cap setting makes Shared throw, never an allocator or cache of the program's own.
+    /// </summary>
+    private static class SharedHolder
+    {
+        public static readonly PageAllocator Instance = new(new PageAllocatorOptions { TrimOnMemoryPressure = true, MaxBytes = SharedCap() }) { _isShared = true };
+    }
+
+    /// <summary>Whether this is <see cref="Shared"/>, which is never disposed.</summary>
+    private bool _isShared;
 
     /// <summary>Never reused: tells this allocator's per-thread lists from those a disposed allocator with the same id left.</summary>
     private readonly long _cookie = ThreadSlots.NewCookie();
@@ -50,7 +60,7 @@ public sealed unsafe partial class PageAllocator : IDisposable
     /// <see cref="SharedMaxBytesSetting"/> or <see cref="SharedMaxBytesVariable"/> before its first use.
     /// </summary>
     /// <exception cref="TypeInitializationException">The cap setting is not a whole number of bytes ≥ 0 (the inner exception names it).</exception>
-    public static PageAllocator Shared => s_shared;
+    public static PageAllocator Shared => SharedHolder.Instance;
 
     /// <summary>The cap of <see cref="Shared"/> from the runtimeconfig setting, else the environment variable; null for none.</summary>
     internal static long? SharedCap()

@@ -139,4 +139,35 @@ public sealed unsafe class TrustTests
         Assert.Equal(expected, SlabDebug.FlagsFor(option, cache, out string ignored));
         Assert.Equal("", ignored);
     }
+
+    [Fact]
+    public void A_bad_shared_cap_makes_only_PageAllocator_Shared_throw()
+    {
+        ChildProcess.Run(BadSharedCapLeavesPrivateAllocatorsAlone, environment: (PageAllocator.SharedMaxBytesVariable, "lots"));
+    }
+
+    private static void BadSharedCapLeavesPrivateAllocatorsAlone()
+    {
+        using (var pages = new PageAllocator(new PageAllocatorOptions { MaxBytes = 8 << 20 }))
+        {
+            using (KmemCache cache = KmemCache.Create("trust-private", 64, 0, pages: pages))
+            {
+                Usable.Check(cache);
+            }
+
+            using (var kmalloc = new KmallocAllocator(pages, "trust"))
+            {
+                void* p = kmalloc.Kmalloc(100);
+                Assert.True(p != null);
+                SlabGen.Kmem.Kfree(p);
+            }
+
+            Usable.Check(pages);
+        }
+
+        var error = Assert.Throws<TypeInitializationException>(() => PageAllocator.Shared);
+        Assert.Contains($"{PageAllocator.SharedMaxBytesVariable} is 'lots'", error.InnerException!.Message, StringComparison.Ordinal);
+        using var after = new PageAllocator();
+        Usable.Check(after);
+    }
 }
