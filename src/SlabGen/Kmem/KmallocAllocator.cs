@@ -150,8 +150,9 @@ public sealed unsafe class KmallocAllocator : IDisposable
     internal IReadOnlyList<KmemCache> Caches => _caches ?? KmallocCaches.Caches;
 
     /// <summary>
-    /// Destroys this allocator's caches once they are empty; never throws. A cache that still has objects stays, usable
-    /// by Kfree, and reports its leak once (<see cref="KmemCache.Dispose"/>). Further Kmalloc calls throw.
+    /// Destroys this allocator's empty caches; never throws. A cache that still has objects stays, usable by Kfree, and
+    /// reports its leak once (<see cref="KmemCache.Dispose"/>); Dispose again once they are freed destroys it (every
+    /// call destroys the caches empty by then). Further Kmalloc calls throw.
     /// </summary>
     /// <exception cref="InvalidOperationException">On <see cref="Shared"/>, which lives as long as the process.</exception>
     public void Dispose()
@@ -161,14 +162,10 @@ public sealed unsafe class KmallocAllocator : IDisposable
             throw new InvalidOperationException("KmallocAllocator.Shared lives as long as the process and cannot be disposed.");
         }
 
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
-        {
-            return;
-        }
-
+        Volatile.Write(ref _disposed, 1);
         foreach (KmemCache cache in _caches)
         {
-            cache.Dispose();
+            cache.Dispose(); // a destroyed cache does nothing; a leaking one reports once and stays
         }
     }
 

@@ -170,4 +170,21 @@ public sealed unsafe class TrustTests
         using var after = new PageAllocator();
         Usable.Check(after);
     }
+
+    [Fact]
+    public void A_kmalloc_allocator_disposed_with_a_live_block_is_cleaned_up_by_the_next_Dispose_after_the_block_is_freed()
+    {
+        var pages = new PageAllocator();
+        var kmalloc = new KmallocAllocator(pages, "trust-late");
+        void* p = kmalloc.Kmalloc(64);
+        kmalloc.Dispose();
+        Assert.Contains(SlabInfo.Snapshot(), e => e.Name == "trust-late-kmalloc-64");
+        Assert.Throws<ObjectDisposedException>(() => kmalloc.Kmalloc(64));
+
+        SlabGen.Kmem.Kfree(p);
+        kmalloc.Dispose();
+        Assert.DoesNotContain(SlabInfo.Snapshot(), e => e.Name.StartsWith("trust-late-", StringComparison.Ordinal));
+        pages.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => pages.AllocPages(0));
+    }
 }
