@@ -28,5 +28,10 @@ public sealed class SlabMemoryPoolFactory : IMemoryPoolFactory<byte>
     /// <summary>Creates a pool; its metrics and slabinfo names carry <see cref="MemoryPoolOptions.Owner"/> (for example "kestrel").</summary>
     /// <param name="options">The server's options; <see langword="null"/> for none.</param>
     /// <returns>A new pinned <see cref="SlabMemoryPool"/>.</returns>
-    public MemoryPool<byte> Create(MemoryPoolOptions? options = null) => SlabMemoryPool.CreatePinned(MaxBytesPerPool, options?.Owner);
+    public MemoryPool<byte> Create(MemoryPoolOptions? options = null)
+    {
+        SlabMemoryPool pool = SlabMemoryPool.CreatePinned(MaxBytesPerPool, options?.Owner);
+        pool.ReuseOwners = true; // Kestrel disposes each block exactly once: no managed allocation per rent
+        return pool;
+    }
 }

@@ -1,7 +1,10 @@
 // A MemoryPool<byte> over kmalloc, for System.IO.Pipelines and Kestrel: a rent is one Kmalloc (a size class up to
 // 8 KiB, a page block above it), a return one Kfree, so the buffers are SlabGen memory, bounded by the allocator's
-// cap and shown by slabinfo and slabtop. The owners handed out (one MemoryManager<byte> each, as Memory<byte> over
-// native memory needs: SlabMemoryManager) are kept for the next rents, so a pool in steady state allocates no managed memory.
+// cap and shown by slabinfo and slabtop. Each rent hands out an owner (a MemoryManager<byte>, as Memory<byte> over native
+// memory needs: SlabMemoryManager). By default every rent gets a new one, so a stale owner disposed a second time finds
+// its own memory already gone and does nothing: it can never free another renter's buffer (ArrayPool's old complaint:
+// a buffer returned twice is handed out twice). ReuseOwners keeps disposed owners for the next rents instead, so a pool
+// in steady state allocates no managed memory, for callers that dispose each owner exactly once (Kestrel).
 //
 // A pinned pool (CreatePinned) keeps its pages in one array on the pinned object heap, under a PageAllocator over that
 // array (PageAllocator.Borrowed.cs): its buffers are still slab memory, bounded by the array, and also array segments
@@ -21,7 +24,8 @@ namespace SlabGen;
 /// 4 KiB by default, as Kestrel's blocks; a rent of a given size gets its kmalloc class (the whole class is usable).
 /// </summary>
 /// <remarks>
-/// Thread-safe; a buffer may be returned (its owner disposed) on any thread, once. A buffer's memory is native and
+/// Thread-safe; a buffer may be returned (its owner disposed) on any thread. Disposing an owner again does nothing,
+/// unless <see cref="ReuseOwners"/> is set. A buffer's memory is native and
 /// never moves: <see cref="Memory{T}.Pin"/> costs nothing. Do not use a <see cref="Memory{T}"/> after disposing its
 /// owner: as with every pool, the memory belongs to the next rent.
 /// </remarks>
@@ -95,6 +99,14 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
         return new SlabMemoryPool(array, pages, owner);
     }
 
+    /// <summary>
+    /// Whether a disposed owner is kept and handed out again by a later rent, so that a pool in steady state allocates
+    /// no managed memory (false by default: every rent gets a new owner, about 48 bytes of managed memory). Only for
+    /// callers that dispose each owner exactly once, as Kestrel does: with reuse, an owner disposed a second time after
+    /// it was handed out again returns the new renter's buffer. Set it before renting.
+    /// </summary>
+    public bool ReuseOwners { get; set; }
+
     /// <summary>Whether the buffers are array segments of one pinned array (<see cref="CreatePinned"/>).</summary>
     public bool IsPinned => _array is not null;
 
@@ -138,7 +150,7 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
         }
 
         int length = (int)Kmem.Ksize(memory);
-        if (!_idle.TryDequeue(out SlabMemoryManager? block))
+        if (!ReuseOwners || !_idle.TryDequeue(out SlabMemoryManager? block))
         {
             block = new SlabMemoryManager(this);
         }
@@ -169,7 +181,11 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
         Interlocked.Decrement(ref _rented);
         Interlocked.Add(ref _rentedBytes, -length);
         SlabGenMetrics.RecordReturn(Owner, length);
-        _idle.Enqueue(block);
+        if (ReuseOwners)
+        {
+            _idle.Enqueue(block);
+        }
+
         if (Volatile.Read(ref _disposed) != 0)
         {
             ReleaseOwnAllocatorsIfIdle();

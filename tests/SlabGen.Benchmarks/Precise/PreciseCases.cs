@@ -39,6 +39,8 @@ internal static unsafe class PreciseCases
         ("kmemcache ThisThread batch", "object", KmemCacheThisThreadBatch),
         ("kmalloc64 ThisThread batch", "object", KmallocThisThreadBatch),
         ("native64 batch", "object", NativeBatch),
+        ("pool rent+return, new owner", "pair", PoolFreshOwners),
+        ("pool rent+return, reused owner", "pair", PoolReusedOwners),
         ("pages 4K", "pair", Pages4K),
         ("aligned 4K", "pair", Aligned4K),
         ("pages 4M", "pair", Pages4M),
@@ -379,6 +381,26 @@ internal static unsafe class PreciseCases
         }
 
         return pointers[0];
+    }
+
+    private static readonly SlabMemoryPool s_freshPool = new(null, "precise-fresh");
+    private static readonly SlabMemoryPool s_reusingPool = new(null, "precise-reused") { ReuseOwners = true };
+
+    private static nint PoolFreshOwners(long n) => PoolPairs(n, s_freshPool);
+
+    private static nint PoolReusedOwners(long n) => PoolPairs(n, s_reusingPool);
+
+    private static nint PoolPairs(long n, SlabMemoryPool pool)
+    {
+        nint sink = 0;
+        for (long i = 0; i < n; i++)
+        {
+            System.Buffers.IMemoryOwner<byte> owner = pool.Rent();
+            sink ^= owner.Memory.Length;
+            owner.Dispose();
+        }
+
+        return sink;
     }
 
     private static nint Pages4K(long n) => PagePairs(n, 0);

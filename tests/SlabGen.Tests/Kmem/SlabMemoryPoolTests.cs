@@ -145,7 +145,7 @@ public sealed class SlabMemoryPoolTests
     [Fact]
     public void Two_threads_rent_and_return_each_others_buffers_with_checksums_and_allocate_nothing_in_steady_state()
     {
-        using var pool = new SlabMemoryPool(null, "threads");
+        using var pool = new SlabMemoryPool(null, "threads") { ReuseOwners = true };
         var handoff = new System.Collections.Concurrent.ConcurrentQueue<IMemoryOwner<byte>>();
         long corrupted = 0, allocated = 0;
         Stress.RunThreads(2, (self, barrier) =>

@@ -187,4 +187,47 @@ public sealed unsafe class TrustTests
         pages.Dispose();
         Assert.Throws<ObjectDisposedException>(() => pages.AllocPages(0));
     }
+
+    [Fact]
+    public void A_pool_owner_disposed_twice_never_touches_the_next_renters_buffer()
+    {
+        using var pool = new SlabMemoryPool(null, "trust-pool");
+        System.Buffers.IMemoryOwner<byte> a = pool.Rent(100);
+        a.Dispose();
+        System.Buffers.IMemoryOwner<byte> b = pool.Rent(100);
+        b.Memory.Span.Fill(0x5a);
+        a.Dispose(); // stale: does nothing
+
+        Assert.Equal(1, pool.RentedBuffers);
+        Assert.True(b.Memory.Span.IndexOfAnyExcept((byte)0x5a) < 0, "the stale Dispose touched the new renter's buffer");
+        using (System.Buffers.MemoryHandle pin = b.Memory.Pin())
+        {
+            void* next = SlabGen.Kmem.Kmalloc(100);
+            Assert.True(next != pin.Pointer, "kmalloc handed out a buffer still rented");
+            SlabGen.Kmem.Kfree(next);
+        }
+
+        b.Dispose();
+        Assert.Equal(0, pool.RentedBuffers);
+        Assert.Throws<ObjectDisposedException>(() => a.Memory.Span.Length);
+    }
+
+    [Fact]
+    public void A_pool_that_reuses_owners_hands_the_same_owner_out_again_and_allocates_nothing()
+    {
+        using var pool = new SlabMemoryPool(null, "trust-reuse") { ReuseOwners = true };
+        System.Buffers.IMemoryOwner<byte> first = pool.Rent();
+        first.Dispose();
+        System.Buffers.IMemoryOwner<byte> second = pool.Rent();
+        Assert.Same(first, second);
+        second.Dispose();
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 1000; i++)
+        {
+            pool.Rent().Dispose();
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
 }
