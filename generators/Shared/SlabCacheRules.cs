@@ -20,7 +20,7 @@ internal static class SlabCacheRules
     public static readonly string[] GeneratedMemberNames = ["Cache", "ThisThread", "Alloc", "TryAlloc", "New", "TryNew", "Free", "__slabCache", "__SlabThreadCache"];
 
     /// <summary>How the generated files' names end: the analyzer tells the generator's members from the user's by it.</summary>
-    public const string GeneratedFileSuffix = ".SlabCache.g.cs";
+    public const string GeneratedFileSuffix = Contract.GeneratedFileSuffix;
 
     public static bool IsWellFormed(INamedTypeSymbol type, TypeDeclarationSyntax syntax, SlabCacheArguments arguments) =>
         type.TypeKind == TypeKind.Struct

@@ -32,6 +32,12 @@ internal static class Contract
     /// <summary>The handle the generated members take and return, <c>SlabRef&lt;T&gt;</c>.</summary>
     public const string SlabRefOfT = "SlabGen.SlabRef`1";
 
+    /// <summary>
+    /// How the generator's files are named (<c>Game.Particle.SlabCache.g.cs</c>): the analyzer tells the generator's
+    /// members from the user's by it, and the runtime skips their frames when it names a caller.
+    /// </summary>
+    public const string GeneratedFileSuffix = ".SlabCache.g.cs";
+
     /// <summary>The thread's handle for hot loops the generated <c>ThisThread</c> property returns, <c>SlabThreadCache&lt;T&gt;</c>.</summary>
     public const string SlabThreadCacheOfT = "SlabGen.SlabThreadCache`1";
 

@@ -233,9 +233,15 @@ public sealed unsafe partial class KmemCache
     }
 }
 
-/// <summary>The caller of a SlabGen allocation, for StoreUser: the first frame outside SlabGen.</summary>
+/// <summary>
+/// The caller of a SlabGen allocation, for StoreUser and the interrupt-context message: the first frame outside SlabGen
+/// and outside the [SlabCache] generator's code (which lives in the caller's assembly, in files named by
+/// <see cref="Contract.GeneratedFileSuffix"/>; without file information, its members are told by their names).
+/// </summary>
 internal static class AllocationSite
 {
+    private static readonly string[] GeneratedMembers = ["Alloc", "TryAlloc", "New", "TryNew", "Free", "get_ThisThread"];
+
     public static string Capture()
     {
         foreach (StackFrame frame in new StackTrace(1, fNeedFileInfo: true).GetFrames())
@@ -246,8 +252,13 @@ internal static class AllocationSite
                 continue;
             }
 
-            string name = $"{method.DeclaringTypeName}.{method.Name}";
             string? file = frame.GetFileName();
+            if (file is not null ? file.EndsWith(Contract.GeneratedFileSuffix, StringComparison.Ordinal) : GeneratedMembers.Contains(method.Name))
+            {
+                continue;
+            }
+
+            string name = $"{method.DeclaringTypeName}.{method.Name}";
             return file is null ? name : $"{Path.GetFileName(file)}:{frame.GetFileLineNumber()} ({name})";
         }
 

@@ -230,4 +230,26 @@ public sealed unsafe class TrustTests
 
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
+
+    [Fact]
+    public void The_sleeping_in_interrupt_context_message_of_a_generated_Alloc_names_the_callers_line()
+    {
+        TrustSpark.Free(TrustSpark.Alloc()); // the thread's block exists: only the flags decide
+        using (InterruptContext.Enter())
+        {
+            var e = Assert.Throws<InvalidOperationException>(() => TrustSpark.Alloc());
+            Assert.Contains("sleeping function called from invalid context at TrustTests.cs:", e.Message);
+            Assert.DoesNotContain(".SlabCache.g.cs", e.Message);
+            Assert.True(TrustSpark.TryAlloc(out SlabRef<TrustSpark> spark, GfpFlags.Atomic));
+            TrustSpark.Free(spark);
+        }
+    }
+}
+
+/// <summary>A [SlabCache] struct of the trust tests.</summary>
+[SlabCache(Name = "trust-spark")]
+public partial struct TrustSpark
+{
+    /// <summary>A payload.</summary>
+    public long Heat;
 }
