@@ -68,10 +68,12 @@ internal unsafe struct Arena
     }
 
     /// <summary>
-    /// Makes the arena of the 4 MiB section at <paramref name="sectionBase"/> with its header and frames at
-    /// <paramref name="metadata"/> (caller memory, <see cref="MetadataBytes"/> long); null when another arena has the section.
+    /// Writes the header and frames of the arena of the 4 MiB section at <paramref name="sectionBase"/> at
+    /// <paramref name="metadata"/> (caller memory, <see cref="MetadataBytes"/> long). Only under
+    /// <see cref="SectionMap.RegisterBorrowed"/>, once every section the caller's block touches is known to be free:
+    /// nothing is written into memory another allocator holds.
     /// </summary>
-    public static Arena* CreateBorrowed(byte* metadata, byte* sectionBase, int ownerId)
+    public static Arena* InitBorrowed(byte* metadata, byte* sectionBase, int ownerId)
     {
         var arena = (Arena*)metadata;
         NativeMemory.Clear(arena, MetadataBytes);
@@ -84,7 +86,7 @@ internal unsafe struct Arena
             frames[i].Address = sectionBase + ((nuint)i << PageAllocator.PageShift);
         }
 
-        return SectionMap.Register(arena, exclusive: true) ? arena : null;
+        return arena;
     }
 
     /// <summary>Gives the arena back to the OS (a borrowed one only leaves the section map). The caller has removed it from every list.</summary>
@@ -131,8 +133,8 @@ internal static unsafe class SectionMap
         return leaf == null ? null : leaf[section & LeafMask];
     }
 
-    /// <summary>Enters <paramref name="arena"/> for its section; with <paramref name="exclusive"/>, false when an arena has the section already.</summary>
-    public static bool Register(Arena* arena, bool exclusive = false)
+    /// <summary>Enters <paramref name="arena"/> for its section; false beyond a 48-bit address space.</summary>
+    public static bool Register(Arena* arena)
     {
         nuint section = (nuint)arena->Base >> Arena.Shift;
         if (section >> SectionBits != 0)
@@ -148,15 +150,42 @@ internal static unsafe class SectionMap
                 Volatile.Write(ref *(nint*)slot, (nint)NativeMemory.AllocZeroed((nuint)1 << LeafBits, (nuint)sizeof(nint)));
             }
 
-            if (exclusive && (*slot)[section & LeafMask] != null)
-            {
-                return false;
-            }
-
             Volatile.Write(ref *(nint*)&(*slot)[section & LeafMask], (nint)arena);
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// Makes and registers the arenas of <paramref name="sections"/> sections from <paramref name="firstSection"/> over
+    /// caller memory, their metadata side by side from <paramref name="metadata"/> (inside those sections): all or none,
+    /// and nothing written unless every section is free and mappable, all under the map's lock so that two blocks
+    /// claimed at once cannot both pass the check. Returns the arenas, or null with the first section that is taken.
+    /// </summary>
+    public static Arena*[]? RegisterBorrowed(byte* metadata, nuint firstSection, nuint sections, int ownerId, out nuint taken)
+    {
+        lock (s_lock)
+        {
+            for (nuint i = 0; i < sections; i++)
+            {
+                nuint section = firstSection + i;
+                if (section >> SectionBits != 0 || Find((void*)(section << Arena.Shift)) != null)
+                {
+                    taken = section;
+                    return null;
+                }
+            }
+
+            var arenas = new Arena*[(int)sections];
+            for (nuint i = 0; i < sections; i++)
+            {
+                arenas[i] = Arena.InitBorrowed(metadata + (i * Arena.MetadataBytes), (byte*)((firstSection + i) << Arena.Shift), ownerId);
+                Register(arenas[i]);
+            }
+
+            taken = 0;
+            return arenas;
+        }
     }
 
     public static void Unregister(Arena* arena)

@@ -57,17 +57,19 @@ public sealed unsafe partial class PageAllocator
         }
 
         nuint usable = start + metadata;
+        // Every section checked before a byte is written: the block may overlap memory another allocator holds.
+        Arena*[]? arenas = SectionMap.RegisterBorrowed((byte*)start, firstSection, sections, _id, out nuint taken);
+        if (arenas is null)
+        {
+            Dispose();
+            throw new ArgumentException($"The 4 MiB section at 0x{taken << Arena.Shift:x} that the block touches belongs to another allocator's memory " +
+                "(another block in the same section, or memory of a SlabGen allocator) or lies beyond a 48-bit address space. Nothing was written.", nameof(memory));
+        }
+
         for (nuint i = 0; i < sections; i++)
         {
             var sectionBase = (byte*)((firstSection + i) << Arena.Shift);
-            Arena* arena = Arena.CreateBorrowed((byte*)start + (i * Arena.MetadataBytes), sectionBase, _id);
-            if (arena == null)
-            {
-                Dispose();
-                throw new ArgumentException($"The 4 MiB section at 0x{(nuint)sectionBase:x} that the block touches belongs to another allocator's memory " +
-                    "(another block in the same section, or memory of a SlabGen allocator) or lies beyond a 48-bit address space.", nameof(memory));
-            }
-
+            Arena* arena = arenas[i];
             _arenas.Add((nint)arena);
             nuint from = Math.Max(usable, (nuint)sectionBase), to = Math.Min(end, (nuint)sectionBase + Arena.Bytes);
             FreeRange(arena, (from - (nuint)sectionBase) / PageSize, (to - (nuint)sectionBase) / PageSize);

@@ -244,6 +244,55 @@ public sealed unsafe class TrustTests
             TrustSpark.Free(spark);
         }
     }
+
+    [Fact]
+    public void An_allocator_over_memory_another_one_holds_is_refused_before_a_byte_is_written()
+    {
+        ChildProcess.Run(OverlappingCallerMemory);
+    }
+
+    private static void OverlappingCallerMemory()
+    {
+        const nuint Section = 4 << 20;
+        var block = (byte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(8 * Section, Section);
+        try
+        {
+            var a = new PageAllocator(block, 4 * Section);
+            var held = new List<nint>();
+            for (void* page; (page = a.AllocPages(4, GfpFlags.Atomic)) != null;)
+            {
+                new Span<byte>(page, 16 * PageAllocator.PageSize).Fill(0xa5);
+                held.Add((nint)page);
+            }
+
+            long free = a.BuddyInfo().FreePages;
+            foreach (nint at in (nint[])[(nint)block + (nint)(2 * Section), (nint)block, (nint)block + 4096, (nint)block + (nint)(3 * Section) + 100])
+            {
+                var e = Assert.Throws<ArgumentException>(() => new PageAllocator((void*)at, 4 * Section));
+                Assert.Contains("belongs to another allocator's memory", e.Message);
+                Assert.Contains("Nothing was written.", e.Message);
+            }
+
+            foreach (nint page in held)
+            {
+                Assert.True(new ReadOnlySpan<byte>((void*)page, 16 * PageAllocator.PageSize).IndexOfAnyExcept((byte)0xa5) < 0, $"block 0x{page:x} of the first allocator was overwritten");
+                a.FreePages((void*)page, 4);
+            }
+
+            Assert.True(a.BuddyInfo().FreePages > free);
+            Usable.Check(a);
+            a.Dispose();
+            Assert.Throws<ObjectDisposedException>(() => a.AllocPages(0));
+
+            // The memory is free again: an allocator over it now works.
+            using var b = new PageAllocator(block + (2 * Section), 4 * Section);
+            Usable.Check(b);
+        }
+        finally
+        {
+            System.Runtime.InteropServices.NativeMemory.AlignedFree(block);
+        }
+    }
 }
 
 /// <summary>A [SlabCache] struct of the trust tests.</summary>
