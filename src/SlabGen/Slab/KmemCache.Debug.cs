@@ -2,7 +2,8 @@
 // takes the cache lock and checks the object's poison and red zones. Values are the kernel's (include/linux/poison.h).
 // Whether an object is allocated is kept outside the slab (_live), so a stray write can be reported but can never
 // make an object unfreeable. Red zones are byte-exact on both sides (SlabLayout.cs); for kmalloc the bytes between
-// the size asked for and the class size are red zone too, as SLUB's kmalloc redzone (orig_size).
+// the size asked for and the class size are red zone too, as SLUB's kmalloc redzone (orig_size). Under RedZone the rest
+// of each slot, past the free pointer, is filled with 0x5a and checked on free and allocation (SLUB's check_pad_bytes).
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 
@@ -14,6 +15,7 @@ public sealed unsafe partial class KmemCache
     private const byte PoisonEnd = 0xa5;
     private const byte RedActive = 0xcc;
     private const byte RedInactive = 0xbb;
+    private const byte PadPoison = 0x5a; // SLUB's POISON_INUSE, which check_pad_bytes expects in a slot's padding
 
     /// <summary>
     /// Debug caches: the live objects and the size each was asked for (kmalloc's requested size; the object size for
@@ -36,6 +38,7 @@ public sealed unsafe partial class KmemCache
             }
 
             FillZones(obj, (int)_layout.Size, RedInactive);
+            FillPadding(obj);
         }
 
         // A poisoned object is constructed when it is handed out, since poisoning destroys the constructed state.
@@ -115,6 +118,10 @@ public sealed unsafe partial class KmemCache
         {
             problem = $"red zone of free object 0x{(nuint)obj:x} overwritten: {zone}, expected 0x{RedInactive:x2} (written after it was freed)";
         }
+        else if (FindPaddingViolation(obj, (int)_layout.Size) is { } padding)
+        {
+            problem = $"padding of free object 0x{(nuint)obj:x} overwritten: {padding}, expected 0x{PadPoison:x2} (written after it was freed)";
+        }
 
         if (problem is not null)
         {
@@ -124,6 +131,7 @@ public sealed unsafe partial class KmemCache
             }
 
             FillZones(obj, (int)_layout.Size, RedInactive);
+            FillPadding(obj);
             PutObject(PageAllocator.HeadFrameOf(obj), obj);
             throw new InvalidOperationException($"kmem_cache_alloc({Name}): {problem}. The object was restored and stays free.");
         }
@@ -152,6 +160,12 @@ public sealed unsafe partial class KmemCache
             {
                 overflow = $"kmem_cache_free({Name}, 0x{(nuint)obj:x}): red zone overwritten: {zone}, expected 0x{RedActive:x2} " +
                     $"(a buffer {(zone.Contains("before", StringComparison.Ordinal) ? "underflow" : "overflow")} of the {requested}-byte object). The object was freed.";
+            }
+            else if (FindPaddingViolation(bytes, requested) is { } padding)
+            {
+                overflow = $"kmem_cache_free({Name}, 0x{(nuint)obj:x}): padding overwritten: {padding}, expected 0x{PadPoison:x2} " +
+                    $"(a buffer overflow of the {requested}-byte object, past its red zone). The object was freed.";
+                FillPadding(bytes);
             }
 
             _allocationSites?.Remove((nint)obj);
@@ -203,6 +217,23 @@ public sealed unsafe partial class KmemCache
         var right = new ReadOnlySpan<byte>(obj + end, (int)(_layout.Size + _layout.RightZone) - end);
         int past = right.IndexOfAnyExcept(expected);
         return past >= 0 ? $"byte {past} past the end was 0x{right[past]:x2}" : null;
+    }
+
+    /// <summary>Where an object's slot padding starts, from the object: past the red zone and the free pointer (debug caches).</summary>
+    private nuint PaddingOffset => _layout.FreePointerOffset + (nuint)sizeof(nint);
+
+    /// <summary>The bytes of a slot after the free pointer, up to the next slot (SLUB's padding); 0 without RedZone.</summary>
+    private int PaddingLength => (Flags & SlabFlags.RedZone) == 0 ? 0 : (int)(_layout.Stride - _layout.LeftZone - PaddingOffset);
+
+    /// <summary>Fills an object's slot padding with <see cref="PadPoison"/>: at slab creation, and after a report restores it.</summary>
+    private void FillPadding(byte* obj) => NativeMemory.Fill(obj + PaddingOffset, (nuint)PaddingLength, PadPoison);
+
+    /// <summary>The first padding byte that is not <see cref="PadPoison"/>, described from the end of the <paramref name="end"/>-byte object; null when intact.</summary>
+    private string? FindPaddingViolation(byte* obj, int end)
+    {
+        var padding = new ReadOnlySpan<byte>(obj + PaddingOffset, PaddingLength);
+        int bad = padding.IndexOfAnyExcept(PadPoison);
+        return bad < 0 ? null : $"byte {(int)PaddingOffset + bad - end} past the end (in the slot's padding) was 0x{padding[bad]:x2}";
     }
 
     private void Poison(byte* obj)

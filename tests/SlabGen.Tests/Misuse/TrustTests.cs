@@ -293,6 +293,60 @@ public sealed unsafe class TrustTests
             System.Runtime.InteropServices.NativeMemory.AlignedFree(block);
         }
     }
+
+    [Fact]
+    public void Under_red_zones_a_write_into_a_slots_padding_is_reported_on_free_and_on_reuse()
+    {
+        using var pages = new PageAllocator();
+        using KmemCache cache = KmemCache.Create("trust-pad", 100, 64, SlabFlags.RedZone, pages);
+        nuint slotEnd = cache.Layout.Stride - cache.Layout.LeftZone; // from the object's start
+        Assert.True(slotEnd > cache.Layout.FreePointerOffset + 8, "the layout has padding");
+
+        byte* obj = (byte*)cache.Alloc();
+        obj[slotEnd - 1] = 0; // the slot's last byte: past the red zone and the free pointer
+        var e = Assert.Throws<InvalidOperationException>(() => cache.Free(obj));
+        Assert.Contains($"padding overwritten: byte {(int)slotEnd - 1 - 100} past the end (in the slot's padding) was 0x00, expected 0x5a", e.Message);
+        Assert.Equal(0, cache.LiveObjects);
+        Usable.Check(cache);
+
+        // A write into a free object's padding: reported when the object is handed out again.
+        var all = new List<nint>();
+        byte* freed = (byte*)cache.Alloc();
+        cache.Free(freed);
+        freed[slotEnd - 2] = 1;
+        InvalidOperationException? reuse = null;
+        for (int i = 0; i < 10_000 && reuse is null; i++)
+        {
+            try
+            {
+                all.Add((nint)cache.Alloc());
+            }
+            catch (InvalidOperationException caught)
+            {
+                reuse = caught;
+            }
+        }
+
+        Assert.NotNull(reuse);
+        Assert.Contains($"padding of free object 0x{(nuint)freed:x} overwritten", reuse.Message);
+        all.ForEach(o => cache.Free((void*)o));
+        Usable.Check(cache);
+    }
+
+    [Fact]
+    public void A_kmalloc_debug_object_overflowed_past_its_red_zone_into_the_slots_padding_is_reported()
+    {
+        ChildProcess.Run(OverflowIntoKmallocPadding, environment: ("SLABGEN_SLAB_DEBUG", "Z,kmalloc-4k"));
+    }
+
+    private static void OverflowIntoKmallocPadding()
+    {
+        var p = (byte*)SlabGen.Kmem.Kmalloc(4096);
+        new Span<byte>(p + 4096 + 32, 32).Fill(0x41); // bytes 32..63 past the end
+        var e = Assert.Throws<InvalidOperationException>(() => SlabGen.Kmem.Kfree(p));
+        Assert.Contains("padding overwritten: byte 32 past the end (in the slot's padding) was 0x41", e.Message);
+        Usable.Check(KmallocCaches.For(4096));
+    }
 }
 
 /// <summary>A [SlabCache] struct of the trust tests.</summary>
