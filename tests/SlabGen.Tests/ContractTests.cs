@@ -71,7 +71,7 @@ public sealed class ContractTests
         {
             Assert.True(SlabPage.IsSlab(PageAllocator.HeadFrameOf(cached)));
             Assert.Equal((nuint)Contract.KmallocMaxCacheSize, SlabGen.Kmem.Ksize(cached));
-            Assert.Equal(SlabGen.Kmem.LargeBlockTag, PageAllocator.HeadFrameOf(pages)->OwnerTag);
+            Assert.Equal(LargeKmalloc.OwnerTag, PageAllocator.HeadFrameOf(pages)->OwnerTag);
         }
         finally
         {

@@ -31,6 +31,7 @@ public sealed unsafe class KmallocAllocator : IDisposable
         Pages = pages;
         Name = name;
         _caches = caches;
+        LargeDebug = LargeKmalloc.DebugBits(SlabDebug.FlagsFor(LargeKmalloc.DebugName));
     }
 
     /// <summary>
@@ -47,7 +48,11 @@ public sealed unsafe class KmallocAllocator : IDisposable
         Pages = pages;
         Name = name;
         _caches = KmallocCaches.CreateSet(pages, name + "-", shared: false);
+        LargeDebug = LargeKmalloc.DebugBits(SlabDebug.FlagsFor(name + "-" + LargeKmalloc.DebugName));
     }
+
+    /// <summary>The debug modes of this allocator's blocks above 8 KiB (LargeKmalloc.cs), from SLABGEN_SLAB_DEBUG's rule for "kmalloc-large" ("{Name}-kmalloc-large").</summary>
+    internal byte LargeDebug { get; }
 
     /// <summary>The allocator behind <see cref="Kmem"/>'s static calls, over <see cref="PageAllocator.Shared"/>; it lives as long as the process.</summary>
     public static KmallocAllocator Shared { get; } = new(PageAllocator.Shared, "kmalloc", null);
@@ -75,7 +80,7 @@ public sealed unsafe class KmallocAllocator : IDisposable
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         if (size > KmallocCaches.MaxCacheSize)
         {
-            return Kmem.KmallocLarge(Pages, size, flags);
+            return LargeKmalloc.Alloc(Pages, size, flags, LargeDebug);
         }
 
         return _caches[KmallocCaches.ClassOf(size) - 1].AllocSized(flags, (int)Math.Max(size, 1));
@@ -167,6 +172,8 @@ public sealed unsafe class KmallocAllocator : IDisposable
         {
             cache.Dispose(); // a destroyed cache does nothing; a leaking one reports once and stays
         }
+
+        LargeKmalloc.FlushQuarantine(Pages);
     }
 
     /// <inheritdoc/>

@@ -186,10 +186,8 @@ public static unsafe partial class Kmem
             return;
         }
 
-        PageFrame* head = HeadOf(memory, "kfree");
-        PageAllocator.SetOwner(head, 0);
         // A large block goes back to the allocator it came from: Shared's, or a KmallocAllocator's own.
-        PageAllocator.OwnerOf(memory)!.FreePages(memory, head->Order);
+        LargeKmalloc.Free(HeadOf(memory, "kfree"), memory);
     }
 
     /// <summary>
@@ -216,7 +214,7 @@ public static unsafe partial class Kmem
         PageFrame* head = HeadOf(memory, "ksize");
         if (!SlabPage.IsSlab(head))
         {
-            return (nuint)PageAllocator.PageSize << head->Order;
+            return LargeKmalloc.UsableSize(head);
         }
 
         KmemCache cache = CacheRegistry.Find(SlabPage.Of(head)->CacheId)!;
@@ -229,30 +227,8 @@ public static unsafe partial class Kmem
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void* KmallocLarge(nuint size, GfpFlags flags) => KmallocLarge(PageAllocator.Shared, size, flags);
-
-    /// <summary>A kmalloc above 8 KiB: a block of <paramref name="pages"/>, its head marked as kmalloc's.</summary>
-    internal static void* KmallocLarge(PageAllocator pages, nuint size, GfpFlags flags)
-    {
-        if (size > MaxKmallocSize)
-        {
-            return null;
-        }
-
-        void* block = pages.AllocPages(SlabLayout.GetOrder(size), flags);
-        if (block != null)
-        {
-            PageAllocator.SetOwner(PageAllocator.HeadFrameOf(block), LargeBlockTag, &DescribeLargeBlock);
-        }
-
-        return block;
-    }
-
-    /// <summary>The owner tag of a block that Kmalloc handed out whole (above 8 KiB).</summary>
-    internal const byte LargeBlockTag = 2;
-
-    /// <summary>What a wrong FreePages of a large kmalloc block is told.</summary>
-    private static string DescribeLargeBlock(PageFrame* head) => "is a live kmalloc allocation: free it with Kmem.Kfree";
+    private static void* KmallocLarge(nuint size, GfpFlags flags) =>
+        LargeKmalloc.Alloc(PageAllocator.Shared, size, flags, KmallocAllocator.Shared.LargeDebug);
 
     /// <summary>The head frame of a kmalloc allocation that starts at <paramref name="memory"/>, or an exception naming what it is.</summary>
     private static PageFrame* HeadOf(void* memory, string operation)
@@ -260,12 +236,10 @@ public static unsafe partial class Kmem
         PageFrame* head = PageAllocator.HeadFrameOf(memory);
         string? problem = head == null ? "foreign pointer: it is not in any SlabGen arena"
             : SlabPage.IsSlab(head) ? null
-            : head->Flags != PageFlags.Head || head->OwnerTag != LargeBlockTag ? "not a live kmalloc allocation: it is a page-allocator block, free memory, or already freed (double free)"
-            : head->Address != memory ? $"interior pointer: it is {(byte*)memory - head->Address} bytes into a {(nuint)PageAllocator.PageSize << head->Order}-byte kmalloc block"
-            : null;
+            : LargeKmalloc.Problem(head, memory);
         if (problem is not null)
         {
-            throw new ArgumentException($"{operation}(0x{(nuint)memory:x}): {problem}.", nameof(memory));
+            LargeKmalloc.Throw(operation, memory, problem);
         }
 
         return head;

@@ -115,13 +115,13 @@ public sealed unsafe class KmallocTests
     {
         byte* memory = (byte*)Kmem.Kmalloc((nuint)size);
         ref readonly PageFrame head = ref PageAllocator.Shared.PageOf(memory);
-        Assert.Equal((PageFlags.Head, SlabGen.Kmem.LargeBlockTag), (head.Flags, head.OwnerTag));
+        Assert.Equal((PageFlags.Head, LargeKmalloc.OwnerTag), (head.Flags, head.OwnerTag));
         Assert.Equal(order, head.Order);
         Assert.Equal((nuint)4096 << order, Kmem.Ksize(memory));
         Assert.Equal(0, (nint)memory % (4096 << order));
         memory[size - 1] = 1;
         Kmem.Kfree(memory);
-        Assert.NotEqual(SlabGen.Kmem.LargeBlockTag, PageAllocator.Shared.PageOf(memory).OwnerTag);
+        Assert.NotEqual(LargeKmalloc.OwnerTag, PageAllocator.Shared.PageOf(memory).OwnerTag);
     }
 
     [Fact]
@@ -171,7 +171,7 @@ public sealed unsafe class KmallocTests
         byte* bigger = (byte*)Kmem.Krealloc(p, 1000);
         Assert.Equal("kmalloc-1k", CacheOf(bigger)); // 1000 bytes: past kmalloc-768
         byte* large = (byte*)Kmem.Krealloc(bigger, 50_000, GfpFlags.Kernel | GfpFlags.Zero);
-        Assert.Equal((PageFlags.Head, SlabGen.Kmem.LargeBlockTag), (PageAllocator.Shared.PageOf(large).Flags, PageAllocator.Shared.PageOf(large).OwnerTag));
+        Assert.Equal((PageFlags.Head, LargeKmalloc.OwnerTag), (PageAllocator.Shared.PageOf(large).Flags, PageAllocator.Shared.PageOf(large).OwnerTag));
         for (int i = 0; i < 40; i++)
         {
             Assert.Equal((byte)i, large[i]);
