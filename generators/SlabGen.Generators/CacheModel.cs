@@ -47,7 +47,9 @@ internal sealed record ContainingType(string Keyword, string Name);
 /// <summary>A public constructor of the struct.</summary>
 /// <param name="Parameters">Its parameters.</param>
 /// <param name="Obsolete">Its [Obsolete] attribute as C# source, for its New and TryNew; null when it has none.</param>
-internal sealed record ConstructorModel(EquatableArray<ParameterModel> Parameters, string? Obsolete);
+/// <param name="IsUnsafe">Whether a parameter's type holds a pointer or a function pointer: New and TryNew are unsafe then.</param>
+/// <param name="IsNullableOblivious">Whether a reference-type parameter was declared where nullable annotations are off: New and TryNew are then emitted with them off too, so a default of null stays as silent as in the user's code.</param>
+internal sealed record ConstructorModel(EquatableArray<ParameterModel> Parameters, string? Obsolete, bool IsUnsafe, bool IsNullableOblivious);
 
 /// <summary>A constructor parameter, as the New overload repeats it.</summary>
 /// <param name="Type">The fully qualified type, with nullable annotations.</param>

@@ -152,6 +152,7 @@ internal static class Emitter
         IEnumerable<string> declared = parameters.Select(p => Declare(p, keepParams: false));
         string flagsParameter = hasParams ? $"{GfpFlags} {flags}" : $"{GfpFlags} {flags} = {GfpFlags}.Kernel";
         w.Line();
+        BeginConstructorContext(w, ctor);
         EmitNewDocs(w, model, parameters, flags);
         bool prioritized = model.PrioritizeConstructorOverloads && parameters.Count != 0
             && parameters[0].DefaultValue is null && !parameters[0].IsParams;
@@ -162,7 +163,7 @@ internal static class Emitter
         }
 
         NewAttributes(w, model, ctor);
-        w.Open($"public static {handle} New({string.Join(", ", declared.Concat([flagsParameter]))})");
+        w.Open($"public static {Unsafe(ctor)}{handle} New({string.Join(", ", declared.Concat([flagsParameter]))})");
         w.Line($"{model.FullyQualifiedName} __slabValue = new {model.FullyQualifiedName}({arguments});");
         w.Line($"{handle} __slabRef = Alloc({flags});");
         w.Line("__slabRef.Value = __slabValue;");
@@ -179,11 +180,32 @@ internal static class Emitter
             }
 
             NewAttributes(w, model, ctor);
-            w.Line($"public static {handle} New({string.Join(", ", parameters.Select(p => Declare(p, keepParams: true)))}) =>");
+            w.Line($"public static {Unsafe(ctor)}{handle} New({string.Join(", ", parameters.Select(p => Declare(p, keepParams: true)))}) =>");
             w.Line($"    New({(arguments.Length == 0 ? "" : arguments + ", ")}{GfpFlags}.Kernel);");
         }
 
         EmitTryNew(w, model, handle, ctor, arguments, flags);
+        EndConstructorContext(w, ctor);
+    }
+
+    /// <summary>"unsafe " for the members of a constructor whose parameters hold pointers.</summary>
+    private static string Unsafe(ConstructorModel ctor) => ctor.IsUnsafe ? "unsafe " : "";
+
+    /// <summary>Nullable annotations off around the members of a constructor declared with them off (the file has them on).</summary>
+    private static void BeginConstructorContext(SourceWriter w, ConstructorModel ctor)
+    {
+        if (ctor.IsNullableOblivious)
+        {
+            w.Line("#nullable disable");
+        }
+    }
+
+    private static void EndConstructorContext(SourceWriter w, ConstructorModel ctor)
+    {
+        if (ctor.IsNullableOblivious)
+        {
+            w.Line("#nullable restore");
+        }
     }
 
     /// <summary>[CLSCompliant(false)] when the struct's members are checked for CLS compliance (SlabGen's types are not).</summary>
@@ -226,7 +248,7 @@ internal static class Emitter
         w.Line(FlagsParam(flags));
         w.Line("/// <returns>Whether an object was allocated.</returns>");
         NewAttributes(w, model, ctor);
-        w.Open($"public static bool TryNew({string.Join(", ", declared.Concat([$"out {handle} {result}", $"{GfpFlags} {flags} = {GfpFlags}.Kernel"]))})");
+        w.Open($"public static {Unsafe(ctor)}bool TryNew({string.Join(", ", declared.Concat([$"out {handle} {result}", $"{GfpFlags} {flags} = {GfpFlags}.Kernel"]))})");
         w.Line($"{model.FullyQualifiedName} __slabValue = new {model.FullyQualifiedName}({arguments});");
         w.Open($"if (!TryAlloc(out {result}, {flags}))");
         w.Line("return false;");

@@ -53,7 +53,8 @@ internal static class Parser
             SlabConstructor: slabConstructor?.Name,
             Constructors: type.InstanceConstructors
                 .Where(static c => c.DeclaredAccessibility == Accessibility.Public)
-                .Select(static c => new ConstructorModel(c.Parameters.Select(Parameter).ToEquatableArray(), Obsolete(c)))
+                .Select(static c => new ConstructorModel(c.Parameters.Select(Parameter).ToEquatableArray(), Obsolete(c),
+                    c.Parameters.Any(static p => HoldsPointer(p.Type)), c.Parameters.Any(static p => IsOblivious(p.Type))))
                 .ToEquatableArray(),
             PrioritizeConstructorOverloads: CanPrioritizeOverloads(context.SemanticModel.Compilation, syntax),
             MarkNotClsCompliant: IsClsChecked(context.SemanticModel.Compilation, type));
@@ -127,6 +128,25 @@ internal static class Parser
 
         return outerFirst;
     }
+
+    /// <summary>Whether <paramref name="type"/> is or holds a pointer or a function pointer (an array of them, say).</summary>
+    private static bool HoldsPointer(ITypeSymbol type) => type switch
+    {
+        IPointerTypeSymbol or IFunctionPointerTypeSymbol => true,
+        IArrayTypeSymbol array => HoldsPointer(array.ElementType),
+        INamedTypeSymbol named => named.TypeArguments.Any(HoldsPointer),
+        _ => false,
+    };
+
+    /// <summary>Whether <paramref name="type"/> is a reference type (or holds one) declared where nullable annotations were off.</summary>
+    private static bool IsOblivious(ITypeSymbol type) =>
+        (type.IsReferenceType && type.NullableAnnotation == NullableAnnotation.None)
+        || type switch
+        {
+            IArrayTypeSymbol array => IsOblivious(array.ElementType),
+            INamedTypeSymbol named => named.TypeArguments.Any(IsOblivious),
+            _ => false,
+        };
 
     private static ParameterModel Parameter(IParameterSymbol parameter)
     {

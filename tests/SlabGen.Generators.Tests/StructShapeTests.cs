@@ -33,6 +33,26 @@ public class StructShapeTests
                 public O(long x) => X = (int)x;
             }
             """ },
+        { "pointer_constructors", """
+            [SlabCache] public unsafe partial struct Constraint
+            {
+                public int* Batch;
+                public int Index;
+                public delegate*<int, void> Callback;
+                public Constraint(int* batch, int index) { Batch = batch; Index = index; Callback = null; }
+                public Constraint(delegate*<int, void> callback, int*[] batches) { Batch = batches[0]; Index = 0; Callback = callback; }
+            }
+            """ },
+        { "nullable_oblivious_defaults", """
+            #nullable disable
+            public interface IThreadDispatcher { }
+            [SlabCache] public partial struct Simulation
+            {
+                public int Workers;
+                public Simulation(IThreadDispatcher dispatcher = null, string name = null, System.Collections.Generic.List<string> tags = null) => Workers = dispatcher == null ? 1 : 2;
+            }
+            #nullable restore
+            """ },
         { "members_with_names_near_the_generated_ones", "[SlabCache] public partial struct M { public int Allocated; public static void Freeze() { } public int Cached; }" },
         { "two_enumerators_in_different_types", """
             public partial class ListA { [SlabCache] public partial struct Enumerator { public int I; } }
