@@ -1,4 +1,5 @@
-// The framework calls that block the calling thread: SLAB105's list (docs/analyzers.md has it as a table).
+// The framework calls that block the calling thread: SLAB105's list (docs/analyzers.md has it as a table), native
+// allocation and free among them.
 // Asynchronous forms (…Async, await) do not block and are not listed; in-memory streams do not wait. Users add their own with [MaySleep] or the .editorconfig key slabgen_may_sleep_methods.
 using System;
 using System.Collections.Generic;
@@ -73,6 +74,24 @@ internal static class BlockingApis
         ["System.Collections.Concurrent.BlockingCollection"] = ["TryAdd", "TryTake"],
     };
 
+    /// <summary>
+    /// Native allocation and free (malloc and free underneath): an allocator may take a lock, or map memory from the OS
+    /// and fault it in, as Clang's nonblocking attribute and RealtimeSanitizer treat malloc. Copies and fills are not listed.
+    /// </summary>
+    private static readonly Dictionary<string, HashSet<string>> NativeAllocation = new(StringComparer.Ordinal)
+    {
+        ["System.Runtime.InteropServices.NativeMemory"] = ["Alloc", "AllocZeroed", "AlignedAlloc", "Realloc", "AlignedRealloc", "Free", "AlignedFree"],
+        ["System.Runtime.InteropServices.Marshal"] = ["AllocHGlobal", "AllocCoTaskMem", "ReAllocHGlobal", "ReAllocCoTaskMem", "FreeHGlobal", "FreeCoTaskMem"],
+    };
+
+    /// <summary>What SLAB105's message adds for a native allocation or free.</summary>
+    public const string NativeAllocationReason = " (native allocation may take a lock or map memory from the OS)";
+
+    /// <summary>Whether the method allocates or frees native memory (<see cref="NativeAllocation"/>).</summary>
+    public static bool IsNativeAllocation(IMethodSymbol method) =>
+        method.ContainingType is { Name: "NativeMemory" or "Marshal", ContainingNamespace: { Name: "InteropServices", ContainingNamespace: { Name: "Runtime", ContainingNamespace.Name: "System" } } }
+        && NativeAllocation.TryGetValue(MetadataName(method.ContainingType), out HashSet<string>? names) && names.Contains(method.Name);
+
     /// <summary>Blocking properties: the result of an unfinished task waits for it.</summary>
     private static readonly HashSet<string> Properties = new(StringComparer.Ordinal)
     {
@@ -104,6 +123,11 @@ internal static class BlockingApis
     /// <summary>Whether the method blocks the calling thread, as far as this list knows.</summary>
     public static bool IsBlocking(IMethodSymbol method)
     {
+        if (IsNativeAllocation(method))
+        {
+            return true;
+        }
+
         if (IsFileSystemMember(method))
         {
             return !method.Name.EndsWith("Async", StringComparison.Ordinal);

@@ -211,7 +211,7 @@ public sealed class InterruptContextAnalyzer : DiagnosticAnalyzer
 
             if (BlockingApis.IsBlocking(target, receiver))
             {
-                return Blocking(CallGraph.Name(target), at.GetLocation(), "");
+                return Blocking(CallGraph.Name(target), at.GetLocation(), BlockingApis.IsNativeAllocation(target) ? BlockingApis.NativeAllocationReason : "");
             }
 
             return known.IsUserListed(target)

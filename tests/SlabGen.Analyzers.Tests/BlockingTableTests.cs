@@ -57,6 +57,19 @@ public class BlockingTableTests
         { "Dns.GetHostEntry", "Dns.GetHostEntry(\"localhost\")" },
         { "Dns.GetHostAddresses", "Dns.GetHostAddresses(\"localhost\")" },
         { "HttpClient.Send", "new HttpClient().Send(new HttpRequestMessage())" },
+        { "NativeMemory.Alloc", "System.Runtime.InteropServices.NativeMemory.Alloc(64)" },
+        { "NativeMemory.AllocZeroed", "System.Runtime.InteropServices.NativeMemory.AllocZeroed(64)" },
+        { "NativeMemory.AlignedAlloc", "System.Runtime.InteropServices.NativeMemory.AlignedAlloc(64, 64)" },
+        { "NativeMemory.Realloc", "System.Runtime.InteropServices.NativeMemory.Realloc(null, 64)" },
+        { "NativeMemory.AlignedRealloc", "System.Runtime.InteropServices.NativeMemory.AlignedRealloc(null, 64, 64)" },
+        { "NativeMemory.Free", "System.Runtime.InteropServices.NativeMemory.Free(null)" },
+        { "NativeMemory.AlignedFree", "System.Runtime.InteropServices.NativeMemory.AlignedFree(null)" },
+        { "Marshal.AllocHGlobal", "System.Runtime.InteropServices.Marshal.AllocHGlobal(64)" },
+        { "Marshal.AllocCoTaskMem", "System.Runtime.InteropServices.Marshal.AllocCoTaskMem(64)" },
+        { "Marshal.ReAllocHGlobal", "System.Runtime.InteropServices.Marshal.ReAllocHGlobal(IntPtr.Zero, 64)" },
+        { "Marshal.ReAllocCoTaskMem", "System.Runtime.InteropServices.Marshal.ReAllocCoTaskMem(IntPtr.Zero, 64)" },
+        { "Marshal.FreeHGlobal", "System.Runtime.InteropServices.Marshal.FreeHGlobal(IntPtr.Zero)" },
+        { "Marshal.FreeCoTaskMem", "System.Runtime.InteropServices.Marshal.FreeCoTaskMem(IntPtr.Zero)" },
     };
 
     public static TheoryData<string, string> NotBlocking => new()
@@ -71,6 +84,12 @@ public class BlockingTableTests
         { "File.ReadAllBytesAsync", "_ = File.ReadAllBytesAsync(\"a\")" },
         { "new TcpClient()", "new TcpClient()" },
         { "Thread.Yield", "Thread.Yield()" },
+        { "NativeMemory.Clear", "System.Runtime.InteropServices.NativeMemory.Clear(null, 0)" },
+        { "NativeMemory.Copy", "System.Runtime.InteropServices.NativeMemory.Copy(null, null, 0)" },
+        { "NativeMemory.Fill", "System.Runtime.InteropServices.NativeMemory.Fill(null, 0, 1)" },
+        { "Marshal.SizeOf", "_ = System.Runtime.InteropServices.Marshal.SizeOf<int>()" },
+        { "Marshal.GetLastPInvokeError", "_ = System.Runtime.InteropServices.Marshal.GetLastPInvokeError()" },
+        { "a user type named NativeMemory", "NativeMemory.Alloc(64)" },
     };
 
     [Theory]
@@ -90,8 +109,34 @@ public class BlockingTableTests
         return Verify.Analyzer<InterruptContextAnalyzer>(Usings + Source(call));
     }
 
+    [Fact]
+    public Task A_native_allocation_says_why_it_is_reported_and_reached_through_a_call_it_is_a_chain() =>
+        Verify.AnalyzerExpecting<InterruptContextAnalyzer>(Usings + """
+            public unsafe class Pool
+            {
+                private void* _buffer;
+                [InterruptContext]
+                public void Frame()
+                {
+                    {|#0:System.Runtime.InteropServices.NativeMemory.Alloc(64)|};
+                    {|#1:Grow()|};
+                }
+
+                private void Grow() => _buffer = System.Runtime.InteropServices.NativeMemory.AlignedAlloc(4096, 64);
+            }
+            """,
+            Verify.Diagnostic(Descriptors.BlockingCallInInterrupt).WithLocation(0)
+                .WithArguments("NativeMemory.Alloc", "Pool.Frame", BlockingApis.NativeAllocationReason),
+            Verify.Diagnostic(Descriptors.SleepingCallChainInInterrupt).WithLocation(1)
+                .WithArguments("Pool.Grow", "Pool.Frame → Pool.Grow → NativeMemory.AlignedAlloc"));
+
     private static string Source(string statement) => $$"""
-        public class Host
+        public static class NativeMemory
+        {
+            public static int Alloc(int size) => size;
+        }
+
+        public unsafe class Host
         {
             private IPEndPoint? _endpoint;
             [InterruptContext]

@@ -26,6 +26,19 @@ internal static class Verify
         await test.RunAsync();
     }
 
+    /// <summary>Checks <paramref name="expected"/> (messages and all) against the diagnostics of <paramref name="source"/>, whose locations are marked {|#n:…|}.</summary>
+    public static async Task AnalyzerExpecting<TAnalyzer>(string source, params DiagnosticResult[] expected)
+        where TAnalyzer : DiagnosticAnalyzer, new()
+    {
+        var test = new CSharpAnalyzerTest<TAnalyzer, DefaultVerifier> { TestCode = source };
+        test.ExpectedDiagnostics.AddRange(expected);
+        Configure(test.TestState, []);
+        await test.RunAsync();
+    }
+
+    /// <summary>An expected diagnostic of <paramref name="descriptor"/>.</summary>
+    public static DiagnosticResult Diagnostic(DiagnosticDescriptor descriptor) => new(descriptor);
+
     public static async Task CodeFix<TAnalyzer, TFix>(string source, string fixedSource)
         where TAnalyzer : DiagnosticAnalyzer, new()
         where TFix : CodeFixProvider, new()
