@@ -84,6 +84,12 @@ internal static class BlockingApis
         ["System.Runtime.InteropServices.Marshal"] = ["AllocHGlobal", "AllocCoTaskMem", "ReAllocHGlobal", "ReAllocCoTaskMem", "FreeHGlobal", "FreeCoTaskMem"],
     };
 
+    /// <summary>What SLAB105's message adds for SpinWait.SpinOnce(-1), which never sleeps but still waits.</summary>
+    public const string SpinWithoutSleepReason = " (with -1 it never sleeps, but it still spins waiting for other threads)";
+
+    /// <summary>What SLAB105's message adds for the other SpinWait calls, which end in sleeping.</summary>
+    public const string SpinReason = " (spinning ends in sleeping)";
+
     /// <summary>What SLAB105's message adds for a native allocation or free.</summary>
     public const string NativeAllocationReason = " (native allocation may take a lock or map memory from the OS)";
 
@@ -126,6 +132,11 @@ internal static class BlockingApis
         if (IsNativeAllocation(method))
         {
             return true;
+        }
+
+        if (!method.DeclaringSyntaxReferences.IsEmpty)
+        {
+            return false; // a body in the compilation (a Stream subclass's own Read, say) is followed, not judged by name
         }
 
         if (IsFileSystemMember(method))

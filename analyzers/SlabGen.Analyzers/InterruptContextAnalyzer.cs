@@ -211,13 +211,20 @@ public sealed class InterruptContextAnalyzer : DiagnosticAnalyzer
 
             if (BlockingApis.IsBlocking(target, receiver))
             {
-                return Blocking(CallGraph.Name(target), at.GetLocation(), BlockingApis.IsNativeAllocation(target) ? BlockingApis.NativeAllocationReason : "");
+                return Blocking(CallGraph.Name(target), at.GetLocation(), Why(target, arguments));
             }
 
             return known.IsUserListed(target)
                 ? Blocking(CallGraph.Name(target), at.GetLocation(), $" (listed in {MaySleepMethodsKey})")
                 : null;
         }
+
+        /// <summary>What SLAB105's message adds to a table entry, when the table knows more than "it blocks".</summary>
+        private static string Why(IMethodSymbol target, ImmutableArray<IArgumentOperation> arguments) =>
+            BlockingApis.IsNativeAllocation(target) ? BlockingApis.NativeAllocationReason
+            : target.ContainingType is { Name: "SpinWait" } ? (target.Name == "SpinOnce" && arguments.Length == 1
+                && arguments[0].Value.ConstantValue is { HasValue: true, Value: -1 } ? BlockingApis.SpinWithoutSleepReason : BlockingApis.SpinReason)
+            : "";
 
         private static Finding Blocking(string name, Location location, string why) =>
             new(Descriptors.BlockingCallInInterrupt, name, name, location, why);

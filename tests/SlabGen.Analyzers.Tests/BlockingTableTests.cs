@@ -130,6 +130,42 @@ public class BlockingTableTests
             Verify.Diagnostic(Descriptors.SleepingCallChainInInterrupt).WithLocation(1)
                 .WithArguments("Pool.Grow", "Pool.Frame → Pool.Grow → NativeMemory.AlignedAlloc"));
 
+    [Fact]
+    public Task SpinOnce_with_minus_one_is_still_a_wait_and_the_message_says_it_never_sleeps() =>
+        Verify.AnalyzerExpecting<InterruptContextAnalyzer>(Usings + Source("{|#0:new SpinWait().SpinOnce(-1)|}"),
+            Verify.Diagnostic(Descriptors.BlockingCallInInterrupt).WithLocation(0)
+                .WithArguments("SpinWait.SpinOnce", "Host.Frame", BlockingApis.SpinWithoutSleepReason));
+
+    [Fact]
+    public Task A_stream_subclass_whose_Read_is_in_the_compilation_is_followed_into_its_body() =>
+        Verify.Analyzer<InterruptContextAnalyzer>(Usings + """
+            public sealed class RingStream : Stream
+            {
+                private readonly byte[] _ring = new byte[64];
+                public override bool CanRead => true;
+                public override bool CanSeek => false;
+                public override bool CanWrite => true;
+                public override long Length => 0;
+                public override long Position { get => 0; set { } }
+                public override int Read(byte[] buffer, int offset, int count) { Array.Copy(_ring, 0, buffer, offset, Math.Min(count, 64)); return Math.Min(count, 64); }
+                public override void Write(byte[] buffer, int offset, int count) => Thread.Sleep(1);
+                public override void Flush() { }
+                public override long Seek(long offset, SeekOrigin origin) => 0;
+                public override void SetLength(long value) { }
+            }
+
+            public class Mixer
+            {
+                private readonly RingStream _ring = new();
+                [InterruptContext]
+                public void Pull(byte[] into)
+                {
+                    _ring.Read(into, 0, into.Length);   // in memory: silent
+                    {|SLAB104:_ring.Write(into, 0, 1)|};  // its body sleeps: a chain
+                }
+            }
+            """);
+
     private static string Source(string statement) => $$"""
         public static class NativeMemory
         {
