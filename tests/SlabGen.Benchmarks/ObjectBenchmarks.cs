@@ -70,7 +70,7 @@ public unsafe class ObjectBenchmarks
     }
 
     [Benchmark(Baseline = true, Description = "[ThreadStatic] free list pop+push")]
-    public nint ThreadStaticFreeList() => FreeList.PopPush();
+    public nint ThreadStaticFreeList() => ThreadLocalFloor.PopPush();
 
     [Benchmark(Description = "NativeMemory.Alloc+Free")]
     public nint NativeAllocFree()
@@ -98,45 +98,6 @@ public unsafe class ObjectBenchmarks
 
     [Benchmark(Description = "new (class, 64 bytes)")]
     public object NewObject() => new PooledPayload();
-
-    /// <summary>The floor: the least a per-thread allocator can do, an intrusive singly linked list in a thread static.</summary>
-    private static class FreeList
-    {
-        [ThreadStatic]
-        private static Node* t_head;
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static nint PopPush()
-        {
-            Node* node = t_head;
-            if (node == null)
-            {
-                node = Refill();
-            }
-
-            t_head = node->Next;
-            node->Next = t_head;
-            t_head = node;
-            return (nint)node;
-        }
-
-        [MethodImpl(MethodImplOptions.NoInlining)]
-        private static Node* Refill()
-        {
-            var nodes = (Node*)NativeMemory.AlignedAlloc(64 * 64, 64);
-            for (int i = 0; i < 64; i++)
-            {
-                nodes[i].Next = i + 1 < 64 ? &nodes[i + 1] : null;
-            }
-
-            return nodes;
-        }
-
-        private struct Node
-        {
-            public Node* Next;
-        }
-    }
 }
 
 /// <summary>A 64-byte struct.</summary>

@@ -55,7 +55,7 @@ internal static unsafe class PreciseCases
         nint sink = 0;
         for (long i = 0; i < n; i++)
         {
-            sink ^= FreeList.PopPush();
+            sink ^= ThreadLocalFloor.PopPush();
         }
 
         return sink;
@@ -73,7 +73,7 @@ internal static unsafe class PreciseCases
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static nint FloorOne() => FreeList.PopPush();
+    private static nint FloorOne() => ThreadLocalFloor.PopPush();
 
     private static nint TypedLoop(long n)
     {
@@ -436,44 +436,5 @@ internal static unsafe class PreciseCases
         }
 
         return sink;
-    }
-
-    /// <summary>The floor: the least a per-thread allocator can do, an intrusive singly linked list in a thread static.</summary>
-    private static class FreeList
-    {
-        [ThreadStatic]
-        private static Node* t_head;
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static nint PopPush()
-        {
-            Node* node = t_head;
-            if (node == null)
-            {
-                node = Refill();
-            }
-
-            t_head = node->Next;
-            node->Next = t_head;
-            t_head = node;
-            return (nint)node;
-        }
-
-        [MethodImpl(MethodImplOptions.NoInlining)]
-        private static Node* Refill()
-        {
-            var nodes = (Node*)NativeMemory.AlignedAlloc(64 * 64, 64);
-            for (int i = 0; i < 64; i++)
-            {
-                nodes[i].Next = i + 1 < 64 ? &nodes[i + 1] : null;
-            }
-
-            return nodes;
-        }
-
-        private struct Node
-        {
-            public Node* Next;
-        }
     }
 }
