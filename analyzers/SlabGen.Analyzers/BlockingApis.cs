@@ -134,11 +134,6 @@ internal static class BlockingApis
             return true;
         }
 
-        if (!method.DeclaringSyntaxReferences.IsEmpty)
-        {
-            return false; // a body in the compilation (a Stream subclass's own Read, say) is followed, not judged by name
-        }
-
         if (IsFileSystemMember(method))
         {
             return !method.Name.EndsWith("Async", StringComparison.Ordinal);
@@ -153,6 +148,11 @@ internal static class BlockingApis
         if (!AnyName.Contains(method.Name))
         {
             return false;
+        }
+
+        if (!method.DeclaringSyntaxReferences.IsEmpty)
+        {
+            return false; // a body in the compilation (a Stream subclass's own Read, say) is followed, not judged by name
         }
 
         INamedTypeSymbol type = method.ContainingType.OriginalDefinition;
