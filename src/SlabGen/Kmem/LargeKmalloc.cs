@@ -1,9 +1,10 @@
 // kmalloc above 8 KiB: a whole block of the page allocator, its head frame tagged as kmalloc's. With debugging on for an
 // allocator's large blocks (SLABGEN_SLAB_DEBUG naming "kmalloc-large", or "{name}-kmalloc-large" for a KmallocAllocator
 // of that name, or a pattern such as "kmalloc-*"), they get what small objects get from their debug caches:
-//   RedZone  the object starts one page into its block (the guard page before it, when the block can hold it: up to
-//            4 MiB - 4 KiB) and the rest of the block after it is zone too; both filled with 0xcc and checked byte by
-//            byte on free, so an underflow or an overflow of any size up to the block's end is reported.
+//   RedZone  the object starts one page into its block (a zone page before it) and at least a page of the block
+//            follows it, as the largest order allows (a 4 MiB request gets neither, a request near it less after); both
+//            zones are filled with 0xcc and checked byte by byte on free, so an underflow of up to a page and an
+//            overflow of any size up to the block's end are reported.
 //   Poison   a freed block is filled with 0x6b (last byte 0xa5) and kept back, poisoned, in a quarantine of a few
 //            blocks instead of going back to the page allocator; the next debug allocation of its order takes it back
 //            and checks it (a write after free is reported there), and a block leaving the quarantine is checked too.
@@ -142,9 +143,17 @@ internal static unsafe class LargeKmalloc
 
     private static void* AllocDebug(PageAllocator pages, nuint size, GfpFlags flags, byte debug)
     {
+        // A page of zone before the object and at least a page after it (a size that fills its block exactly would
+        // otherwise have none), as far as the largest order allows: then less after it, then nothing before it.
         bool zoned = (debug & RedZoneBit) != 0;
-        int offset = zoned && size <= Kmem.MaxKmallocSize - PageAllocator.PageSize ? PageAllocator.PageSize : 0;
-        int order = SlabLayout.GetOrder(size + (nuint)offset);
+        const nuint Page = PageAllocator.PageSize;
+        int offset = zoned && size + Page <= Kmem.MaxKmallocSize ? (int)Page : 0;
+        int order = SlabLayout.GetOrder(size + (nuint)offset + (zoned ? Page : 0));
+        if (order > PageAllocator.MaxOrder)
+        {
+            order = SlabLayout.GetOrder(size + (nuint)offset);
+        }
+
         PageFrame* head = TakeQuarantined(order, out string? useAfterFree);
         if (useAfterFree is not null)
         {

@@ -12,7 +12,7 @@ public sealed unsafe class LargeDebugTests
 
     private static void OverflowsAndUnderflows()
     {
-        foreach (int size in (int[])[8202, 256 << 10])
+        foreach (int size in (int[])[8202, 28 << 10, 256 << 10]) // 28 KiB + the page before it fills 32 KiB exactly
         {
             foreach (int reach in (int[])[1, 32])
             {
