@@ -147,10 +147,16 @@ public static unsafe class TypeCache<T>
         FreeSlow(Cache, ref threadCache, pointer);
     }
 
-    /// <summary>Whether the type's handles are checked, as a constant to the tier-1 JIT; first read after Create.</summary>
+    /// <summary>
+    /// Whether the type's handles are checked, as a constant to the tier-1 JIT. The explicit static constructor makes
+    /// the first read, not an earlier method entry, run it: a handle reads it only after its slot check, so only once
+    /// Create has run (a default handle throws first).
+    /// </summary>
     private static class Checkedness
     {
-        public static readonly bool Value = s_checkedHandles;
+        public static readonly bool Value;
+
+        static Checkedness() => Value = s_checkedHandles;
     }
 
     [DoesNotReturn]

@@ -213,4 +213,26 @@ public sealed unsafe class ThisThreadTests
             Payload.ThisThread.Free(obj);
         }
     }
+
+    [Fact]
+    public void A_default_handle_used_before_a_checked_types_cache_exists_leaves_its_handles_checked()
+    {
+        // HandleTicket is used nowhere else: its cache does not exist until ThisThread below.
+        Assert.Throws<InvalidOperationException>(() => default(SlabThreadCache<HandleTicket>).Alloc());
+        Assert.Throws<InvalidOperationException>(() => default(SlabThreadCache<HandleTicket>).Free(default));
+
+        SlabThreadCache<HandleTicket> thread = HandleTicket.ThisThread;
+        SlabRef<HandleTicket> ticket = thread.Alloc();
+        Assert.True(ticket.IsChecked);
+        thread.Free(ticket);
+        Assert.Throws<ObjectDisposedException>(() => HandleTicket.Free(ticket));
+    }
+}
+
+/// <summary>A checked [SlabCache] struct that only the test above touches.</summary>
+[SlabCache(Checked = true)]
+public partial struct HandleTicket
+{
+    /// <summary>A payload.</summary>
+    public long Number;
 }
