@@ -1,6 +1,7 @@
 // IntelliSense for every public member of the runtime: read back through Roslyn from SlabGen.dll and its XML doc
 // file, as an IDE reads them. Each public or protected member has a summary (or inheritdoc), a <param> for each
-// parameter, <typeparam> for each type parameter and <returns> for a method that returns something.
+// parameter, <typeparam> for each type parameter and <returns> for a method that returns something, and no section
+// garbled by an edit (a section inside another, "///" or escaped-tag debris in the text).
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using System.Xml.Linq;
@@ -86,6 +87,23 @@ public class PublicDocsTests
         if (doc.Element("summary") is null)
         {
             problems.Add($"{id}: no <summary>");
+        }
+
+        // Well formed in meaning, not only as XML: a section never holds another section, and no comment marker or
+        // escaped-tag debris ("///", "lt;" without its "&") is left in the text.
+        string[] sections = ["summary", "returns", "param", "typeparam", "remarks", "exception", "value"];
+        foreach (XElement section in doc.Elements().Where(e => sections.Contains(e.Name.LocalName)))
+        {
+            if (section.Descendants().Any(d => sections.Contains(d.Name.LocalName)))
+            {
+                problems.Add($"{id}: <{section.Name.LocalName}> holds another doc section (a garbled comment)");
+            }
+
+            string words = section.Value;
+            if (words.Contains("///", StringComparison.Ordinal) || System.Text.RegularExpressions.Regex.IsMatch(words, @"(?<!&)\b(lt|gt|amp);"))
+            {
+                problems.Add($"{id}: <{section.Name.LocalName}> has comment debris in its text: {words.Trim()}");
+            }
         }
 
         IEnumerable<string> documented = doc.Elements("param").Select(static p => (string?)p.Attribute("name") ?? "");

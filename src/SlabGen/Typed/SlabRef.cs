@@ -116,7 +116,7 @@ public readonly unsafe struct SlabRef<T> : IEquatable<SlabRef<T>>
     public override int GetHashCode() => HashCode.Combine((nint)_pointer, _generation);
 
     /// <summary>The type, the address and, for a checked handle, the generation.</summary>
-    /// <returns><c>SlabRef    /// <returns>The type and the address, or "null".</returns>lt;T    /// <returns>The type and the address, or "null".</returns>gt;(0x…)</c> (with the generation for a checked handle), or <c>SlabRef    /// <returns>The type and the address, or "null".</returns>lt;T    /// <returns>The type and the address, or "null".</returns>gt;(null)</c>.</returns>
+    /// <returns><c>SlabRef&lt;T&gt;(0x…)</c> (with the generation for a checked handle), or <c>SlabRef&lt;T&gt;(null)</c>.</returns>
     public override string ToString() => _pointer == null
         ? $"SlabRef<{typeof(T).Name}>(null)"
         : _generation == 0
