@@ -26,6 +26,9 @@ public sealed class SlabGenEventSource : EventSource
     /// <summary>The id of <see cref="DebugOptionIgnored"/>.</summary>
     public const int DebugOptionIgnoredId = 4;
 
+    /// <summary>The id of <see cref="FreedBlockWritten"/>.</summary>
+    public const int FreedBlockWrittenId = 5;
+
     /// <summary>The one instance.</summary>
     public static readonly SlabGenEventSource Log = new();
 
@@ -66,4 +69,14 @@ public sealed class SlabGenEventSource : EventSource
     /// <param name="report">What was ignored, and the letters that are known.</param>
     [Event(DebugOptionIgnoredId, Level = EventLevel.Warning, Message = "{0}")]
     public void DebugOptionIgnored(string report) => WriteEvent(DebugOptionIgnoredId, report);
+
+    /// <summary>
+    /// A freed kmalloc block above 8 KiB, kept poisoned in the debug quarantine, was written after it was freed, and
+    /// this was found where nothing may throw: when its allocator was disposed (a KmallocAllocator's Dispose). Found at
+    /// an allocation or a free, the same report is thrown instead.
+    /// </summary>
+    /// <param name="allocatorName">The kmalloc allocator's name.</param>
+    /// <param name="report">The block, the first byte that changed, its value and the value expected.</param>
+    [Event(FreedBlockWrittenId, Level = EventLevel.Error, Message = "{1}")]
+    public void FreedBlockWritten(string allocatorName, string report) => WriteEvent(FreedBlockWrittenId, allocatorName, report);
 }

@@ -173,7 +173,7 @@ public sealed unsafe class KmallocAllocator : IDisposable
             cache.Dispose(); // a destroyed cache does nothing; a leaking one reports once and stays
         }
 
-        LargeKmalloc.FlushQuarantine(Pages);
+        LargeKmalloc.FlushQuarantine(Pages, Name);
     }
 
     /// <inheritdoc/>

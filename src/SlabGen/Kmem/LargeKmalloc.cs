@@ -117,8 +117,8 @@ internal static unsafe class LargeKmalloc
             : $"interior pointer: it is {(byte*)memory - start} bytes into a {(large->State == Plain ? (nuint)PageAllocator.PageSize << head->Order : (nuint)large->Requested)}-byte kmalloc block";
     }
 
-    /// <summary>Gives back every quarantined block of <paramref name="pages"/> (its KmallocAllocator is disposed), checking each.</summary>
-    public static void FlushQuarantine(PageAllocator pages)
+    /// <summary>Gives back every quarantined block of <paramref name="pages"/> (its KmallocAllocator, <paramref name="allocatorName"/>, is disposed), checking each.</summary>
+    public static void FlushQuarantine(PageAllocator pages, string allocatorName)
     {
         string? report = null;
         lock (s_lock)
@@ -137,7 +137,7 @@ internal static unsafe class LargeKmalloc
 
         if (report is not null)
         {
-            SlabGenEventSource.Log.FreelistCorrupted(DebugName, report);
+            SlabGenEventSource.Log.FreedBlockWritten(allocatorName, report);
         }
     }
 

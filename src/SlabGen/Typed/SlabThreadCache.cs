@@ -33,7 +33,14 @@ public readonly unsafe ref struct SlabThreadCache<T>
 
     /// <summary>The cache this handle allocates from (<c>T.Cache</c>).</summary>
     /// <exception cref="InvalidOperationException">A default handle, not taken through <c>T.ThisThread</c>.</exception>
-    public KmemCache<T> Cache => TypeCache<T>.Cache;
+    public KmemCache<T> Cache
+    {
+        get
+        {
+            _ = ref Slot; // a default handle throws, as documented
+            return TypeCache<T>.Cache;
+        }
+    }
 
     /// <summary>Allocates an object as <c>T.Alloc</c> does, without the thread-local read.</summary>
     /// <param name="flags"><see cref="GfpFlags.Kernel"/> may take memory from the OS; <see cref="GfpFlags.Atomic"/> never does.</param>

@@ -90,6 +90,50 @@ public sealed unsafe class LargeDebugTests
         Assert.Throws<ObjectDisposedException>(() => pages.AllocPages(0));
     }
 
+    [Fact]
+    public void A_write_after_free_found_when_the_allocator_is_disposed_is_the_FreedBlockWritten_event() =>
+        ChildProcess.Run(WriteFoundAtDisposal, environment: ("SLABGEN_SLAB_DEBUG", "ZP,late-kmalloc-large"));
+
+    private static void WriteFoundAtDisposal()
+    {
+        using var listener = new FreedBlockListener();
+        using var pages = new PageAllocator();
+        var kmalloc = new KmallocAllocator(pages, "late");
+        var p = (byte*)kmalloc.Kmalloc(50_000);
+        SlabGen.Kmem.Kfree(p);
+        p[7] = 9; // into the quarantined block
+        kmalloc.Dispose(); // never throws: the report is an event
+        (string allocator, string report) = Assert.Single(listener.Events);
+        Assert.Equal("late", allocator);
+        Assert.Contains("use after free: byte 7 of the freed 50000-byte kmalloc block", report);
+        Assert.Contains("(found when the allocator was disposed)", report);
+    }
+
+    /// <summary>Collects the SlabGen event source's FreedBlockWritten events.</summary>
+    private sealed class FreedBlockListener : System.Diagnostics.Tracing.EventListener
+    {
+        public List<(string Allocator, string Report)> Events { get; } = [];
+
+        protected override void OnEventSourceCreated(System.Diagnostics.Tracing.EventSource source)
+        {
+            if (source.Name == SlabGenEventSource.SourceName)
+            {
+                EnableEvents(source, System.Diagnostics.Tracing.EventLevel.Warning);
+            }
+        }
+
+        protected override void OnEventWritten(System.Diagnostics.Tracing.EventWrittenEventArgs e)
+        {
+            if (e.EventId == SlabGenEventSource.FreedBlockWrittenId)
+            {
+                lock (Events)
+                {
+                    Events.Add(((string)e.Payload![0]!, (string)e.Payload[1]!));
+                }
+            }
+        }
+    }
+
     private static void StillUsable()
     {
         var blocks = new List<nint>();

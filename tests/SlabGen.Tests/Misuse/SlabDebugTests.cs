@@ -18,6 +18,12 @@ public sealed unsafe class SlabDebugTests
     [InlineData("FZ;-,kmalloc-64", "kmalloc-96", SlabFlags.ConsistencyChecks | SlabFlags.RedZone)]
     [InlineData("U, session , request-*", "request-state", SlabFlags.StoreUser)]
     [InlineData("U,session", "session-2", SlabFlags.None)]
+    [InlineData(",trust-cache", "trust-cache", All)] // names without letters: full debugging, as the kernel's slab_debug=,dentry
+    [InlineData(",trust-*", "trust-cache", All)]
+    [InlineData(",trust-cache", "other", SlabFlags.None)]
+    [InlineData("P;,trust-cache", "trust-cache", All)]
+    [InlineData("P;,trust-cache", "other", SlabFlags.Poison)]
+    [InlineData("-,trust-cache", "trust-cache", SlabFlags.None)]
     public void The_option_gives_each_cache_the_flags_of_the_last_block_that_names_it(string option, string cache, SlabFlags expected)
     {
         Assert.Equal(expected, SlabDebug.FlagsFor(option, cache, out string ignored));

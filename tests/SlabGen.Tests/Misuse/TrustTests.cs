@@ -127,19 +127,6 @@ public sealed unsafe class TrustTests
         Assert.Equal(cache.Reserve(40_000), cache.ReservedObjects);
     }
 
-    [Theory]
-    [InlineData(",trust-cache", "trust-cache", SlabFlags.ConsistencyChecks | SlabFlags.RedZone | SlabFlags.Poison | SlabFlags.StoreUser)]
-    [InlineData(",trust-*", "trust-cache", SlabFlags.ConsistencyChecks | SlabFlags.RedZone | SlabFlags.Poison | SlabFlags.StoreUser)]
-    [InlineData(",trust-cache", "other", SlabFlags.None)]
-    [InlineData("P;,trust-cache", "trust-cache", SlabFlags.ConsistencyChecks | SlabFlags.RedZone | SlabFlags.Poison | SlabFlags.StoreUser)]
-    [InlineData("P;,trust-cache", "other", SlabFlags.Poison)]
-    [InlineData("-,trust-cache", "trust-cache", SlabFlags.None)]
-    public void A_block_of_names_without_letters_is_full_debugging_for_those_caches_as_in_the_kernel(string option, string cache, SlabFlags expected)
-    {
-        Assert.Equal(expected, SlabDebug.FlagsFor(option, cache, out string ignored));
-        Assert.Equal("", ignored);
-    }
-
     [Fact]
     public void A_bad_shared_cap_makes_only_PageAllocator_Shared_throw()
     {

@@ -84,6 +84,7 @@ public sealed unsafe class ThisThreadTests
         var e = Assert.Throws<InvalidOperationException>(() => default(SlabThreadCache<Payload>).Alloc());
         Assert.Contains("Payload.ThisThread", e.Message);
         Assert.Throws<InvalidOperationException>(() => default(SlabThreadCache<Payload>).Free(default));
+        Assert.Throws<InvalidOperationException>(() => default(SlabThreadCache<Payload>).Cache);
         Assert.Equal(live, Payload.Cache.LiveObjects);
 
         SlabRef<Payload> obj = Payload.ThisThread.Alloc();
