@@ -127,15 +127,13 @@ public static unsafe partial class Kmem
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Kfree(void* memory)
     {
-        // Every page of a kmalloc slab carries its class, every other page 0, whose table slot stays null.
+        // Every page of a kmalloc slab carries its class, every other page (and the frame of no arena) 0, whose table
+        // slot stays null.
         PageFrame* page = PageAllocator.FrameOf(memory);
-        if (page != null)
+        nint* block = KmallocCaches.ThreadBlock(SlabPage.Of(page)->KmallocClass);
+        if (block != null && ArrayCache.IsObjectStart(block, memory, SlabPage.Of(page)->Colour) && ArrayCache.TryPush(block, memory))
         {
-            nint* block = KmallocCaches.ThreadBlock(SlabPage.Of(page)->KmallocClass);
-            if (block != null && ArrayCache.IsObjectStart(block, memory, SlabPage.Of(page)->Colour) && ArrayCache.TryPush(block, memory))
-            {
-                return;
-            }
+            return;
         }
 
         KfreeSlow(memory);
@@ -147,7 +145,7 @@ public static unsafe partial class Kmem
     {
         // Kfree's fast path with the table given: written out, as there, so the JIT keeps the push's branches flat.
         PageFrame* page = PageAllocator.FrameOf(memory);
-        if (page != null && blocks != null)
+        if (blocks != null)
         {
             var block = (nint*)blocks[SlabPage.Of(page)->KmallocClass];
             if (block != null && ArrayCache.IsObjectStart(block, memory, SlabPage.Of(page)->Colour) && ArrayCache.TryPush(block, memory))

@@ -1,13 +1,17 @@
 // Arenas: the 4 MiB blocks of memory taken from the operating system, and the global section map that
 // finds an arena from any address inside it in O(1) (the kernel's SPARSEMEM_EXTREME mem_section table).
+// An arena from the OS lives in the arena space (ArenaSpace.cs) when it has room, its frames in the space's frame
+// range, so the free fast paths find a frame by arithmetic; otherwise its frames follow its header in one native
+// allocation, and a lent arena's live in the lent memory (Frames and FrameOf tell which from the address alone).
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace SlabGen;
 
 /// <summary>
-/// One arena: a max-order block from the OS, aligned to its size, and the descriptors of its pages.
-/// Allocated natively; the page frames follow the header in the same allocation.
+/// One arena: a max-order block, aligned to its size, and the descriptors of its pages. The header is allocated
+/// natively; the page frames live in the arena space's frame range when the arena is in the space, else right after
+/// the header in the same allocation (or the same lent memory), where the section map's lookups expect them.
 /// </summary>
 [StructLayout(LayoutKind.Sequential, Size = 64)]
 internal unsafe struct Arena
@@ -28,30 +32,51 @@ internal unsafe struct Arena
     /// <summary>The bytes of an arena's header and frames, a multiple of 64.</summary>
     public static nuint MetadataBytes => (nuint)(sizeof(Arena) + (Pages * sizeof(PageFrame)));
 
-    public PageFrame* Frames => (PageFrame*)((byte*)Unsafe.AsPointer(ref this) + sizeof(Arena));
+    /// <summary>The frame of the arena's first page: in the arena space's frame range, or right after the header.</summary>
+    public PageFrame* Frames => FrameOf(Base);
 
-    /// <summary>The frame of the page containing <paramref name="address"/>, an address inside this arena.</summary>
+    /// <summary>
+    /// The frame of the page containing <paramref name="address"/>, an address inside this arena: by arithmetic in
+    /// the arena space, else after the header. Neither loads the header, so the lookup does not wait for it.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public PageFrame* FrameOf(void* address) => Frames + (((nuint)address >> PageAllocator.PageShift) & (Pages - 1));
+    public PageFrame* FrameOf(void* address)
+    {
+        PageFrame* page = ArenaSpace.FrameOf(address);
+        return page != null ? page : FramesAfter((Arena*)Unsafe.AsPointer(ref this)) + (((nuint)address >> PageAllocator.PageShift) & (Pages - 1));
+    }
 
-    /// <summary>Takes a new arena from the OS; null when the OS refuses.</summary>
+    /// <summary>Where the frames of an arena outside the arena space are: right after its header.</summary>
+    public static PageFrame* FramesAfter(Arena* arena) => (PageFrame*)(arena + 1);
+
+    /// <summary>Takes a new arena from the OS, in the arena space when it has room; null when the OS refuses.</summary>
     public static Arena* Create(int ownerId)
     {
-        byte* memory;
-        try
+        Arena* arena;
+        byte* memory = ArenaSpace.Take();
+        if (memory != null)
         {
-            memory = (byte*)NativeMemory.AlignedAlloc(Bytes, Bytes);
+            arena = (Arena*)NativeMemory.AlignedAlloc((nuint)sizeof(Arena), 64); // its frames are the slot's, zero
         }
-        catch (OutOfMemoryException)
+        else
         {
-            return null;
+            try
+            {
+                memory = (byte*)NativeMemory.AlignedAlloc(Bytes, Bytes);
+            }
+            catch (OutOfMemoryException)
+            {
+                return null;
+            }
+
+            arena = (Arena*)NativeMemory.AlignedAlloc(MetadataBytes, 64);
+            NativeMemory.Clear(FramesAfter(arena), (nuint)(Pages * sizeof(PageFrame)));
         }
 
-        var arena = (Arena*)NativeMemory.AlignedAlloc((nuint)(sizeof(Arena) + Pages * sizeof(PageFrame)), 64);
         arena->Base = memory;
         arena->OwnerId = ownerId;
+        arena->Borrowed = 0;
         PageFrame* frames = arena->Frames;
-        NativeMemory.Clear(frames, (nuint)(Pages * sizeof(PageFrame)));
         for (int i = 0; i < Pages; i++)
         {
             frames[i].Address = memory + ((nuint)i << PageAllocator.PageShift);
@@ -59,8 +84,7 @@ internal unsafe struct Arena
 
         if (!SectionMap.Register(arena))
         {
-            NativeMemory.AlignedFree(memory);
-            NativeMemory.AlignedFree(arena);
+            Free(arena);
             return null;
         }
 
@@ -80,7 +104,7 @@ internal unsafe struct Arena
         arena->Base = sectionBase;
         arena->OwnerId = ownerId;
         arena->Borrowed = 1;
-        PageFrame* frames = arena->Frames;
+        PageFrame* frames = FramesAfter(arena);
         for (int i = 0; i < Pages; i++)
         {
             frames[i].Address = sectionBase + ((nuint)i << PageAllocator.PageShift);
@@ -93,12 +117,24 @@ internal unsafe struct Arena
     public static void Destroy(Arena* arena)
     {
         SectionMap.Unregister(arena);
-        if (arena->Borrowed != 0)
+        if (arena->Borrowed == 0)
         {
-            return;
+            Free(arena);
+        }
+    }
+
+    /// <summary>Gives an arena that came from the OS back: its memory, frames and header.</summary>
+    private static void Free(Arena* arena)
+    {
+        if (ArenaSpace.Contains(arena->Base))
+        {
+            ArenaSpace.Release(arena->Base);
+        }
+        else
+        {
+            NativeMemory.AlignedFree(arena->Base);
         }
 
-        NativeMemory.AlignedFree(arena->Base);
         NativeMemory.AlignedFree(arena);
     }
 }

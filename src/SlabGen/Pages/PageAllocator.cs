@@ -240,20 +240,42 @@ public sealed unsafe partial class PageAllocator : IDisposable
     internal static PageFrame* HeadFrameOf(void* address)
     {
         PageFrame* page = FrameOf(address);
-        return page == null || page->Flags is not (PageFlags.Tail or PageFlags.None) ? page : page->Compound;
+        if (page->Address == null)
+        {
+            return null; // no arena: NoFrame, or a slot of the arena space no arena holds (its frames read zero)
+        }
+
+        return page->Flags is not (PageFlags.Tail or PageFlags.None) ? page : page->Compound;
     }
 
     /// <summary>
     /// The frame of the page containing <paramref name="address"/> itself (a tail page is not resolved to its
-    /// head), in any allocator of the process; null when the address is in no arena. The free fast paths use it:
-    /// every page of a slab carries its cache's cookie and kmalloc class.
+    /// head), for the free fast paths: every page of a slab carries its cache's cookie and kmalloc class. Never null:
+    /// where no arena is, an all-zero frame (no address, no cookie, kmalloc class 0), which those paths refuse as they
+    /// refuse any page that is not theirs, so they need no null test. In the arena space by arithmetic (a slot no
+    /// arena holds reads zero); elsewhere through the section map. <see cref="HeadFrameOf"/> is exact.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static PageFrame* FrameOf(void* address)
     {
-        Arena* arena = SectionMap.Find(address);
-        return arena == null ? null : arena->FrameOf(address);
+        nuint offset = (nuint)address - ArenaSpace.Base;
+        return offset < ArenaSpace.Bytes ? ArenaSpace.FrameAt(offset) : MappedFrameOf(address);
     }
+
+    /// <summary>
+    /// The frame of an address outside the arena space, through the section map, or <see cref="NoFrame"/>. An arena
+    /// outside the space keeps its frames right after its header (Arena.cs), so they follow from the map's entry
+    /// without loading the header. Out of line: on Linux only lent memory and foreign pointers come here.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static PageFrame* MappedFrameOf(void* address)
+    {
+        Arena* arena = SectionMap.Find(address);
+        return arena == null ? (PageFrame*)NoFrame : Arena.FramesAfter(arena) + (((nuint)address >> PageShift) & (Arena.Pages - 1));
+    }
+
+    /// <summary>The all-zero frame <see cref="FrameOf"/> gives for an address in no arena; nothing ever writes it.</summary>
+    private static readonly nuint NoFrame = (nuint)NativeMemory.AllocZeroed((nuint)sizeof(PageFrame));
 
     /// <summary>
     /// Returns the small blocks every thread keeps on its per-thread list (live threads' too) to the buddy lists,

@@ -178,7 +178,7 @@ public sealed unsafe partial class KmemCache : IDisposable
         nint* block = ThreadSlots.Find(_id);
         PageFrame* page = PageAllocator.FrameOf(obj);
         if (PerThreadBlock.IsOwnedBy(block, _cookie)
-            && page != null && SlabPage.Of(page)->Cookie == _cookie
+            && SlabPage.Of(page)->Cookie == _cookie
             && ArrayCache.IsObjectStart(block, obj, SlabPage.Of(page)->Colour)
             && ArrayCache.TryPush(block, obj))
         {
