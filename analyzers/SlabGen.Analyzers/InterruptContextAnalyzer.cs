@@ -194,9 +194,9 @@ public sealed class InterruptContextAnalyzer : DiagnosticAnalyzer
                 if (known.IsKernelFlags(argument))
                 {
                     bool implicitDefault = argument.ArgumentKind == ArgumentKind.DefaultValue;
-                    string how = implicitDefault ? " (the default)"
-                        : known.NamesKernel(argument) ? ""
-                        : " (flags without GfpFlags.Atomic may sleep)";
+                    string how = implicitDefault ? "GfpFlags.Kernel (the default)"
+                        : known.NamesKernel(argument) ? "GfpFlags.Kernel"
+                        : $"{argument.Value.Syntax} (without GfpFlags.Atomic, that is GfpFlags.Kernel)";
                     string name = CallGraph.Name(target);
                     return new Finding(Descriptors.KernelFlagsInInterrupt, name, name + " with GfpFlags.Kernel",
                         (implicitDefault ? at : argument.Syntax).GetLocation(), how);

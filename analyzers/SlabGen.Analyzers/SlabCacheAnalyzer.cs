@@ -96,9 +96,15 @@ public sealed class SlabCacheAnalyzer : DiagnosticAnalyzer
             string suffix = type.TypeParameters.Length != 0 ? "" : $" (nested in generic '{GenericContainer(type)!.Name}')";
             context.ReportDiagnostic(Diagnostic.Create(Descriptors.Generic, where, type.Name, suffix));
         }
-        else if (!type.IsRefLikeType && !type.IsUnmanagedType && ReferenceField(type, "", new HashSet<ITypeSymbol>(SymbolEqualityComparer.Default)) is { } field)
+        else if (!type.IsRefLikeType && !type.IsUnmanagedType)
         {
-            context.ReportDiagnostic(Diagnostic.Create(Descriptors.NotUnmanaged, field.Location ?? where, type.Name, field.Path, field.Type));
+            // Every field that keeps the struct out of a slab, each at its own declaration.
+            var fields = new List<(string Path, ITypeSymbol Type, Location? Location)>();
+            ReferenceFields(type, "", null, new HashSet<ITypeSymbol>(SymbolEqualityComparer.Default), fields);
+            foreach ((string path, ITypeSymbol fieldType, Location? location) in fields)
+            {
+                context.ReportDiagnostic(Diagnostic.Create(Descriptors.NotUnmanaged, location ?? where, type.Name, path, fieldType));
+            }
         }
 
         SlabCacheArguments? arguments = SlabCacheArguments.Read(attribute);
@@ -128,31 +134,33 @@ public sealed class SlabCacheAnalyzer : DiagnosticAnalyzer
         return null;
     }
 
-    /// <summary>The first field, directly or through nested structs, whose type is a reference type.</summary>
-    private static (string Path, ITypeSymbol Type, Location? Location)? ReferenceField(INamedTypeSymbol type, string prefix, HashSet<ITypeSymbol> seen)
+    /// <summary>
+    /// Adds to <paramref name="found"/> every field, directly or through nested structs, whose type is a reference
+    /// type, with the location of the top-level field that holds it (<paramref name="at"/> once nested).
+    /// </summary>
+    private static void ReferenceFields(INamedTypeSymbol type, string prefix, Location? at, HashSet<ITypeSymbol> seen,
+        List<(string Path, ITypeSymbol Type, Location? Location)> found)
     {
         if (!seen.Add(type))
         {
-            return null;
+            return;
         }
 
         foreach (IFieldSymbol field in StructLayoutEstimate.InstanceFields(type))
         {
             string name = prefix + (field.AssociatedSymbol?.Name ?? field.Name);
-            Location? location = prefix.Length == 0 ? (field.AssociatedSymbol ?? field).Locations.FirstOrDefault(static l => l.IsInSource) : null;
+            Location? location = at ?? (field.AssociatedSymbol ?? field).Locations.FirstOrDefault(static l => l.IsInSource);
             if (field.Type.IsReferenceType || field.Type.TypeKind == TypeKind.TypeParameter && !field.Type.IsUnmanagedType)
             {
-                return (name, field.Type, location);
+                found.Add((name, field.Type, location));
             }
-
-            if (field.Type is INamedTypeSymbol { TypeKind: TypeKind.Struct, IsUnmanagedType: false } nested
-                && ReferenceField(nested, name + ".", seen) is { } inner)
+            else if (field.Type is INamedTypeSymbol { TypeKind: TypeKind.Struct, IsUnmanagedType: false } nested)
             {
-                return (inner.Path, inner.Type, location ?? inner.Location);
+                ReferenceFields(nested, name + ".", location, seen, found);
             }
         }
 
-        return null;
+        seen.Remove(type); // a struct used by two fields is reported under each
     }
 
     private static void CheckArguments(SymbolAnalysisContext context, INamedTypeSymbol type, AttributeSyntax attribute,

@@ -30,6 +30,22 @@ public class DescriptorTests
         Assert.Contains($"{id} | {descriptor.Category} | {(descriptor.IsEnabledByDefault ? descriptor.DefaultSeverity.ToString() : "Disabled")} |", releases, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [MemberData(nameof(Ids))]
+    public void Every_rule_says_what_why_and_how_in_its_description_and_every_message_ends_with_its_page(string id)
+    {
+        DiagnosticDescriptor descriptor = AllDescriptors().Single(d => d.Id == id);
+        string description = descriptor.Description.ToString();
+        string page = $"docs/diagnostics/{id}.md in the SlabGen package";
+
+        Assert.DoesNotContain(descriptor.Title.ToString(), description);
+        Assert.True(description.Length >= 250, $"{id}'s description is {description.Length} characters: say what, why and how to fix");
+        Assert.True(description.Split(". ").Length >= 3, $"{id}'s description has fewer than three sentences");
+        Assert.EndsWith($"The full page, with examples and how to suppress: {page}.", description, StringComparison.Ordinal);
+        Assert.EndsWith($" (rule page: {page})", descriptor.MessageFormat.ToString(), StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(RepositoryRoot(), "docs", "diagnostics", id + ".md")));
+    }
+
     [Fact]
     public void The_analyzers_report_every_descriptor_and_ids_are_unique()
     {

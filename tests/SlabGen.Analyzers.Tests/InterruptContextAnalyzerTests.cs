@@ -69,6 +69,25 @@ public class InterruptContextAnalyzerTests
         """);
 
     [Fact]
+    public Task The_kernel_flags_message_names_the_flags_as_written_and_says_may_sleep_once() =>
+        Verify.AnalyzerExpecting<InterruptContextAnalyzer>(Usings + """
+            public unsafe class Game
+            {
+                [InterruptContext]
+                public void Frame()
+                {
+                    void* a = Kmem.Kmalloc(64, {|#0:GfpFlags.Kernel|});
+                    void* b = {|#1:Kmem.Kmalloc(64)|};
+                    void* c = Kmem.Kmalloc(64, {|#2:GfpFlags.Zero|});
+                }
+            }
+            """,
+            Verify.Diagnostic(Descriptors.KernelFlagsInInterrupt).WithLocation(0).WithArguments("Kmem.Kmalloc", "GfpFlags.Kernel", "Game.Frame"),
+            Verify.Diagnostic(Descriptors.KernelFlagsInInterrupt).WithLocation(1).WithArguments("Kmem.Kmalloc", "GfpFlags.Kernel (the default)", "Game.Frame"),
+            Verify.Diagnostic(Descriptors.KernelFlagsInInterrupt).WithLocation(2)
+                .WithArguments("Kmem.Kmalloc", "GfpFlags.Zero (without GfpFlags.Atomic, that is GfpFlags.Kernel)", "Game.Frame"));
+
+    [Fact]
     public Task A_type_marked_interrupt_context_covers_its_methods_lambdas_and_local_functions() => Check("""
         [InterruptContext]
         public unsafe class AudioCallback

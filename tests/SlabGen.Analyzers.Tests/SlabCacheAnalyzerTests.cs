@@ -60,6 +60,24 @@ public class SlabCacheAnalyzerTests
         """);
 
     [Fact]
+    public Task Every_reference_field_is_reported_each_at_its_own_declaration_naming_its_path() =>
+        Verify.AnalyzerExpecting<SlabCacheAnalyzer>("""
+            using SlabGen;
+            public struct Inner { public object O; public int N; public string S; }
+            [SlabCache] public partial struct Enemy
+            {
+                public int Health;
+                public string {|#0:Name|};
+                public Inner {|#1:Brain|};
+                public System.Collections.Generic.List<int> {|#2:Path|};
+            }
+            """,
+            Verify.Diagnostic(Descriptors.NotUnmanaged).WithLocation(0).WithArguments("Enemy", "Name", "string"),
+            Verify.Diagnostic(Descriptors.NotUnmanaged).WithLocation(1).WithArguments("Enemy", "Brain.O", "object"),
+            Verify.Diagnostic(Descriptors.NotUnmanaged).WithLocation(1).WithArguments("Enemy", "Brain.S", "string"),
+            Verify.Diagnostic(Descriptors.NotUnmanaged).WithLocation(2).WithArguments("Enemy", "Path", "System.Collections.Generic.List<int>"));
+
+    [Fact]
     public Task A_generic_struct_and_one_nested_in_a_generic_type() => Check("""
         [SlabCache] public partial struct {|SLAB003:G|}<T> where T : unmanaged { public T X; }
         public partial class Outer<T> { [SlabCache] public partial struct {|SLAB003:S|} { public int X; } }

@@ -38,6 +38,6 @@ public sealed class SlabOutOfMemoryException : OutOfMemoryException
             : maxBytes is long cap
                 ? $"the page allocator is at its MaxBytes cap of {cap:N0} bytes after draining every thread's caches"
                 : "the operating system refused more memory";
-        return $"Slab cache '{cacheName}' could not allocate a {typeName} under GfpFlags.{flags.ToString().Replace(", ", " | GfpFlags.", StringComparison.Ordinal)}: {why}.";
+        return $"Slab cache '{cacheName}' could not allocate one {typeName} under GfpFlags.{flags.ToString().Replace(", ", " | GfpFlags.", StringComparison.Ordinal)}: {why}.";
     }
 }

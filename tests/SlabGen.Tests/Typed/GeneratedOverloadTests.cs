@@ -82,7 +82,7 @@ public sealed unsafe class GeneratedOverloadTests
 
     [Fact]
     public void An_unhandled_typed_out_of_memory_prints_its_message_and_stack() =>
-        Assert.Contains("Slab cache 'unhandled-oom' could not allocate a TryBlock under GfpFlags.Atomic: GfpFlags.Atomic never takes memory",
+        Assert.Contains("Slab cache 'unhandled-oom' could not allocate one TryBlock under GfpFlags.Atomic: GfpFlags.Atomic never takes memory",
             ChildProcess.RunUnhandled(ThrowTypedOutOfMemory));
 
     private static void ThrowTypedOutOfMemory()
