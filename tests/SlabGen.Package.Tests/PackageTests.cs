@@ -8,6 +8,7 @@ using Xunit.Abstractions;
 
 namespace SlabGen.Package.Tests;
 
+[Collection(PackingCollection.Name)]
 public sealed class PackageTests(PackageFixture package, ITestOutputHelper output) : IClassFixture<PackageFixture>
 {
     [Fact]
@@ -282,4 +283,11 @@ public sealed class PackageFixture : IDisposable
 
     private static string RepositoryRoot([CallerFilePath] string path = "") =>
         Path.GetFullPath(Path.Combine(Path.GetDirectoryName(path)!, "..", ".."));
+}
+
+/// <summary>The test classes that pack the repository's projects, run one at a time: two packs of one project at once would share its obj folder.</summary>
+[CollectionDefinition(Name)]
+public sealed class PackingCollection
+{
+    public const string Name = "packing";
 }
