@@ -19,6 +19,7 @@ namespace SlabGen;
 /// on any thread: the memory itself says where it came from. Dispose destroys the instance's caches once they are empty; memory still
 /// allocated from it stays valid and keeps its caches alive (the leak is reported, as a cache's Dispose reports it).
 /// </remarks>
+[System.Diagnostics.DebuggerDisplay("{ToString(),nq}")]
 public sealed unsafe class KmallocAllocator : IDisposable
 {
     /// <summary>The caches by class (class c is [c - 1]); null for <see cref="Shared"/>, which uses the static set.</summary>

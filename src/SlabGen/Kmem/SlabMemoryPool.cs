@@ -29,6 +29,7 @@ namespace SlabGen;
 /// never moves: <see cref="Memory{T}.Pin"/> costs nothing. Do not use a <see cref="Memory{T}"/> after disposing its
 /// owner: as with every pool, the memory belongs to the next rent.
 /// </remarks>
+[System.Diagnostics.DebuggerDisplay("{ToString(),nq}")]
 public sealed class SlabMemoryPool : MemoryPool<byte>
 {
     /// <summary>The size of a buffer rented without a minimum: 4096, Kestrel's block size.</summary>

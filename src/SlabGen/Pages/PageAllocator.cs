@@ -17,6 +17,7 @@ namespace SlabGen;
 /// Thread-safe. The kernel-named calls return <see langword="null"/> when memory is exhausted; misuse
 /// (a foreign pointer, a double free, a wrong order) throws and changes nothing.
 /// </remarks>
+[DebuggerDisplay("{ToString(),nq}")]
 public sealed unsafe partial class PageAllocator : IDisposable
 {
     /// <summary>The size of a page in bytes.</summary>
@@ -140,6 +141,21 @@ public sealed unsafe partial class PageAllocator : IDisposable
     public bool TrimsOnMemoryPressure { get; }
 
     internal int Id => _id;
+
+    /// <inheritdoc/>
+    /// <returns>The allocator's id and kind (the shared one, over caller memory, or its own), its arenas, the memory it holds from the OS and its cap, as a debugger shows it.</returns>
+    public override string ToString()
+    {
+        int id = _id;
+        if (id < 0)
+        {
+            return "PageAllocator (disposed)";
+        }
+
+        string kind = _isShared ? " (Shared)" : _borrowed ? " (over caller memory)" : "";
+        string cap = MaxBytes is long max ? $"{max / (1 << 20):N0} MiB" : "none";
+        return $"PageAllocator #{id}{kind}: {ArenaCount} arena(s), {BytesFromOs / (1 << 20):N0} MiB from the OS, cap {cap}";
+    }
 
     /// <summary>
     /// Allocates a block of 2^<paramref name="order"/> contiguous pages whose address is a multiple of its size.

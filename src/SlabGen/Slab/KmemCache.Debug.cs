@@ -153,7 +153,7 @@ public sealed unsafe partial class KmemCache
         {
             if (!_live!.Remove((nint)obj, out int requested))
             {
-                ThrowFreeError(obj, "double free: the object is already free");
+                ThrowDoubleFree(obj, "not among the live objects the debug mode tracks");
             }
 
             if (FindZoneViolation(bytes, requested, RedActive) is { } zone)

@@ -73,6 +73,7 @@ public sealed unsafe partial class KmemCache
             throw new InvalidOperationException($"Cache '{Name}' is a kmalloc size cache: its objects belong to every Kmalloc caller and are freed with Kfree, one by one.");
         }
 
+        Interlocked.Increment(ref _resets);
         nint* slabs = PinSlabs(out long stamp);
         long freed = 0;
         Exception? firstError = null;

@@ -2,6 +2,7 @@
 // This file: the public surface and the fast paths. An allocation pops the calling thread's array cache and
 // a free pushes onto it, without a lock or an atomic (ArrayCache.cs); misses go to the named slow paths
 // (KmemCache.Slabs.cs), debug caches always do (KmemCache.Debug.cs).
+using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -17,6 +18,7 @@ namespace SlabGen;
 /// Thread-safe; an object may be freed on any thread. <see cref="Alloc"/> returns <see langword="null"/> when
 /// memory is exhausted; misuse throws. A caller frees an object back in its constructed state.
 /// </remarks>
+[DebuggerDisplay("{ToString(),nq}")]
 public sealed unsafe partial class KmemCache : IDisposable
 {
     internal const SlabFlags DebugFlags = SlabFlags.Poison | SlabFlags.RedZone | SlabFlags.StoreUser | SlabFlags.ConsistencyChecks;
@@ -37,6 +39,9 @@ public sealed unsafe partial class KmemCache : IDisposable
 
     /// <summary>Whether Destroy may end this cache, and whether it keeps its empty slabs (CacheLifetime.cs).</summary>
     private CacheLifetime _lifetime;
+
+    /// <summary>How many times <see cref="Reset"/> ran, for the double-free message.</summary>
+    private int _resets;
 
     /// <summary>Written into every slab's frame: the kmalloc size class (1..20), or 0 for other caches.</summary>
     private byte _slabClass;
@@ -328,8 +333,9 @@ public sealed unsafe partial class KmemCache : IDisposable
     }
 
     /// <inheritdoc/>
-    /// <returns>The cache's name, object size and slab geometry.</returns>
-    public override string ToString() => $"kmem_cache {Name} ({ObjectSize} bytes, {ObjectsPerSlab} per order-{SlabOrder} slab)";
+    /// <returns>The cache's name, object size, slab geometry and live objects (or that it was destroyed), as a debugger shows it.</returns>
+    public override string ToString() => $"kmem_cache {Name} ({ObjectSize} bytes, {ObjectsPerSlab} per order-{SlabOrder} slab): " +
+        (_id < 0 ? "destroyed" : $"{LiveObjects:N0} live in {SlabCount:N0} slab{(SlabCount == 1 ? "" : "s")}");
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void* AllocSlow(GfpFlags flags) => AllocSlow(flags, (int)_layout.Size);
@@ -482,7 +488,7 @@ public sealed unsafe partial class KmemCache : IDisposable
         var offset = (nint)_layout.FreePointerOffset;
         if (FreeWord.IsCached(obj, offset, _freeTag))
         {
-            ThrowFreeError(obj, "double free: the object is already free (cached by a thread or in the depot)");
+            ThrowDoubleFree(obj, "cached by a thread or in the depot");
         }
 
         if (!FreeWord.MayBeFree(*FreeWord.Of(obj, offset), obj, _freeTag, _layout.SlabMask))
@@ -498,11 +504,20 @@ public sealed unsafe partial class KmemCache : IDisposable
 
         if (onFreelist)
         {
-            ThrowFreeError(obj, "double free: the object is already free (on its slab's freelist)");
+            ThrowDoubleFree(obj, "on its slab's freelist");
         }
     }
 
     [DoesNotReturn]
     private void ThrowFreeError(void* obj, string problem) =>
         throw new ArgumentException($"kmem_cache_free({Name}, 0x{(nuint)obj:x}): {problem}.", nameof(obj));
+
+    /// <summary>A double free, named as such; after a <see cref="Reset"/>, the message says that Reset freed the objects of handles kept across it.</summary>
+    [DoesNotReturn]
+    private void ThrowDoubleFree(void* obj, string where)
+    {
+        int resets = Volatile.Read(ref _resets);
+        ThrowFreeError(obj, $"double free: the object is already free ({where})" + (resets == 0 ? ""
+            : $"; the cache was Reset {resets} time{(resets == 1 ? "" : "s")}, and Reset frees every object: a handle or pointer kept across Reset() is stale"));
+    }
 }

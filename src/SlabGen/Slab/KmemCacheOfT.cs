@@ -7,6 +7,7 @@ namespace SlabGen;
 /// with <c>T*</c> in place of <c>void*</c>.
 /// </summary>
 /// <typeparam name="T">An unmanaged struct.</typeparam>
+[System.Diagnostics.DebuggerDisplay("{ToString(),nq}")]
 public sealed unsafe partial class KmemCache<T> : IDisposable
     where T : unmanaged
 {
@@ -14,6 +15,10 @@ public sealed unsafe partial class KmemCache<T> : IDisposable
 
     /// <summary>The untyped cache underneath.</summary>
     public KmemCache Cache { get; }
+
+    /// <inheritdoc/>
+    /// <returns>What the untyped cache says: name, object size, slab geometry and live objects.</returns>
+    public override string ToString() => Cache.ToString();
 
     /// <summary>The name slabinfo shows.</summary>
     public string Name => Cache.Name;
