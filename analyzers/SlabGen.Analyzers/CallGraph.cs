@@ -110,9 +110,9 @@ internal sealed class CallGraph<TFinding>(KnownSymbols known)
 
         foreach ((IMethodSymbol target, SyntaxNode at) in CallEdges.Targets(operation))
         {
-            if (CallGraph.SourceMethod(target) is not { } callee || _interrupt.GetOrAdd(callee, _isInterruptContext))
+            if (CallGraph.SourceMethod(target) is not { } callee || _interrupt.GetOrAdd(callee, _isInterruptContext) || known.IsAmortized(callee))
             {
-                continue;
+                continue; // interrupt-context callees are checked on their own; [Amortized] ones are not followed
             }
 
             Location location = at.GetLocation();

@@ -15,6 +15,7 @@ internal sealed class KnownSymbols
     private readonly INamedTypeSymbol _interruptContext;
     private readonly INamedTypeSymbol? _interruptScopes;
     private readonly INamedTypeSymbol? _maySleep;
+    private readonly INamedTypeSymbol? _amortized;
     private readonly INamedTypeSymbol? _kmem;
     private readonly INamedTypeSymbol? _gfpFlags;
     private readonly long _atomic;
@@ -26,6 +27,7 @@ internal sealed class KnownSymbols
         _interruptContext = interruptContext;
         _interruptScopes = interruptContext.ContainingAssembly.GetTypeByMetadataName(Contract.InterruptContext);
         _maySleep = maySleep;
+        _amortized = interruptContext.ContainingAssembly.GetTypeByMetadataName(Contract.AmortizedAttribute);
         _kmem = kmem;
         _gfpFlags = gfpFlags;
         _atomic = atomic;
@@ -179,6 +181,11 @@ internal sealed class KnownSymbols
         SymbolEqualityComparer.Default.Equals(method.ContainingType, _kmem) && System.Array.IndexOf(Contract.VmallocMethods, method.Name) >= 0;
 
     public bool IsMaySleep(IMethodSymbol method) => _maySleep is not null && HasAttribute(method.OriginalDefinition, _maySleep);
+
+    /// <summary>Whether the method (or the property it is an accessor of) is marked [Amortized]: calls into it are not followed.</summary>
+    public bool IsAmortized(IMethodSymbol method) => _amortized is not null
+        && (HasAttribute(method.OriginalDefinition, _amortized)
+            || method.OriginalDefinition.AssociatedSymbol is IPropertySymbol property && HasAttribute(property, _amortized));
 
     /// <summary>A loop, not LINQ with a closure: the analyzers ask this of every call they see.</summary>
     private static bool HasAttribute(ISymbol symbol, INamedTypeSymbol attribute)

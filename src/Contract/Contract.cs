@@ -18,6 +18,9 @@ internal static class Contract
 
     public const string MaySleepAttribute = "SlabGen.MaySleepAttribute";
 
+    /// <summary>The attribute that stops the interrupt-context analysis from following calls into a method.</summary>
+    public const string AmortizedAttribute = "SlabGen.AmortizedAttribute";
+
     public const string InterruptContext = "SlabGen.InterruptContext";
 
     public const string Kmem = "SlabGen.Kmem";

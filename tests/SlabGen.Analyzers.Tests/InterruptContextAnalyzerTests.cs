@@ -88,6 +88,32 @@ public class InterruptContextAnalyzerTests
                 .WithArguments("Kmem.Kmalloc", "GfpFlags.Zero (without GfpFlags.Atomic, that is GfpFlags.Kernel)", "Game.Frame"));
 
     [Fact]
+    public Task An_Amortized_callee_stops_the_sleeping_chain_but_not_a_sleeping_call_in_interrupt_code_itself() => Check("""
+        public unsafe class Buffers
+        {
+            private void* _big;
+            public void Ensure() { if (_big == null) Map(); }
+            [Amortized("maps its buffer once, on the first frame")]
+            private void Map() => _big = Kmem.Vmalloc(1 << 20);
+            public void Refill() => Load();
+            private void Load() => Thread.Sleep(1);
+            public int Size { [Amortized("computed once and cached")] get { Thread.Sleep(1); return 1; } }
+        }
+        public unsafe class Game
+        {
+            private readonly Buffers _buffers = new();
+            [InterruptContext]
+            public void Frame()
+            {
+                _buffers.Ensure();
+                int size = _buffers.Size;
+                {|SLAB104:_buffers.Refill()|};
+                void* p = {|SLAB101:Kmem.Vmalloc(64)|};
+            }
+        }
+        """);
+
+    [Fact]
     public Task A_type_marked_interrupt_context_covers_its_methods_lambdas_and_local_functions() => Check("""
         [InterruptContext]
         public unsafe class AudioCallback

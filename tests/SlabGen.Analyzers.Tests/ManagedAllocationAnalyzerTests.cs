@@ -91,6 +91,34 @@ public class ManagedAllocationAnalyzerTests
     }
 
     [Fact]
+    public Task An_Amortized_callee_stops_every_chain_through_it_while_direct_and_other_allocations_are_still_reported() => Check("""
+        public unsafe class Pool
+        {
+            private nint[] _slots = new nint[16];
+            private int _count;
+            public void Add(byte* slot) { if (_count == _slots.Length) Grow(); _slots[_count++] = (nint)slot; }
+            [Amortized("grows by doubling: at most 30 times a run")]
+            private void Grow() { var bigger = new nint[_slots.Length * 2]; _slots.CopyTo(bigger, 0); _slots = bigger; }
+            public void Clear() { _count = 0; Scratch(); }
+            private static void Scratch() { var list = new List<int>(); }
+        }
+        public unsafe class World
+        {
+            private readonly Pool _pool = new();
+            [InterruptContext]
+            public void Frame(byte* a, byte* b)
+            {
+                _pool.Add(a);
+                _pool.Add(b);
+                {|SLAB107:_pool.Clear()|};
+                int[] direct = {|SLAB107:new int[4]|};
+            }
+            [InterruptContext]
+            public void Audio(byte* c) => _pool.Add(c);
+        }
+        """);
+
+    [Fact]
     public Task Code_outside_interrupt_context_may_allocate() => Check("""
         public class Loader
         {

@@ -13,6 +13,7 @@ public sealed class ContractTests
     [InlineData(Contract.SlabConstructorAttribute)]
     [InlineData(Contract.InterruptContextAttribute)]
     [InlineData(Contract.MaySleepAttribute)]
+    [InlineData(Contract.AmortizedAttribute)]
     [InlineData(Contract.InterruptContext)]
     [InlineData(Contract.Kmem)]
     [InlineData(Contract.GfpFlags)]

@@ -227,3 +227,22 @@ public sealed class InterruptContextAttribute : Attribute;
 /// </summary>
 [AttributeUsage(AttributeTargets.Method | AttributeTargets.Constructor, Inherited = false)]
 public sealed class MaySleepAttribute : Attribute;
+
+/// <summary>
+/// Declares that a method's cost is amortized or cold: it allocates or may block, but rarely (a pool that grows by
+/// doubling, a table resized once a level, an error path), so the SlabGen analyzers do not follow calls into it from
+/// interrupt context. Chains of SLAB104 (may sleep) and SLAB107 (managed allocation) stop at it, for every caller at
+/// once, instead of a suppression at each caller.
+/// </summary>
+/// <remarks>
+/// It changes nothing at run time: inside <see cref="InterruptContext.Enter"/> a sleeping SlabGen call in the method
+/// still throws. A method that is itself <see cref="InterruptContextAttribute">[InterruptContext]</see> is still
+/// analysed as such, and code in interrupt context that allocates or blocks directly is still reported.
+/// </remarks>
+/// <param name="reason">Why the cost is amortized or cold, for readers of the code (for example "grows by doubling: at most 20 times a run").</param>
+[AttributeUsage(AttributeTargets.Method | AttributeTargets.Constructor | AttributeTargets.Property, Inherited = false)]
+public sealed class AmortizedAttribute(string reason) : Attribute
+{
+    /// <summary>Why the method's cost is amortized or cold.</summary>
+    public string Reason { get; } = reason;
+}
