@@ -11,26 +11,55 @@ internal sealed record TargetProcess(int Id, string Name)
     /// <inheritdoc/>
     public override string ToString() => $"{Name} ({Id})";
 
-    /// <summary>The process <paramref name="options"/> names.</summary>
-    /// <exception cref="ArgumentException">No .NET process, or more than one, has that id or name.</exception>
+    /// <summary>
+    /// The process <paramref name="options"/> names, waiting up to the timeout for it to start (a process started in the
+    /// same breath, <c>dotnet run … &amp;</c>, is still building) or to open its diagnostics port. A process id that is no
+    /// process at all fails at once.
+    /// </summary>
+    /// <exception cref="ArgumentException">No .NET process has that id or name within the timeout, or more than one has that name.</exception>
     public static TargetProcess Find(TopOptions options)
     {
-        int[] published = [.. DiagnosticsClient.GetPublishedProcesses().Where(static p => p != Environment.ProcessId)];
-        if (options.ProcessId is int id)
+        var waited = Stopwatch.StartNew();
+        while (true)
         {
-            return published.Contains(id)
-                ? new TargetProcess(id, DisplayName(id))
-                : throw new ArgumentException($"process {id} is not a running .NET process with a diagnostics port{Listing(published)}.");
-        }
+            int[] published = [.. DiagnosticsClient.GetPublishedProcesses().Where(static p => p != Environment.ProcessId)];
+            if (options.ProcessId is int id)
+            {
+                if (published.Contains(id))
+                {
+                    return new TargetProcess(id, DisplayName(id));
+                }
 
-        TargetProcess[] matches = [.. published.Where(p => Matches(p, options.ProcessName!)).Select(static p => new TargetProcess(p, DisplayName(p)))];
-        return matches.Length switch
-        {
-            1 => matches[0],
-            0 => throw new ArgumentException($"no .NET process is named '{options.ProcessName}'{Listing(published)}."),
-            _ => throw new ArgumentException($"{matches.Length} processes are named '{options.ProcessName}' ({string.Join(", ", matches.Select(static m => m.Id))}): name one with -p."),
-        };
+                if (NameOf(id) is null || waited.Elapsed >= options.Timeout)
+                {
+                    throw new ArgumentException($"process {id} is not a running .NET process with a diagnostics port{Waited(waited)}{Listing(published)}.");
+                }
+            }
+            else
+            {
+                TargetProcess[] matches = [.. published.Where(p => Matches(p, options.ProcessName!)).Select(static p => new TargetProcess(p, DisplayName(p)))];
+                if (matches.Length == 1)
+                {
+                    return matches[0];
+                }
+
+                if (matches.Length > 1)
+                {
+                    throw new ArgumentException($"{matches.Length} processes are named '{options.ProcessName}' ({string.Join(", ", matches.Select(static m => m.Id))}): name one with -p.");
+                }
+
+                if (waited.Elapsed >= options.Timeout)
+                {
+                    throw new ArgumentException($"no .NET process is named '{options.ProcessName}'{Waited(waited)}{Listing(published)}.");
+                }
+            }
+
+            Thread.Sleep(200);
+        }
     }
+
+    private static string Waited(Stopwatch waited) =>
+        waited.Elapsed < TimeSpan.FromSeconds(1) ? "" : $" after waiting {waited.Elapsed.TotalSeconds:0} s";
 
     private static bool Matches(int id, string wanted) =>
         string.Equals(NameOf(id), wanted, StringComparison.OrdinalIgnoreCase)

@@ -50,7 +50,8 @@ internal sealed record TopOptions(int? ProcessId, string? ProcessName, bool Once
           -s, --sort <key>         sort the caches: n name, live, a active, o objects (default), t cached,
                                    s object size, l slabs, c memory, u use; in the live view press the letter
           -d, --delay <seconds>    refresh interval (default 1)
-              --timeout <seconds>  how long --once and --json wait for the first collection (default 15)
+              --timeout <seconds>  how long to wait for the process to start and, with --once and --json, for
+                                   the first collection (default 15)
           -h, --help               this text
 
         In the live view: q quits, the sort letters re-sort.

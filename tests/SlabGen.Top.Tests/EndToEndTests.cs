@@ -74,6 +74,37 @@ public sealed class EndToEndTests(ParticlesProcess particles, ITestOutputHelper 
     }
 
     [Fact]
+    public async Task By_name_it_waits_for_a_process_that_starts_after_it_and_gives_up_after_the_timeout()
+    {
+        // A copy of the sample under a name of its own, started two seconds after slabtop (as `dotnet run … &` would be).
+        string copy = ParticlesProcess.CopyAs("SlabtopWaitTarget");
+        var tool = Task.Run(() => Run("-n", "SlabtopWaitTarget", "--once", "--timeout", "90"));
+        await Task.Delay(2000);
+        Assert.False(tool.IsCompleted, "slabtop did not wait for the process");
+        using Process late = ParticlesProcess.Start(Path.Combine(copy, "SlabtopWaitTarget.dll"));
+        try
+        {
+            (int exit, string stdout, string stderr) = await tool;
+            output.WriteLine(stdout + stderr);
+            Assert.True(exit == 0, stderr);
+            Assert.Contains($"SlabtopWaitTarget ({late.Id})", stdout, StringComparison.Ordinal);
+            Assert.Contains(" particle", stdout, StringComparison.Ordinal);
+        }
+        finally
+        {
+            late.Kill(entireProcessTree: true);
+            late.WaitForExit();
+            Directory.Delete(copy, recursive: true);
+        }
+
+        var stopwatch = Stopwatch.StartNew();
+        (int gone, _, string message) = Run("-n", "SlabtopNeverStarted", "--once", "--timeout", "2");
+        Assert.Equal(2, gone);
+        Assert.True(stopwatch.Elapsed >= TimeSpan.FromSeconds(2), $"gave up after {stopwatch.Elapsed}");
+        Assert.Contains("no .NET process is named 'SlabtopNeverStarted' after waiting 2 s", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_bad_command_line_exits_1_with_the_usage()
     {
         (int exit, _, string stderr) = Run("--once");
@@ -112,23 +143,8 @@ public sealed class ParticlesProcess : IDisposable
 
     public ParticlesProcess()
     {
-        // bin/<configuration>/net10.0/ of this project names the configuration the sample was built in.
-        var output = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-        string configuration = output.Parent!.Name;
-        DirectoryInfo root = output;
-        while (!File.Exists(Path.Combine(root.FullName, "SlabGen.sln")))
-        {
-            root = root.Parent ?? throw new InvalidOperationException("SlabGen.sln not found above " + AppContext.BaseDirectory);
-        }
-
-        string sample = Path.Combine(root.FullName, "samples", "SlabGen.Samples.Particles", "bin", configuration, "net10.0", "SlabGen.Samples.Particles.dll");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true };
-        foreach (string arg in (string[])[sample, "--frames", "100000000", "--spawn", "100"])
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        _process = Process.Start(start)!;
+        string sample = Path.Combine(SampleDirectory(), "SlabGen.Samples.Particles.dll");
+        _process = Start(sample);
         var stopwatch = Stopwatch.StartNew();
         while (!DiagnosticsClient.GetPublishedProcesses().Contains(_process.Id))
         {
@@ -139,6 +155,48 @@ public sealed class ParticlesProcess : IDisposable
 
             Thread.Sleep(50);
         }
+    }
+
+    /// <summary>Starts the sample's frame loop from <paramref name="dll"/> (its output discarded).</summary>
+    public static Process Start(string dll)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true };
+        foreach (string arg in (string[])[dll, "--frames", "100000000", "--spawn", "100"])
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        Process process = Process.Start(start)!;
+        process.OutputDataReceived += static (_, _) => { };
+        process.BeginOutputReadLine();
+        return process;
+    }
+
+    /// <summary>A copy of the built sample in a temporary folder, its assembly, deps and runtimeconfig renamed to <paramref name="name"/>.</summary>
+    public static string CopyAs(string name)
+    {
+        string copy = Directory.CreateTempSubdirectory("slabtop-sample-").FullName;
+        foreach (string file in Directory.GetFiles(SampleDirectory()))
+        {
+            string fileName = Path.GetFileName(file).Replace("SlabGen.Samples.Particles", name, StringComparison.Ordinal);
+            File.Copy(file, Path.Combine(copy, fileName));
+        }
+
+        return copy;
+    }
+
+    /// <summary>The sample's build output: bin/&lt;configuration&gt;/net10.0/ of this project names the configuration.</summary>
+    private static string SampleDirectory()
+    {
+        var output = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        string configuration = output.Parent!.Name;
+        DirectoryInfo root = output;
+        while (!File.Exists(Path.Combine(root.FullName, "SlabGen.sln")))
+        {
+            root = root.Parent ?? throw new InvalidOperationException("SlabGen.sln not found above " + AppContext.BaseDirectory);
+        }
+
+        return Path.Combine(root.FullName, "samples", "SlabGen.Samples.Particles", "bin", configuration, "net10.0");
     }
 
     public int Id => _process.Id;
