@@ -95,14 +95,20 @@ internal static class CallEdges
     public static IMethodSymbol Devirtualize(IInvocationOperation invocation)
     {
         IMethodSymbol target = invocation.TargetMethod;
-        if (!IsDispatched(target) || ConcreteType(invocation.Instance) is not { } receiver)
-        {
-            return target;
-        }
+        return IsDispatched(target) && ConcreteType(invocation.Instance) is { } receiver
+            ? Implementation(receiver, target) ?? target
+            : target;
+    }
 
+    /// <summary>
+    /// The method that runs for <paramref name="target"/> (an interface member, static abstract ones included, or a
+    /// virtual method) on an object whose exact type is <paramref name="receiver"/>; null when the type has none.
+    /// </summary>
+    public static IMethodSymbol? Implementation(ITypeSymbol receiver, IMethodSymbol target)
+    {
         if (target.ContainingType.TypeKind == TypeKind.Interface)
         {
-            return receiver.FindImplementationForInterfaceMember(target) as IMethodSymbol ?? target;
+            return receiver.FindImplementationForInterfaceMember(target) as IMethodSymbol;
         }
 
         for (ITypeSymbol? type = receiver; type is not null; type = type.BaseType)
@@ -116,7 +122,28 @@ internal static class CallEdges
             }
         }
 
-        return target;
+        return null;
+    }
+
+    /// <summary>
+    /// The type parameter a call dispatches on (<c>pool.Rent()</c> where <c>pool</c> is a <c>TPool</c>, or
+    /// <c>TPool.Create()</c> for a static abstract member): the call's target is known only once the type argument is.
+    /// </summary>
+    public static ITypeParameterSymbol? ConstrainedParameter(IInvocationOperation invocation)
+    {
+        IMethodSymbol target = invocation.TargetMethod;
+        if (!IsDispatched(target) && !(target.IsStatic && (target.IsAbstract || target.IsVirtual)))
+        {
+            return null;
+        }
+
+        IOperation? receiver = invocation.Instance;
+        while (receiver is IConversionOperation { OperatorMethod: null } conversion)
+        {
+            receiver = conversion.Operand;
+        }
+
+        return receiver?.Type as ITypeParameterSymbol ?? (receiver is null ? invocation.ConstrainedToType as ITypeParameterSymbol : null);
     }
 
     /// <summary>Whether the method that runs is chosen at run time: virtual, abstract, an override, or an interface member.</summary>

@@ -2,7 +2,9 @@
 // direct finding and the source methods it calls (CallEdges.cs), and the calls made in interrupt context. At
 // the end of the compilation one breadth-first pass from the methods with a finding, over the reversed call
 // graph, gives every method that reaches one the next step of its shortest chain: linear in the graph,
-// cycle-safe, and the same whatever order the methods were declared or analysed in. The sleeping rules
+// cycle-safe, and the same whatever order the methods were declared or analysed in. A generic body whose calls
+// depend on its type arguments (a call on a type parameter) is a node once more per instantiation reached with
+// concrete arguments, where such a call goes to the argument's implementation (Nodes). The sleeping rules
 // (InterruptContextAnalyzer) and the managed-allocation rule (ManagedAllocationAnalyzer) each keep one.
 using System;
 using System.Collections.Concurrent;
@@ -30,7 +32,10 @@ internal sealed class CallGraph<TFinding>(KnownSymbols known)
     private readonly Func<ISymbol, bool> _isInterruptContext = known.IsInterruptContext;
 
     private readonly ConcurrentDictionary<IMethodSymbol, Summary> _summaries = new(SymbolEqualityComparer.Default);
-    private readonly ConcurrentBag<(IMethodSymbol Caller, IMethodSymbol Callee, Location Location)> _interruptCalls = [];
+    private readonly ConcurrentBag<(IMethodSymbol Caller, IMethodSymbol Callee, Location Location, IMethodSymbol Target)> _interruptCalls = [];
+
+    /// <summary>At most this many instantiations of generic methods are followed (recursive generics could make more without end).</summary>
+    private const int MaxNodes = 20_000;
     private readonly ConcurrentDictionary<ISymbol, bool> _interrupt = new(SymbolEqualityComparer.Default);
 
     /// <summary>
@@ -108,6 +113,16 @@ internal sealed class CallGraph<TFinding>(KnownSymbols known)
             return;
         }
 
+        if (!insideLambda && operation is IInvocationOperation invocation && CallEdges.ConstrainedParameter(invocation) is { } parameter)
+        {
+            // Known once the type argument is: resolved for each instantiation at the end (Nodes).
+            Summary summary = SummaryOf(owner, block);
+            lock (summary)
+            {
+                summary.Constrained.Add(((ITypeParameterSymbol)parameter.OriginalDefinition, invocation.TargetMethod, invocation.Syntax.GetLocation()));
+            }
+        }
+
         foreach ((IMethodSymbol target, SyntaxNode at) in CallEdges.Targets(operation))
         {
             if (CallGraph.SourceMethod(target) is not { } callee || _interrupt.GetOrAdd(callee, _isInterruptContext) || known.IsAmortized(callee))
@@ -116,9 +131,10 @@ internal sealed class CallGraph<TFinding>(KnownSymbols known)
             }
 
             Location location = at.GetLocation();
+            IMethodSymbol constructed = target.ReducedFrom is null ? target : target.GetConstructedReducedFrom() ?? target;
             if (interrupt && callee.MethodKind != MethodKind.LocalFunction)
             {
-                _interruptCalls.Add((owner, callee, location));
+                _interruptCalls.Add((owner, callee, location, constructed));
             }
 
             if (!insideLambda)
@@ -126,7 +142,7 @@ internal sealed class CallGraph<TFinding>(KnownSymbols known)
                 Summary summary = SummaryOf(owner, block);
                 lock (summary)
                 {
-                    summary.Calls.Add((callee, location));
+                    summary.Calls.Add((callee, location, constructed));
                 }
             }
         }
@@ -186,8 +202,13 @@ internal sealed class CallGraph<TFinding>(KnownSymbols known)
             yield break;
         }
 
-        Dictionary<IMethodSymbol, IMethodSymbol?> next = NextSteps(cancellationToken);
-        foreach ((IMethodSymbol caller, IMethodSymbol callee, Location location) in _interruptCalls.OrderBy(static c => c.Location, CallGraph.LocationOrder.Instance))
+        HashSet<IMethodSymbol> generic = Specializable();
+        var pending = new Queue<IMethodSymbol>();
+        var calls = _interruptCalls.OrderBy(static c => c.Location, CallGraph.LocationOrder.Instance)
+            .Select(c => (c.Caller, Callee: Key(c.Callee, c.Target, generic, pending), c.Location)).ToList();
+        Dictionary<IMethodSymbol, Node> nodes = Nodes(generic, pending, cancellationToken);
+        Dictionary<IMethodSymbol, IMethodSymbol?> next = NextSteps(nodes, cancellationToken);
+        foreach ((IMethodSymbol caller, IMethodSymbol callee, Location location) in calls)
         {
             cancellationToken.ThrowIfCancellationRequested();
             if (!next.ContainsKey(callee))
@@ -201,19 +222,189 @@ internal sealed class CallGraph<TFinding>(KnownSymbols known)
                 steps.Add(step);
             }
 
-            TFinding finding = _summaries[steps[steps.Count - 1]].FirstFinding!;
-            yield return (callee, location, string.Join(" → ", CallGraph.ChainNames(steps).Concat([finding.Target])));
+            TFinding finding = nodes[steps[steps.Count - 1]].Finding!;
+            yield return (CallGraph.SourceMethod(callee) ?? callee, location, string.Join(" → ", CallGraph.ChainNames(steps).Concat([finding.Target])));
         }
     }
 
+    /// <summary>A node of the graph: a method body, or one instantiation of a generic one (a constructed symbol).</summary>
+    private sealed class Node(TFinding? finding, List<(IMethodSymbol Callee, Location Location)> calls)
+    {
+        public TFinding? Finding { get; } = finding;
+
+        public List<(IMethodSymbol Callee, Location Location)> Calls { get; } = calls;
+    }
+
     /// <summary>
-    /// For every method that reaches a finding, the callee that starts its shortest chain there (null for a method
-    /// with a finding of its own), methods and edges visited in source order.
+    /// The graph: every analysed body, plus an instantiation of each generic method (or method of a generic type)
+    /// whose calls depend on its type arguments, reached with concrete ones. In an instantiation a call on a type
+    /// parameter (<c>pool.Rent()</c>, <c>TPool : IPool</c>) goes to the type argument's implementation when that
+    /// type is a struct or sealed, so its exact type is known.
     /// </summary>
-    private Dictionary<IMethodSymbol, IMethodSymbol?> NextSteps(CancellationToken cancellationToken)
+    private Dictionary<IMethodSymbol, Node> Nodes(HashSet<IMethodSymbol> generic, Queue<IMethodSymbol> pending, CancellationToken cancellationToken)
+    {
+        var nodes = new Dictionary<IMethodSymbol, Node>(SymbolEqualityComparer.Default);
+        foreach (KeyValuePair<IMethodSymbol, Summary> entry in _summaries)
+        {
+            nodes[entry.Key] = new Node(entry.Value.FirstFinding, Edges(entry.Value, null, generic, pending));
+        }
+
+        while (pending.Count != 0 && nodes.Count < MaxNodes)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            IMethodSymbol key = pending.Dequeue();
+            if (!nodes.ContainsKey(key))
+            {
+                nodes[key] = _summaries.TryGetValue(CallGraph.SourceMethod(key)!, out Summary? summary)
+                    ? new Node(summary.FirstFinding, Edges(summary, TypeMap(key), generic, pending))
+                    : new Node(null, []);
+            }
+        }
+
+        return nodes;
+    }
+
+    /// <summary>The calls of one body, in one instantiation (<paramref name="map"/>) or as written (null).</summary>
+    private List<(IMethodSymbol Callee, Location Location)> Edges(Summary summary, Dictionary<ITypeParameterSymbol, ITypeSymbol>? map,
+        HashSet<IMethodSymbol> generic, Queue<IMethodSymbol> pending)
+    {
+        var edges = new List<(IMethodSymbol, Location)>(summary.Calls.Count);
+        foreach ((IMethodSymbol callee, Location location, IMethodSymbol target) in summary.Calls)
+        {
+            edges.Add((Key(callee, map is null ? target : Substitute(target, map) ?? target, generic, pending), location));
+        }
+
+        if (map is null)
+        {
+            return edges;
+        }
+
+        foreach ((ITypeParameterSymbol parameter, IMethodSymbol member, Location location) in summary.Constrained)
+        {
+            if (map.TryGetValue(parameter, out ITypeSymbol? argument) && argument is INamedTypeSymbol { } exact && (exact.IsValueType || exact.IsSealed)
+                && CallEdges.Implementation(exact, Substitute(member, map) ?? member) is { } implementation
+                && CallGraph.SourceMethod(implementation) is { } callee
+                && !_interrupt.GetOrAdd(callee, _isInterruptContext) && !known.IsAmortized(callee))
+            {
+                edges.Add((Key(callee, implementation, generic, pending), location));
+            }
+        }
+
+        return edges;
+    }
+
+    /// <summary>The node a call goes to: the instantiation when the callee's calls depend on type arguments that are all known, else the body.</summary>
+    private static IMethodSymbol Key(IMethodSymbol callee, IMethodSymbol target, HashSet<IMethodSymbol> generic, Queue<IMethodSymbol> pending)
+    {
+        if (!generic.Contains(callee) || SymbolEqualityComparer.Default.Equals(target, target.OriginalDefinition) || MentionsTypeParameter(target))
+        {
+            return callee;
+        }
+
+        pending.Enqueue(target);
+        return target;
+    }
+
+    /// <summary>The bodies whose calls depend on their type arguments: a call on a type parameter, or a call passing one on to such a body.</summary>
+    private HashSet<IMethodSymbol> Specializable()
+    {
+        var generic = new HashSet<IMethodSymbol>(_summaries.Where(static e => e.Value.Constrained.Count != 0).Select(static e => e.Key), SymbolEqualityComparer.Default);
+        bool grew = generic.Count != 0;
+        while (grew)
+        {
+            grew = false;
+            foreach (KeyValuePair<IMethodSymbol, Summary> entry in _summaries)
+            {
+                if (!generic.Contains(entry.Key) && entry.Value.Calls.Any(c => generic.Contains(c.Callee) && MentionsTypeParameter(c.Target)))
+                {
+                    grew |= generic.Add(entry.Key);
+                }
+            }
+        }
+
+        return generic;
+    }
+
+    /// <summary>Every type parameter of the instantiation <paramref name="key"/> (its own and its containing types') with its argument.</summary>
+    private static Dictionary<ITypeParameterSymbol, ITypeSymbol> TypeMap(IMethodSymbol key)
+    {
+        var map = new Dictionary<ITypeParameterSymbol, ITypeSymbol>(SymbolEqualityComparer.Default);
+        for (int i = 0; i < key.TypeArguments.Length; i++)
+        {
+            map[(ITypeParameterSymbol)key.TypeParameters[i].OriginalDefinition] = key.TypeArguments[i];
+        }
+
+        for (INamedTypeSymbol? type = key.ContainingType; type is not null; type = type.ContainingType)
+        {
+            for (int i = 0; i < type.TypeArguments.Length; i++)
+            {
+                map[(ITypeParameterSymbol)type.TypeParameters[i].OriginalDefinition] = type.TypeArguments[i];
+            }
+        }
+
+        return map;
+    }
+
+    /// <summary><paramref name="method"/> with the type parameters of <paramref name="map"/> replaced; null when it cannot be rebuilt.</summary>
+    private static IMethodSymbol? Substitute(IMethodSymbol method, Dictionary<ITypeParameterSymbol, ITypeSymbol> map)
+    {
+        IMethodSymbol? result = method.OriginalDefinition;
+        if (method.ContainingType is { IsGenericType: true } containing && Substitute(containing, map) is INamedTypeSymbol type)
+        {
+            result = type.GetMembers(method.Name).OfType<IMethodSymbol>()
+                .FirstOrDefault(m => SymbolEqualityComparer.Default.Equals(m.OriginalDefinition, method.OriginalDefinition));
+        }
+        else if (method.ContainingType is { IsGenericType: true })
+        {
+            return null;
+        }
+
+        return result is { IsGenericMethod: true } ? result.Construct([.. method.TypeArguments.Select(t => Substitute(t, map))]) : result;
+    }
+
+    private static ITypeSymbol Substitute(ITypeSymbol type, Dictionary<ITypeParameterSymbol, ITypeSymbol> map) => type switch
+    {
+        ITypeParameterSymbol parameter when map.TryGetValue((ITypeParameterSymbol)parameter.OriginalDefinition, out ITypeSymbol? argument) => argument,
+        INamedTypeSymbol { IsGenericType: true } named when named.ContainingType is not { IsGenericType: true } =>
+            named.OriginalDefinition.Construct([.. named.TypeArguments.Select(t => Substitute(t, map))]),
+        _ => type,
+    };
+
+    private static bool MentionsTypeParameter(IMethodSymbol method)
+    {
+        if (method.TypeArguments.Any(MentionsTypeParameter))
+        {
+            return true;
+        }
+
+        for (INamedTypeSymbol? type = method.ContainingType; type is not null; type = type.ContainingType)
+        {
+            if (type.TypeArguments.Any(MentionsTypeParameter))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static bool MentionsTypeParameter(ITypeSymbol type) => type switch
+    {
+        ITypeParameterSymbol => true,
+        INamedTypeSymbol named => named.TypeArguments.Any(MentionsTypeParameter),
+        IArrayTypeSymbol array => MentionsTypeParameter(array.ElementType),
+        IPointerTypeSymbol pointer => MentionsTypeParameter(pointer.PointedAtType),
+        _ => false,
+    };
+
+    /// <summary>
+    /// For every node that reaches a finding, the callee that starts its shortest chain there (null for a node with a
+    /// finding of its own), nodes and edges visited in source order.
+    /// </summary>
+    private static Dictionary<IMethodSymbol, IMethodSymbol?> NextSteps(Dictionary<IMethodSymbol, Node> nodes, CancellationToken cancellationToken)
     {
         var callers = new Dictionary<IMethodSymbol, List<(IMethodSymbol Caller, Location Location)>>(SymbolEqualityComparer.Default);
-        foreach (KeyValuePair<IMethodSymbol, Summary> entry in _summaries)
+        foreach (KeyValuePair<IMethodSymbol, Node> entry in nodes)
         {
             foreach ((IMethodSymbol callee, Location location) in entry.Value.Calls)
             {
@@ -228,9 +419,9 @@ internal sealed class CallGraph<TFinding>(KnownSymbols known)
 
         var next = new Dictionary<IMethodSymbol, IMethodSymbol?>(SymbolEqualityComparer.Default);
         var queue = new Queue<IMethodSymbol>();
-        foreach (KeyValuePair<IMethodSymbol, Summary> entry in _summaries
-            .Where(static e => e.Value.FirstFinding is not null)
-            .OrderBy(static e => e.Value.FirstFinding!.Location, CallGraph.LocationOrder.Instance))
+        foreach (KeyValuePair<IMethodSymbol, Node> entry in nodes
+            .Where(static e => e.Value.Finding is not null)
+            .OrderBy(static e => e.Value.Finding!.Location, CallGraph.LocationOrder.Instance))
         {
             next[entry.Key] = null;
             queue.Enqueue(entry.Key);
@@ -258,11 +449,16 @@ internal sealed class CallGraph<TFinding>(KnownSymbols known)
         return next;
     }
 
-    /// <summary>What a method body does: its first direct finding and the source methods it calls.</summary>
+    /// <summary>What a method body does: its first direct finding, the source methods it calls, and its calls on type parameters.</summary>
     internal sealed class Summary
     {
         public TFinding? FirstFinding;
-        public readonly List<(IMethodSymbol Callee, Location Location)> Calls = [];
+
+        /// <summary>The source methods called, each with the call's target as written (constructed, for a generic one).</summary>
+        public readonly List<(IMethodSymbol Callee, Location Location, IMethodSymbol Target)> Calls = [];
+
+        /// <summary>Calls on a type parameter (<c>pool.Rent()</c> where <c>pool</c> is a <c>TPool</c>): followed per instantiation.</summary>
+        public readonly List<(ITypeParameterSymbol Parameter, IMethodSymbol Member, Location Location)> Constrained = [];
     }
 }
 

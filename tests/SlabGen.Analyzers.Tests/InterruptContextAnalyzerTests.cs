@@ -114,6 +114,67 @@ public class InterruptContextAnalyzerTests
         """);
 
     [Fact]
+    public Task Calls_on_a_type_parameter_are_followed_into_the_struct_or_sealed_type_argument_of_each_instantiation() => Check("""
+        public interface IPool { void Rent(); }
+        public interface IFactory { static abstract void Make(); }
+        public struct SleepyPool : IPool { public void Rent() => Thread.Sleep(1); }
+        public struct QuickPool : IPool { public void Rent() { } }
+        public sealed class LockedPool : IPool { private readonly object _gate = new(); public void Rent() { lock (_gate) { } } }
+        public class OpenPool : IPool { public virtual void Rent() { } }
+        public struct SleepyFactory : IFactory { public static void Make() => Thread.Sleep(1); }
+        public static class Scheduler
+        {
+            public static void Run<TPool>(TPool pool) where TPool : IPool => pool.Rent();
+            public static void Forward<TPool>(TPool pool) where TPool : IPool => Run(pool);
+            public static void Build<TFactory>() where TFactory : IFactory => TFactory.Make();
+        }
+        public sealed class Solver<TPool> where TPool : IPool
+        {
+            private TPool _pool = default!;
+            public void Step() => _pool.Rent();
+        }
+        public class Game
+        {
+            private readonly Solver<SleepyPool> _sleepy = new();
+            private readonly Solver<QuickPool> _quick = new();
+            [InterruptContext]
+            public void Frame(OpenPool open)
+            {
+                {|SLAB104:Scheduler.Run(new SleepyPool())|};
+                Scheduler.Run(new QuickPool());
+                {|SLAB104:Scheduler.Forward(new LockedPool())|};
+                Scheduler.Run(open);
+                {|SLAB104:Scheduler.Build<SleepyFactory>()|};
+                {|SLAB104:_sleepy.Step()|};
+                _quick.Step();
+            }
+        }
+        """);
+
+    [Fact]
+    public async Task The_chain_through_a_generic_method_names_the_type_argument_s_implementation()
+    {
+        var test = new Microsoft.CodeAnalysis.CSharp.Testing.CSharpAnalyzerTest<InterruptContextAnalyzer, Microsoft.CodeAnalysis.Testing.DefaultVerifier>
+        {
+            TestCode = Usings + """
+                public interface IPool { void Rent(); }
+                public unsafe struct GrowingPool : IPool { public void Rent() => Grow(); private static void Grow() { void* p = Kmem.Vmalloc(1 << 20); Kmem.Vfree(p); } }
+                public static class Physics { public static void Step<TPool>(TPool pool) where TPool : IPool => pool.Rent(); }
+                public class World
+                {
+                    [InterruptContext]
+                    public void Frame() => {|#0:Physics.Step(new GrowingPool())|};
+                }
+                """,
+            ReferenceAssemblies = Verify.Net10,
+        };
+        test.TestState.AdditionalReferences.AddRange(Verify.References);
+        test.ExpectedDiagnostics.Add(new Microsoft.CodeAnalysis.Testing.DiagnosticResult(Descriptors.SleepingCallChainInInterrupt)
+            .WithLocation(0).WithArguments("Physics.Step", "World.Frame → Physics.Step → GrowingPool.Rent → GrowingPool.Grow → Kmem.Vmalloc"));
+        await test.RunAsync();
+    }
+
+    [Fact]
     public Task A_type_marked_interrupt_context_covers_its_methods_lambdas_and_local_functions() => Check("""
         [InterruptContext]
         public unsafe class AudioCallback
