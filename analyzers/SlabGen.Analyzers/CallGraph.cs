@@ -194,8 +194,8 @@ internal sealed class CallGraph<TFinding>(KnownSymbols known)
         internal Summary? Summary;
     }
 
-    /// <summary>Every interrupt-context call of a method that reaches a finding, with the chain written out.</summary>
-    public IEnumerable<(IMethodSymbol Callee, Location Location, string Chain)> InterruptChains(CancellationToken cancellationToken)
+    /// <summary>Every interrupt-context call of a method that reaches a finding, with the chain written out and the finding it ends at.</summary>
+    public IEnumerable<(IMethodSymbol Callee, Location Location, string Chain, TFinding Finding)> InterruptChains(CancellationToken cancellationToken)
     {
         if (_interruptCalls.IsEmpty)
         {
@@ -223,7 +223,7 @@ internal sealed class CallGraph<TFinding>(KnownSymbols known)
             }
 
             TFinding finding = nodes[steps[steps.Count - 1]].Finding!;
-            yield return (CallGraph.SourceMethod(callee) ?? callee, location, string.Join(" → ", CallGraph.ChainNames(steps).Concat([finding.Target])));
+            yield return (CallGraph.SourceMethod(callee) ?? callee, location, string.Join(" → ", CallGraph.ChainNames(steps).Concat([finding.Target])), finding);
         }
     }
 

@@ -149,7 +149,7 @@ public sealed class InterruptContextAnalyzer : DiagnosticAnalyzer
 
         public void ReportCallChains(CompilationAnalysisContext context)
         {
-            foreach ((IMethodSymbol callee, Location location, string chain) in _graph.InterruptChains(context.CancellationToken))
+            foreach ((IMethodSymbol callee, Location location, string chain, _) in _graph.InterruptChains(context.CancellationToken))
             {
                 context.ReportDiagnostic(Diagnostic.Create(Descriptors.SleepingCallChainInInterrupt, location, CallGraph.Name(callee), chain));
             }

@@ -61,9 +61,14 @@ public sealed class ManagedAllocationAnalyzer : DiagnosticAnalyzer
             });
             start.RegisterCompilationEndAction(end =>
             {
-                foreach ((IMethodSymbol _, Location location, string chain) in graph.InterruptChains(end.CancellationToken))
+                // One warning per cause, at the allocation, with its first chain and how many interrupt-context calls
+                // reach it: one growth site that 55 hot callers reach is one warning, suppressed (or fixed) in one place.
+                foreach (var cause in graph.InterruptChains(end.CancellationToken).GroupBy(static c => c.Finding))
                 {
-                    end.ReportDiagnostic(Diagnostic.Create(Descriptors.ManagedAllocationInInterrupt, location, "the call", "through " + chain));
+                    string chain = cause.First().Chain;
+                    int more = cause.Count() - 1;
+                    end.ReportDiagnostic(Diagnostic.Create(Descriptors.ManagedAllocationInInterrupt, cause.Key.Location, cause.Key.Target,
+                        "through " + chain + (more == 0 ? "" : $" (and {more} more interrupt-context call{(more == 1 ? "" : "s")})")));
                 }
             });
         });

@@ -68,7 +68,7 @@ public class ManagedAllocationAnalyzerTests
         """);
 
     [Fact]
-    public async Task An_allocation_reached_through_calls_is_reported_at_the_call_with_the_chain()
+    public async Task An_allocation_reached_through_calls_is_reported_once_at_the_allocation_with_its_first_chain_and_the_count_of_the_others()
     {
         var test = new CSharpAnalyzerTest<ManagedAllocationAnalyzer, DefaultVerifier>
         {
@@ -76,17 +76,23 @@ public class ManagedAllocationAnalyzerTests
                 public class World
                 {
                     [InterruptContext]
-                    public void Frame() { {|#0:Spawn()|}; Step(); }
+                    public void Frame() { Spawn(); Step(); Spawn(); }
+                    [InterruptContext]
+                    public void Audio() => Grow();
+                    [InterruptContext]
+                    public void Tick() => Step();
                     private void Spawn() => Grow();
-                    private static void Grow() { var bullets = new List<int>(); }
-                    private static void Step() { }
+                    private static void Grow() { var bullets = {|#0:new List<int>()|}; }
+                    private static void Step() { var log = {|#1:new int[8]|}; }
                 }
                 """,
             ReferenceAssemblies = Verify.Net10,
         };
         test.TestState.AdditionalReferences.AddRange(Verify.References);
         test.ExpectedDiagnostics.Add(new DiagnosticResult(Descriptors.ManagedAllocationInInterrupt)
-            .WithLocation(0).WithArguments("the call", "through World.Frame → World.Spawn → World.Grow → new List<int>"));
+            .WithLocation(0).WithArguments("new List<int>", "through World.Frame → World.Spawn → World.Grow → new List<int> (and 2 more interrupt-context calls)"));
+        test.ExpectedDiagnostics.Add(new DiagnosticResult(Descriptors.ManagedAllocationInInterrupt)
+            .WithLocation(1).WithArguments("new int[]", "through World.Frame → World.Step → new int[] (and 1 more interrupt-context call)"));
         await test.RunAsync();
     }
 
@@ -100,7 +106,7 @@ public class ManagedAllocationAnalyzerTests
             [Amortized("grows by doubling: at most 30 times a run")]
             private void Grow() { var bigger = new nint[_slots.Length * 2]; _slots.CopyTo(bigger, 0); _slots = bigger; }
             public void Clear() { _count = 0; Scratch(); }
-            private static void Scratch() { var list = new List<int>(); }
+            private static void Scratch() { var list = {|SLAB107:new List<int>()|}; }
         }
         public unsafe class World
         {
@@ -110,7 +116,7 @@ public class ManagedAllocationAnalyzerTests
             {
                 _pool.Add(a);
                 _pool.Add(b);
-                {|SLAB107:_pool.Clear()|};
+                _pool.Clear();
                 int[] direct = {|SLAB107:new int[4]|};
             }
             [InterruptContext]
