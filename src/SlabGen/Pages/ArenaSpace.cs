@@ -16,7 +16,7 @@
 // (Arena.cs), which stays the authority on which arena, and which allocator, holds an address. Arenas outside the
 // space keep the map for their frames too: memory a caller lends (PageAllocator.Borrowed.cs, pinned pools), arenas
 // beyond the space's 16,384 slots, and every arena on a platform where the space is not reserved (anything but Linux,
-// a refused reservation, or SLABGEN_DISABLE_ARENA_SPACE=1).
+// a refused reservation, strict overcommit accounting, or SLABGEN_DISABLE_ARENA_SPACE=1).
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
@@ -43,7 +43,7 @@ internal static unsafe partial class ArenaSpace
 
     static ArenaSpace()
     {
-        if (!OperatingSystem.IsLinux() || Environment.GetEnvironmentVariable("SLABGEN_DISABLE_ARENA_SPACE") == "1")
+        if (!OperatingSystem.IsLinux() || Environment.GetEnvironmentVariable("SLABGEN_DISABLE_ARENA_SPACE") == "1" || StrictOvercommit())
         {
             return;
         }
@@ -149,6 +149,22 @@ internal static unsafe partial class ArenaSpace
         lock (s_lock)
         {
             s_released.Push((int)slot);
+        }
+    }
+
+    /// <summary>
+    /// Whether the kernel accounts every writable private mapping against a commit limit (vm.overcommit_memory = 2):
+    /// there MAP_NORESERVE is ignored and the 1 GiB frame range would take that much of the limit, so no space is made.
+    /// </summary>
+    private static bool StrictOvercommit()
+    {
+        try
+        {
+            return File.ReadAllText("/proc/sys/vm/overcommit_memory").Trim() == "2";
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
         }
     }
 
