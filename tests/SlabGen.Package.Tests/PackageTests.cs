@@ -154,6 +154,29 @@ public sealed class PackageTests(PackageFixture package, ITestOutputHelper outpu
     }
 
     [Fact]
+    public void The_package_page_readme_links_nowhere_and_its_example_runs_as_written()
+    {
+        using ZipArchive archive = ZipFile.OpenRead(package.PackagePath);
+        using var reader = new StreamReader(archive.GetEntry("README.md")!.Open());
+        string readme = reader.ReadToEnd();
+        Assert.Equal(File.ReadAllText(Path.Combine(Root(), "src", "SlabGen", "PACKAGE.md")), readme);
+        Assert.DoesNotMatch(@"\]\(", readme); // nuget.org resolves no relative link, and there is no web address
+        Assert.Contains("docs/diagnostics/SLABnnn.md", readme, StringComparison.Ordinal);
+
+        int start = readme.IndexOf("```csharp\n", StringComparison.Ordinal) + "```csharp\n".Length;
+        string program = readme[start..readme.IndexOf("```", start, StringComparison.Ordinal)];
+        string project = package.NewProject("PackagePage", "using System;\n" + program);
+        (int exit, string text) = package.Dotnet(project, "run", "-c", "Release");
+
+        output.WriteLine(text);
+        Assert.True(exit == 0, text);
+        Assert.Contains("bullet at (13, 4), 1 live in cache 'Bullet'", text, StringComparison.Ordinal);
+    }
+
+    private static string Root([CallerFilePath] string path = "") =>
+        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(path)!, "..", ".."));
+
+    [Fact]
     public void Vmalloc_in_an_interrupt_context_method_fails_the_build_with_its_rule()
     {
         string project = package.NewProject("Fails", """
