@@ -54,22 +54,33 @@ internal unsafe struct Arena
     {
         Arena* arena;
         byte* memory = ArenaSpace.Take();
-        if (memory != null)
+        bool inSpace = memory != null;
+        try
         {
-            arena = (Arena*)NativeMemory.AlignedAlloc((nuint)sizeof(Arena), 64); // its frames are the slot's, zero
-        }
-        else
-        {
-            try
+            if (!inSpace)
             {
                 memory = (byte*)NativeMemory.AlignedAlloc(Bytes, Bytes);
             }
-            catch (OutOfMemoryException)
+
+            // In the space the frames are the slot's (zero); elsewhere they follow the header.
+            arena = (Arena*)NativeMemory.AlignedAlloc(inSpace ? (nuint)sizeof(Arena) : MetadataBytes, 64);
+        }
+        catch (OutOfMemoryException)
+        {
+            if (inSpace)
             {
-                return null;
+                ArenaSpace.Release(memory);
+            }
+            else if (memory != null)
+            {
+                NativeMemory.AlignedFree(memory);
             }
 
-            arena = (Arena*)NativeMemory.AlignedAlloc(MetadataBytes, 64);
+            return null;
+        }
+
+        if (!inSpace)
+        {
             NativeMemory.Clear(FramesAfter(arena), (nuint)(Pages * sizeof(PageFrame)));
         }
 
