@@ -43,11 +43,16 @@ internal unsafe struct Arena
     public PageFrame* FrameOf(void* address)
     {
         PageFrame* page = ArenaSpace.FrameOf(address);
-        return page != null ? page : FramesAfter((Arena*)Unsafe.AsPointer(ref this)) + (((nuint)address >> PageAllocator.PageShift) & (Pages - 1));
+        return page != null ? page : FrameAfter((Arena*)Unsafe.AsPointer(ref this), address);
     }
 
     /// <summary>Where the frames of an arena outside the arena space are: right after its header.</summary>
     public static PageFrame* FramesAfter(Arena* arena) => (PageFrame*)(arena + 1);
+
+    /// <summary>The frame of <paramref name="address"/> in <paramref name="arena"/>, an arena outside the space, without loading its header.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static PageFrame* FrameAfter(Arena* arena, void* address) =>
+        FramesAfter(arena) + (((nuint)address >> PageAllocator.PageShift) & (Pages - 1));
 
     /// <summary>Takes a new arena from the OS, in the arena space when it has room; null when the OS refuses.</summary>
     public static Arena* Create(int ownerId)

@@ -287,7 +287,7 @@ public sealed unsafe partial class PageAllocator : IDisposable
     private static PageFrame* MappedFrameOf(void* address)
     {
         Arena* arena = SectionMap.Find(address);
-        return arena == null ? (PageFrame*)NoFrame : Arena.FramesAfter(arena) + (((nuint)address >> PageShift) & (Arena.Pages - 1));
+        return arena == null ? (PageFrame*)NoFrame : Arena.FrameAfter(arena, address);
     }
 
     /// <summary>The all-zero frame <see cref="FrameOf"/> gives for an address in no arena; nothing ever writes it.</summary>
