@@ -127,6 +127,10 @@ internal static class Contract
 
     public const string MemoryPoolUsed = "slabgen.memory_pool.used";
 
+    public const string MemoryPoolRentFailures = "slabgen.memory_pool.rent_failures";
+
+    public const string MemoryPoolCapacity = "slabgen.memory_pool.capacity";
+
     /// <summary>The tag that names a SlabMemoryPool's owner on its instruments.</summary>
     public const string MemoryPoolOwnerTag = "slabgen.memory_pool.owner";
 

@@ -1,29 +1,65 @@
 // The IMemoryPoolFactory<byte> of ASP.NET Core 10 that Kestrel (and the other servers) ask for their buffer pools:
 // each Create is a pinned SlabMemoryPool (its slab memory in one pinned array, so its buffers are array segments, which
 // Kestrel's sockets transport needs for multi-buffer sends), bounded by its budget and tagged with the server's owner.
+// It logs each pool it makes (budget as configured and as the pool's pages hold it) and each rent a pool refuses.
 using System.Buffers;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 
 namespace SlabGen.AspNetCore;
 
 /// <summary>Makes pinned <see cref="SlabMemoryPool"/>s for the ASP.NET Core servers (<see cref="IMemoryPoolFactory{T}"/>).</summary>
-public sealed class SlabMemoryPoolFactory : IMemoryPoolFactory<byte>
+public sealed partial class SlabMemoryPoolFactory : IMemoryPoolFactory<byte>
 {
     /// <summary>The default budget of each pool: 64 MiB, 16,384 of Kestrel's 4 KiB buffers.</summary>
     public const int DefaultMaxBytesPerPool = 64 << 20;
 
-    /// <summary>Creates the factory.</summary>
+    private readonly ILogger _logger;
+    private readonly List<SlabMemoryPool> _pools = [];
+
+    /// <summary>Creates the factory with a budget and no logging.</summary>
     /// <param name="maxBytesPerPool">The budget of each pool it makes (<see cref="SlabMemoryPool.CreatePinned"/>), 8 MiB to 1 GiB.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxBytesPerPool"/> is outside 8 MiB..1 GiB.</exception>
-    public SlabMemoryPoolFactory(int maxBytesPerPool = DefaultMaxBytesPerPool)
+    public SlabMemoryPoolFactory(int maxBytesPerPool)
+        : this(new SlabMemoryPoolOptions { MaxBytesPerPool = maxBytesPerPool }, NullLogger<SlabMemoryPoolFactory>.Instance)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(maxBytesPerPool, 8 << 20);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(maxBytesPerPool, 1 << 30);
-        MaxBytesPerPool = maxBytesPerPool;
+    }
+
+    /// <summary>Creates the factory from its options (as <c>AddSlabMemoryPool</c> binds them) and a logger.</summary>
+    /// <param name="options">The options; <see cref="SlabMemoryPoolOptions.MaxBytesPerPool"/> 8 MiB to 1 GiB.</param>
+    /// <param name="logger">Where the pools it makes and the rents they refuse are logged.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> or <paramref name="logger"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The options' budget is outside 8 MiB..1 GiB.</exception>
+    public SlabMemoryPoolFactory(IOptions<SlabMemoryPoolOptions> options, ILogger<SlabMemoryPoolFactory> logger)
+        : this(options?.Value ?? throw new ArgumentNullException(nameof(options)), logger)
+    {
+    }
+
+    private SlabMemoryPoolFactory(SlabMemoryPoolOptions options, ILogger logger)
+    {
+        ArgumentNullException.ThrowIfNull(logger);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxBytesPerPool, SlabMemoryPoolOptions.MinBytesPerPool, "MaxBytesPerPool");
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(options.MaxBytesPerPool, SlabMemoryPoolOptions.MaxBytesPerPoolLimit, "MaxBytesPerPool");
+        MaxBytesPerPool = options.MaxBytesPerPool;
+        _logger = logger;
     }
 
     /// <summary>The budget of each pool.</summary>
     public int MaxBytesPerPool { get; }
+
+    /// <summary>The pools made so far (Kestrel's sockets transport asks for one per I/O queue), disposed ones included.</summary>
+    public IReadOnlyList<SlabMemoryPool> Pools
+    {
+        get
+        {
+            lock (_pools)
+            {
+                return [.. _pools];
+            }
+        }
+    }
 
     /// <summary>Creates a pool; its metrics and slabinfo names carry <see cref="MemoryPoolOptions.Owner"/> (for example "kestrel").</summary>
     /// <param name="options">The server's options; <see langword="null"/> for none.</param>
@@ -32,6 +68,26 @@ public sealed class SlabMemoryPoolFactory : IMemoryPoolFactory<byte>
     {
         SlabMemoryPool pool = SlabMemoryPool.CreatePinned(MaxBytesPerPool, options?.Owner);
         pool.ReuseOwners = true; // Kestrel disposes each block exactly once: no managed allocation per rent
+        pool.RentFailed += OnRentFailed;
+        int count;
+        lock (_pools)
+        {
+            _pools.Add(pool);
+            count = _pools.Count;
+        }
+
+        LogPoolCreated(_logger, pool.Owner, count, MaxBytesPerPool, pool.CapacityBytes ?? 0);
         return pool;
     }
+
+    private void OnRentFailed(SlabMemoryPool pool, int size) =>
+        LogRentRefused(_logger, pool.Owner, size, pool.RentedBytes, pool.CapacityBytes ?? 0, MaxBytesPerPool, pool.RentFailures);
+
+    [LoggerMessage(EventId = 1, EventName = "PoolCreated", Level = LogLevel.Information,
+        Message = "SlabGen memory pool {Count} for '{Owner}': budget {ConfiguredBytes} bytes as configured, {CapacityBytes} bytes as its whole 4 MiB sections hold")]
+    private static partial void LogPoolCreated(ILogger logger, string owner, int count, int configuredBytes, long capacityBytes);
+
+    [LoggerMessage(EventId = 2, EventName = "RentRefused", Level = LogLevel.Warning,
+        Message = "SlabGen memory pool for '{Owner}' refused a rent of {Size} bytes: {RentedBytes} bytes rented of its capacity of {CapacityBytes} ({ConfiguredBytes} configured); {Failures} refusals so far")]
+    private static partial void LogRentRefused(ILogger logger, string owner, int size, long rentedBytes, long capacityBytes, int configuredBytes, long failures);
 }

@@ -2,6 +2,7 @@
 // dotnet-counters, OpenTelemetry or any MeterListener. Nothing is recorded on the allocation paths (the recorded
 // counters count disposals that found leaks, and interrupt-context scopes that allocated managed memory); the numbers
 // are read (under the caches' locks, like slabinfo) only when a listener collects.
+using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 
 namespace SlabGen;
@@ -55,6 +56,13 @@ public static class SlabGenMetrics
     private static readonly UpDownCounter<long> s_poolUsed = s_meter.CreateUpDownCounter<long>(Contract.MemoryPoolUsed,
         "By", "Bytes of the buffers SlabMemoryPools have rented out and not yet had back (whole kmalloc classes).");
 
+    /// <summary>Rents refused by SlabMemoryPools for want of memory, tagged with the pool's owner.</summary>
+    private static readonly Counter<long> s_poolRentFailures = s_meter.CreateCounter<long>(Contract.MemoryPoolRentFailures,
+        "{rent}", "Rents SlabMemoryPools refused because their memory was exhausted (each threw InsufficientMemoryException).");
+
+    /// <summary>The live pools with a capacity, for slabgen.memory_pool.capacity.</summary>
+    private static readonly ConcurrentDictionary<SlabMemoryPool, byte> s_pools = new();
+
     /// <summary>Counts a rent of <paramref name="bytes"/> from the pool of <paramref name="owner"/>.</summary>
     internal static void RecordRent(string owner, int bytes)
     {
@@ -62,6 +70,22 @@ public static class SlabGenMetrics
         s_poolRented.Add(1, tag);
         s_poolUsed.Add(bytes, tag);
     }
+
+    /// <summary>Counts a rent the pool of <paramref name="owner"/> refused for want of memory.</summary>
+    internal static void RecordRentFailure(string owner) =>
+        s_poolRentFailures.Add(1, new KeyValuePair<string, object?>(Contract.MemoryPoolOwnerTag, owner));
+
+    /// <summary>Adds a pool to <c>slabgen.memory_pool.capacity</c> (a pool nothing caps is left out).</summary>
+    internal static void AddPool(SlabMemoryPool pool)
+    {
+        if (pool.CapacityBytes is not null)
+        {
+            s_pools.TryAdd(pool, 0);
+        }
+    }
+
+    /// <summary>Takes a disposed pool out of <c>slabgen.memory_pool.capacity</c>.</summary>
+    internal static void RemovePool(SlabMemoryPool pool) => s_pools.TryRemove(pool, out _);
 
     /// <summary>Counts a return of <paramref name="bytes"/> to the pool of <paramref name="owner"/>.</summary>
     internal static void RecordReturn(string owner, int bytes) =>
@@ -106,6 +130,8 @@ public static class SlabGenMetrics
             "By", "Bytes the shared page allocator has taken from the OS.");
         meter.CreateObservableUpDownCounter(Contract.PagesReserved, static () => PageAllocator.Shared.ReservedBytes,
             "By", "Bytes the shared page allocator keeps free for Atomic allocations (PageAllocator.Reserve).");
+        meter.CreateObservableUpDownCounter(Contract.MemoryPoolCapacity, PoolCapacities,
+            "By", "Bytes the live capped SlabMemoryPools can hand out at most, summed per owner (a pinned pool's budget rounded to whole 4 MiB sections).");
         meter.CreateObservableUpDownCounter(Contract.VmallocAreas, static () => Kmem.VmallocTotals().Areas,
             "{area}", "Live vmalloc areas (/proc/vmallocinfo's lines).");
         meter.CreateObservableUpDownCounter(Contract.VmallocSize, static () => Kmem.VmallocTotals().Bytes,
@@ -121,8 +147,38 @@ public static class SlabGenMetrics
     internal static void RecordLeakedDisposal(int allocatorId) =>
         s_pagesLeakedDisposals.Add(1, new KeyValuePair<string, object?>(AllocatorTag, allocatorId));
 
-    private static IEnumerable<Measurement<long>> PerCache(Func<SlabInfoEntry, long> value) =>
-        SlabInfo.Snapshot().Select(entry => new Measurement<long>(value(entry), new KeyValuePair<string, object?>(CacheTag, entry.Name)));
+    /// <summary>
+    /// A measurement per live cache that has held a slab or a reserve since it was made: a cache never used (most of a
+    /// kmalloc allocator's 41 classes) has nothing but zeros to say, and stays out until it is used; once in, it stays
+    /// until destroyed, so a series never stops while the cache lives.
+    /// </summary>
+    private static IEnumerable<Measurement<long>> PerCache(Func<SlabInfoEntry, long> value)
+    {
+        foreach (KmemCache cache in CacheRegistry.All())
+        {
+            SlabInfoEntry? entry = cache.SlabInfoEntry();
+            if (entry is null)
+            {
+                continue;
+            }
+
+            if (!cache.ShownInMetrics)
+            {
+                if (entry.Slabs == 0 && entry.ReservedObjects == 0)
+                {
+                    continue;
+                }
+
+                cache.ShownInMetrics = true;
+            }
+
+            yield return new Measurement<long>(value(entry), new KeyValuePair<string, object?>(CacheTag, entry.Name));
+        }
+    }
+
+    private static IEnumerable<Measurement<long>> PoolCapacities() =>
+        s_pools.Keys.GroupBy(static pool => pool.Owner).Select(static owner => new Measurement<long>(
+            owner.Sum(static pool => pool.CapacityBytes ?? 0), new KeyValuePair<string, object?>(Contract.MemoryPoolOwnerTag, owner.Key)));
 
     private static IEnumerable<Measurement<long>> FreeBlocks()
     {

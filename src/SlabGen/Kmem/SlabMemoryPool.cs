@@ -38,7 +38,19 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
     /// <summary>The largest buffer: one block of the page allocator's largest order, 4 MiB.</summary>
     public const int MaxSize = PageAllocator.PageSize << PageAllocator.MaxOrder;
 
+    /// <summary>The bytes a capped pool keeps for rents inside <see cref="UseReserve"/>: 16 buffers of 4 KiB, room for error answers.</summary>
+    public const int ReserveBytes = 64 << 10;
+
+    /// <summary>Set inside <see cref="UseReserve"/> scopes; read only when a rent would reach into the reserve.</summary>
+    private static readonly AsyncLocal<bool> s_inReserve = new();
+
     private readonly ConcurrentQueue<SlabMemoryManager> _idle = new();
+
+    /// <summary>A capped pool's reserve: 4 KiB buffers taken when the pool is made, rented only inside <see cref="UseReserve"/> once the pool is exhausted; null for a pool nothing caps.</summary>
+    private readonly Stack<nint>? _reserve;
+
+    /// <summary>How many reserve buffers are out: returns refill the reserve first (read by every return, written under the reserve's lock).</summary>
+    private int _reserveMissing;
 
     /// <summary>The pinned array a pinned pool's pages live in, or null; its first byte's address is <see cref="_arrayBase"/>.</summary>
     private readonly byte[]? _array;
@@ -46,7 +58,11 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
 
     /// <summary>A pinned pool's own page allocator, disposed once the pool is disposed and every buffer is back.</summary>
     private readonly PageAllocator? _ownPages;
+
+    /// <summary>Whether <see cref="Kmalloc"/> is the pool's own (a named or pinned pool), disposed with the pool once every buffer is back.</summary>
+    private readonly bool _ownsKmalloc;
     private long _rented;
+    private long _rentFailures;
     private long _rentedBytes;
     private int _disposed;
 
@@ -56,18 +72,36 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
     {
     }
 
-    /// <summary>Creates a pool over <paramref name="kmalloc"/>; its page allocator's cap bounds the pool.</summary>
-    /// <param name="kmalloc">The allocator; <see langword="null"/> for <see cref="KmallocAllocator.Shared"/>.</param>
-    /// <param name="owner">Who uses the pool (for example "kestrel"), the tag of its metrics; <see langword="null"/> for "slabgen".</param>
+    /// <summary>
+    /// Creates a pool over <paramref name="kmalloc"/>, whose page allocator's cap bounds the pool. Without an allocator,
+    /// a named pool gets its own size caches over <see cref="PageAllocator.Shared"/>, named after
+    /// <paramref name="owner"/> in slabinfo (<c>pipes-kmalloc-4k</c>) and destroyed with the pool; an unnamed one
+    /// rents from <see cref="KmallocAllocator.Shared"/>'s caches (<c>kmalloc-4k</c>).
+    /// </summary>
+    /// <param name="kmalloc">The allocator; <see langword="null"/> for the pool's own caches (named pool) or <see cref="KmallocAllocator.Shared"/> (no owner).</param>
+    /// <param name="owner">Who uses the pool (for example "pipes"), the tag of its metrics; <see langword="null"/> or empty for "slabgen".</param>
     public SlabMemoryPool(KmallocAllocator? kmalloc, string? owner)
+        : this(kmalloc ?? (string.IsNullOrEmpty(owner) ? KmallocAllocator.Shared : new KmallocAllocator(PageAllocator.Shared, owner)),
+            owner, ownsKmalloc: kmalloc is null && !string.IsNullOrEmpty(owner), maxBytes: null)
     {
-        Kmalloc = kmalloc ?? KmallocAllocator.Shared;
-        Owner = string.IsNullOrEmpty(owner) ? "slabgen" : owner;
-        SlabGenMetrics.EnsureCreated();
     }
 
-    private unsafe SlabMemoryPool(byte[] array, PageAllocator pages, string? owner)
-        : this(new KmallocAllocator(pages, string.IsNullOrEmpty(owner) ? "pool" : owner), owner)
+    private SlabMemoryPool(KmallocAllocator kmalloc, string? owner, bool ownsKmalloc, long? maxBytes)
+    {
+        Kmalloc = kmalloc;
+        Owner = string.IsNullOrEmpty(owner) ? "slabgen" : owner;
+        _ownsKmalloc = ownsKmalloc;
+        MaxBytes = maxBytes ?? kmalloc.Pages.MaxBytes;
+        if (CapacityBytes is long capacity && capacity > 4 * ReserveBytes)
+        {
+            _reserve = TakeReserve();
+        }
+        SlabGenMetrics.EnsureCreated();
+        SlabGenMetrics.AddPool(this);
+    }
+
+    private unsafe SlabMemoryPool(byte[] array, PageAllocator pages, string? owner, int maxBytes)
+        : this(new KmallocAllocator(pages, string.IsNullOrEmpty(owner) ? "pool" : owner), owner, ownsKmalloc: true, maxBytes)
     {
         _array = array;
         _arrayBase = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(array));
@@ -97,7 +131,7 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
         nint start = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(array));
         nint aligned = (start + section - 1) & ~(nint)(section - 1);
         var pages = new PageAllocator((void*)aligned, (nuint)sections * section, null);
-        return new SlabMemoryPool(array, pages, owner);
+        return new SlabMemoryPool(array, pages, owner, maxBytes);
     }
 
     /// <summary>
@@ -126,6 +160,30 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
     /// <summary>Bytes of the buffers rented and not yet returned (whole size classes).</summary>
     public long RentedBytes => Volatile.Read(ref _rentedBytes);
 
+    /// <summary>
+    /// The budget as asked for: <see cref="CreatePinned"/>'s <c>maxBytes</c>, or the cap of the page allocator under
+    /// <see cref="Kmalloc"/>; <see langword="null"/> when nothing caps the pool but the machine.
+    /// </summary>
+    public long? MaxBytes { get; }
+
+    /// <summary>
+    /// The bytes the pool can hand out at most, as its pages hold them: <see cref="MaxBytes"/> rounded up to whole 4 MiB
+    /// sections less their page frames for a pinned pool (8 MiB gives 12,382,208), the page allocator's cap otherwise;
+    /// <see langword="null"/> when nothing caps the pool. Buffers take whole size classes and blocks of 2ⁿ pages, so
+    /// fewer bytes of requests fit.
+    /// </summary>
+    public long? CapacityBytes => Kmalloc.Pages.MaxBytes;
+
+    /// <summary>Rents refused because the pool's memory was exhausted (each threw <see cref="InsufficientMemoryException"/>).</summary>
+    public long RentFailures => Volatile.Read(ref _rentFailures);
+
+    /// <summary>
+    /// Raised on the renting thread when a rent is refused for want of memory, before the
+    /// <see cref="InsufficientMemoryException"/> is thrown, with the pool and the size asked for (logging, load shedding).
+    /// A handler that throws replaces the exception.
+    /// </summary>
+    public event Action<SlabMemoryPool, int>? RentFailed;
+
     /// <summary>Rents a buffer of at least <paramref name="minBufferSize"/> bytes (<see cref="DefaultBufferSize"/> for -1).</summary>
     /// <param name="minBufferSize">The least size, 0..<see cref="MaxBufferSize"/>, or -1 for the default.</param>
     /// <returns>The buffer's owner: dispose it to return the buffer.</returns>
@@ -145,7 +203,7 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
         ArgumentOutOfRangeException.ThrowIfNegative(minBufferSize);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(minBufferSize, MaxSize);
         void* memory = Kmalloc.Kmalloc((nuint)Math.Max(minBufferSize, 1), GfpFlags.Kernel | GfpFlags.NoWarn);
-        if (memory == null)
+        if (memory == null && !TryRentReserve(minBufferSize, out memory))
         {
             ThrowNoMemory(minBufferSize);
         }
@@ -163,11 +221,30 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
         return block;
     }
 
+    /// <summary>
+    /// Lets rents in this scope (this thread and the tasks and continuations it starts, until disposed) that a capped
+    /// pool cannot serve take one of its reserve buffers: <see cref="ReserveBytes"/> of 4 KiB buffers each capped pool
+    /// takes when it is made and other rents never see. For answering an error (a 503, as SlabGen.AspNetCore does)
+    /// when a request found its pool exhausted, since writing the answer needs a buffer too. Returned buffers refill
+    /// the reserve first.
+    /// </summary>
+    /// <returns>The scope: dispose it to end it.</returns>
+    public static ReserveScope UseReserve()
+    {
+        var scope = new ReserveScope(s_inReserve.Value);
+        s_inReserve.Value = true;
+        return scope;
+    }
+
     /// <summary>Stops renting (rented buffers may still be returned, and free their memory as they are).</summary>
     /// <param name="disposing">Whether <see cref="MemoryPool{T}.Dispose()"/> called it.</param>
     protected override void Dispose(bool disposing)
     {
-        Volatile.Write(ref _disposed, 1);
+        if (Interlocked.CompareExchange(ref _disposed, 1, 0) == 0)
+        {
+            SlabGenMetrics.RemovePool(this);
+        }
+
         ReleaseOwnAllocatorsIfIdle();
     }
 
@@ -178,7 +255,11 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
     /// <summary>Takes back a buffer its owner (<paramref name="block"/>) was disposed with, and keeps the owner for the next rent.</summary>
     internal unsafe void Return(SlabMemoryManager block, byte* memory, int length)
     {
-        Kmem.Kfree(memory);
+        if (Volatile.Read(ref _reserveMissing) == 0 || !TryRefillReserve(memory, length))
+        {
+            Kmem.Kfree(memory);
+        }
+
         Interlocked.Decrement(ref _rented);
         Interlocked.Add(ref _rentedBytes, -length);
         SlabGenMetrics.RecordReturn(Owner, length);
@@ -193,13 +274,14 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
         }
     }
 
-    /// <summary>A disposed pinned pool with no buffer out gives its allocators up (once), so its array can be collected.</summary>
+    /// <summary>A disposed pool with no buffer out gives its own allocators up (once): its caches go, a pinned pool's array can be collected.</summary>
     private void ReleaseOwnAllocatorsIfIdle()
     {
-        if (_ownPages is not null && Volatile.Read(ref _rented) == 0 && Interlocked.Exchange(ref _disposed, 2) == 1)
+        if (_ownsKmalloc && Volatile.Read(ref _rented) == 0 && Interlocked.CompareExchange(ref _disposed, 2, 1) == 1)
         {
+            FreeReserve();
             Kmalloc.Dispose();
-            _ownPages.Dispose();
+            _ownPages?.Dispose();
         }
     }
 
@@ -217,7 +299,109 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
     }
 
     [DoesNotReturn]
-    private void ThrowNoMemory(int size) =>
-        throw new InsufficientMemoryException($"SlabMemoryPool '{Owner}' could not rent {size:N0} bytes: {Kmalloc.Name} found no memory" +
-            (Kmalloc.Pages.MaxBytes is long cap ? $" within its page allocator's cap of {cap:N0} bytes." : " (the OS refused)."));
+    private void ThrowNoMemory(int size)
+    {
+        Interlocked.Increment(ref _rentFailures);
+        SlabGenMetrics.RecordRentFailure(Owner);
+        RentFailed?.Invoke(this, size);
+        throw new InsufficientMemoryException(NoMemoryMessage(size));
+    }
+
+    /// <summary>Takes the reserve's buffers from the pool's allocator (as many as it gives).</summary>
+    private unsafe Stack<nint> TakeReserve()
+    {
+        var reserve = new Stack<nint>(ReserveBytes / DefaultBufferSize);
+        for (int i = 0; i < ReserveBytes / DefaultBufferSize; i++)
+        {
+            void* memory = Kmalloc.Kmalloc(DefaultBufferSize, GfpFlags.Kernel | GfpFlags.NoWarn);
+            if (memory == null)
+            {
+                break;
+            }
+
+            reserve.Push((nint)memory);
+        }
+
+        return reserve;
+    }
+
+    /// <summary>Inside <see cref="UseReserve"/>, a rent of up to 4 KiB the allocator refused takes a reserve buffer.</summary>
+    private unsafe bool TryRentReserve(int size, out void* memory)
+    {
+        memory = null;
+        if (_reserve is null || size > DefaultBufferSize || !s_inReserve.Value)
+        {
+            return false;
+        }
+
+        lock (_reserve)
+        {
+            if (!_reserve.TryPop(out nint buffer))
+            {
+                return false;
+            }
+
+            memory = (void*)buffer;
+            _reserveMissing++;
+            return true;
+        }
+    }
+
+    /// <summary>While reserve buffers are out, a returned 4 KiB buffer goes back to the reserve instead of the allocator.</summary>
+    private unsafe bool TryRefillReserve(byte* memory, int length)
+    {
+        if (length != DefaultBufferSize || _reserve is null)
+        {
+            return false;
+        }
+
+        lock (_reserve)
+        {
+            if (_reserveMissing == 0 || Volatile.Read(ref _disposed) != 0)
+            {
+                return false;
+            }
+
+            _reserve.Push((nint)memory);
+            _reserveMissing--;
+            return true;
+        }
+    }
+
+    /// <summary>Gives the reserve's buffers back to the allocator, when the pool goes.</summary>
+    private unsafe void FreeReserve()
+    {
+        if (_reserve is null)
+        {
+            return;
+        }
+
+        lock (_reserve)
+        {
+            while (_reserve.TryPop(out nint buffer))
+            {
+                Kmem.Kfree((void*)buffer);
+            }
+        }
+    }
+
+    /// <summary>A scope of <see cref="UseReserve"/>: disposing it ends it.</summary>
+    public readonly struct ReserveScope : IDisposable
+    {
+        private readonly bool _outer;
+
+        internal ReserveScope(bool outer) => _outer = outer;
+
+        /// <summary>Ends the scope: rents leave the reserve alone again, unless an outer scope is still open.</summary>
+        public void Dispose() => s_inReserve.Value = _outer;
+    }
+
+    /// <summary>Why a rent of <paramref name="size"/> bytes failed: the pool, what it has out, its budget as configured and as its pages hold it.</summary>
+    internal string NoMemoryMessage(int size) =>
+        $"SlabMemoryPool '{Owner}' could not rent {size:N0} bytes: {RentedBytes:N0} bytes are rented out " +
+        (CapacityBytes is not long capacity ? $"and {Kmalloc.Name} found no memory (the OS refused)."
+            : IsPinned ? $"of its capacity of {capacity:N0} bytes (configured {MaxBytes:N0} bytes, rounded up to {(_array!.Length / MaxSize) - 1} sections of 4 MiB less their page frames){ReserveNote()}."
+            : $"within its page allocator's cap of {capacity:N0} bytes{ReserveNote()}.");
+
+    private string ReserveNote() => _reserve is null ? "" : $", {_reserve.Count + Volatile.Read(ref _reserveMissing)} buffers of 4 KiB of it kept for error answers (UseReserve)";
 }

@@ -49,6 +49,9 @@ public sealed unsafe partial class KmemCache : IDisposable
     /// <summary>1 once a Dispose has reported this cache's leak.</summary>
     private int _leakReported;
 
+    /// <summary>Whether the cache has held a slab (or a reserve) since it was made: the SlabGen meter reports it from then on (SlabGenMetrics.PerCache).</summary>
+    internal bool ShownInMetrics;
+
     private KmemCache(string name, SlabLayout layout, SlabFlags flags, delegate*<void*, void> ctor, PageAllocator pages)
     {
         Name = name;

@@ -1,0 +1,38 @@
+// What AddSlabMemoryPool reads from configuration ("SlabGen:MemoryPool" in appsettings.json or the environment) or from
+// code: the budget of each pool, and whether a request that finds its pool exhausted is answered 503.
+namespace SlabGen.AspNetCore;
+
+/// <summary>
+/// The options of the pools <see cref="SlabMemoryPoolFactory"/> makes, bound from the configuration section
+/// <see cref="SectionName"/> by <c>AddSlabMemoryPool()</c>.
+/// </summary>
+public sealed class SlabMemoryPoolOptions
+{
+    /// <summary>The configuration section the options are bound from: <c>SlabGen:MemoryPool</c> (<c>SlabGen__MemoryPool__MaxBytesPerPool</c> in the environment).</summary>
+    public const string SectionName = "SlabGen:MemoryPool";
+
+    /// <summary>The least budget of a pool: 8 MiB.</summary>
+    public const int MinBytesPerPool = 8 << 20;
+
+    /// <summary>The greatest budget of a pool: 1 GiB.</summary>
+    public const int MaxBytesPerPoolLimit = 1 << 30;
+
+    /// <summary>
+    /// The budget of each pool a server asks for, <see cref="MinBytesPerPool"/> to <see cref="MaxBytesPerPoolLimit"/>
+    /// (64 MiB by default, 16,384 of Kestrel's 4 KiB buffers). A pool's pages are whole 4 MiB sections, so it can hold
+    /// somewhat more (<see cref="SlabMemoryPool.CapacityBytes"/>; the start-up log line gives both). Kestrel makes one
+    /// pool per I/O queue of its sockets transport (one per core, at most 16): the process's bound is that many budgets.
+    /// </summary>
+    public int MaxBytesPerPool { get; set; } = SlabMemoryPoolFactory.DefaultMaxBytesPerPool;
+
+    /// <summary>
+    /// Whether a request whose handler fails for want of pool memory (a <see cref="SlabMemoryPool"/> refusing a rent)
+    /// before its response has started is answered 503 Service Unavailable with <c>Retry-After</c>, logged, instead of
+    /// Kestrel's 500 (true by default). Memory the transport could not get to receive bytes closes the connection whatever
+    /// this says (docs/server.md).
+    /// </summary>
+    public bool RespondServiceUnavailable { get; set; } = true;
+
+    /// <summary>The <c>Retry-After</c> of a 503, in seconds 0 to 3,600 (1 by default; 0 leaves the header out).</summary>
+    public int RetryAfterSeconds { get; set; } = 1;
+}

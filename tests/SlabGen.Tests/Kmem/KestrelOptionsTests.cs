@@ -1,0 +1,212 @@
+// The server package as a server programmer configures and watches it: options bound from "SlabGen:MemoryPool" (and
+// refused with the key named), a log line per pool Kestrel makes and per refused rent, one pool per I/O queue, and a
+// request that finds its pool exhausted answered 503 with Retry-After.
+using System.Collections.Concurrent;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using SlabGen.AspNetCore;
+
+namespace SlabGen.Tests.Kmem;
+
+public sealed class KestrelOptionsTests
+{
+    [Fact]
+    public void Options_are_bound_from_the_SlabGen_MemoryPool_section_and_code_sets_them_over_it()
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["SlabGen:MemoryPool:MaxBytesPerPool"] = "16777216",
+            ["SlabGen:MemoryPool:RetryAfterSeconds"] = "5",
+            ["SlabGen:MemoryPool:RespondServiceUnavailable"] = "false",
+        };
+
+        using ServiceProvider bound = Provider(settings, static services => services.AddSlabMemoryPool());
+        SlabMemoryPoolOptions options = bound.GetRequiredService<IOptions<SlabMemoryPoolOptions>>().Value;
+        Assert.Equal(16 << 20, bound.GetRequiredService<SlabMemoryPoolFactory>().MaxBytesPerPool);
+        Assert.Equal(5, options.RetryAfterSeconds);
+        Assert.False(options.RespondServiceUnavailable);
+        Assert.Same(bound.GetRequiredService<SlabMemoryPoolFactory>(), bound.GetRequiredService<Microsoft.AspNetCore.Connections.IMemoryPoolFactory<byte>>());
+
+        using ServiceProvider overridden = Provider(settings, static services => services.AddSlabMemoryPool(32 << 20));
+        Assert.Equal(32 << 20, overridden.GetRequiredService<SlabMemoryPoolFactory>().MaxBytesPerPool);
+        Assert.Equal(5, overridden.GetRequiredService<IOptions<SlabMemoryPoolOptions>>().Value.RetryAfterSeconds);
+
+        using ServiceProvider defaults = Provider(new Dictionary<string, string?>(), static services => services.AddSlabMemoryPool());
+        Assert.Equal(SlabMemoryPoolFactory.DefaultMaxBytesPerPool, defaults.GetRequiredService<SlabMemoryPoolFactory>().MaxBytesPerPool);
+        Assert.True(defaults.GetRequiredService<IOptions<SlabMemoryPoolOptions>>().Value.RespondServiceUnavailable);
+    }
+
+    [Theory]
+    [InlineData("MaxBytesPerPool", "4096", "SlabGen:MemoryPool:MaxBytesPerPool is 4,096: it must be 8,388,608 (8 MiB) to 1,073,741,824 (1 GiB).")]
+    [InlineData("MaxBytesPerPool", "lots", "SlabGen:MemoryPool:MaxBytesPerPool is 'lots': it must be a whole number.")]
+    [InlineData("RetryAfterSeconds", "-1", "SlabGen:MemoryPool:RetryAfterSeconds is -1: it must be 0 to 3,600.")]
+    [InlineData("RespondServiceUnavailable", "yes", "SlabGen:MemoryPool:RespondServiceUnavailable is 'yes': it must be true or false.")]
+    [InlineData("MaxBytes", "1", "SlabGen:MemoryPool:MaxBytes is not an option of the SlabGen memory pool")]
+    public void A_bad_value_is_refused_with_its_key_and_a_good_configuration_still_works(string key, string value, string message)
+    {
+        using ServiceProvider bad = Provider(new Dictionary<string, string?> { ["SlabGen:MemoryPool:" + key] = value }, static services => services.AddSlabMemoryPool());
+        Exception error = Assert.ThrowsAny<Exception>(() => bad.GetRequiredService<SlabMemoryPoolFactory>());
+        Assert.True(error is OptionsValidationException or InvalidOperationException, error.GetType().Name);
+        Assert.Contains(message, error.Message, StringComparison.Ordinal);
+
+        using ServiceProvider good = Provider(new Dictionary<string, string?> { ["SlabGen:MemoryPool:MaxBytesPerPool"] = "8388608" }, static services => services.AddSlabMemoryPool());
+        var pool = (SlabMemoryPool)good.GetRequiredService<SlabMemoryPoolFactory>().Create();
+        using (System.Buffers.IMemoryOwner<byte> buffer = pool.Rent())
+        {
+            Assert.Equal(4096, buffer.Memory.Length);
+        }
+
+        pool.Dispose();
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ServiceCollection().AddSlabMemoryPool(4096));
+    }
+
+    [Fact]
+    public async Task Kestrel_makes_a_logged_pool_per_IO_queue_and_answers_503_when_a_request_exhausts_its_pool()
+    {
+        var log = new ConcurrentQueue<(LogLevel Level, string Category, string Message)>();
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Logging.AddProvider(new ListLoggerProvider(log));
+        builder.WebHost.UseKestrel(static options =>
+        {
+            options.Listen(IPAddress.Loopback, 0);
+            options.Limits.MaxRequestBufferSize = null; // the transport buffers the whole body: one request can exhaust a pool
+            options.Limits.MaxRequestBodySize = null;
+        });
+        builder.Services.AddSlabMemoryPool(static options => { options.MaxBytesPerPool = 8 << 20; options.RetryAfterSeconds = 7; });
+        await using WebApplication app = builder.Build();
+        app.MapPost("/hold", static async (HttpContext context) =>
+        {
+            while (true)
+            {
+                ReadResult read = await context.Request.BodyReader.ReadAsync();
+                context.Request.BodyReader.AdvanceTo(read.Buffer.Start, read.Buffer.End); // keep every byte
+                if (read.IsCompleted)
+                {
+                    break;
+                }
+            }
+        });
+        await app.StartAsync();
+        var address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single());
+        SlabMemoryPoolFactory factory = app.Services.GetRequiredService<SlabMemoryPoolFactory>();
+
+        // docs/server.md: one pool per I/O queue of the sockets transport, Math.Min(cores, 16) of them.
+        Assert.Equal(Math.Min(Environment.ProcessorCount, 16), factory.Pools.Count);
+        string[] created = [.. log.Where(static l => l.Category == typeof(SlabMemoryPoolFactory).FullName && l.Message.StartsWith("SlabGen memory pool ", StringComparison.Ordinal)).Select(static l => l.Message)];
+        Assert.Equal(factory.Pools.Count, created.Length);
+        Assert.Contains($"for 'kestrel': budget 8388608 bytes as configured, {factory.Pools[0].CapacityBytes} bytes as its whole 4 MiB sections hold", created[0], StringComparison.Ordinal);
+        Assert.Equal(8 << 20, factory.Pools[0].MaxBytes);
+        Assert.True(factory.Pools[0].CapacityBytes > 8 << 20);
+
+        string response = await PostWithoutReadingTheAnswer(address, 20 << 20);
+
+        Assert.True(response.StartsWith("HTTP/1.1 503 ", StringComparison.Ordinal), string.Join("\n", log.Select(static l => $"{l.Level} {l.Category}: {l.Message}")));
+        Assert.Contains("Retry-After: 7", response, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains(factory.Pools, static p => p.RentFailures > 0);
+        Assert.Contains(log, static l => l.Level == LogLevel.Warning && l.Message.Contains("refused a rent of 4096 bytes", StringComparison.Ordinal));
+        Assert.Contains(log, static l => l.Level == LogLevel.Warning && l.Message.StartsWith("POST /hold answered 503: SlabMemoryPool 'kestrel' could not rent", StringComparison.Ordinal)
+            && l.Message.Contains("(configured 8,388,608 bytes, rounded up to 3 sections of 4 MiB", StringComparison.Ordinal));
+
+        // The pool is whole again once the connection is gone: a normal request is served.
+        await WaitUntil(() => factory.Pools.All(static p => p.RentedBytes < 1 << 20));
+        using var client = new HttpClient();
+        using HttpResponseMessage ok = await client.PostAsync(new Uri(address, "/hold"), new ByteArrayContent(new byte[100_000]));
+        Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        await app.StopAsync();
+    }
+
+    /// <summary>Sends a POST of <paramref name="bodyBytes"/> over a raw socket while reading: the server answers before the body ends.</summary>
+    private static async Task<string> PostWithoutReadingTheAnswer(Uri address, int bodyBytes)
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(address.Host, address.Port);
+        await using var stream = new NetworkStream(socket, ownsSocket: false);
+        Task<string> answer = ReadAnswer(stream);
+        try
+        {
+            await stream.WriteAsync(Encoding.ASCII.GetBytes($"POST /hold HTTP/1.1\r\nHost: test\r\nContent-Length: {bodyBytes}\r\n\r\n"));
+            byte[] chunk = new byte[64 << 10];
+            for (int sent = 0; sent < bodyBytes && !answer.IsCompleted; sent += chunk.Length)
+            {
+                await stream.WriteAsync(chunk);
+            }
+        }
+        catch (IOException)
+        {
+            // the server closed the connection after answering: the answer is what matters
+        }
+
+        return await answer;
+    }
+
+    private static async Task<string> ReadAnswer(NetworkStream stream)
+    {
+        var text = new StringBuilder();
+        byte[] buffer = new byte[4096];
+        try
+        {
+            int read;
+            while (!text.ToString().Contains("\r\n\r\n", StringComparison.Ordinal) && (read = await stream.ReadAsync(buffer)) > 0)
+            {
+                text.Append(Encoding.ASCII.GetString(buffer, 0, read));
+            }
+        }
+        catch (IOException)
+        {
+            // reset after the answer
+        }
+
+        return text.ToString();
+    }
+
+    private static async Task WaitUntil(Func<bool> condition)
+    {
+        for (int i = 0; i < 500 && !condition(); i++)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.True(condition());
+    }
+
+    private static ServiceProvider Provider(Dictionary<string, string?> settings, Action<IServiceCollection> register)
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(settings).Build());
+        services.AddLogging();
+        register(services);
+        return services.BuildServiceProvider();
+    }
+
+    private sealed class ListLoggerProvider(ConcurrentQueue<(LogLevel, string, string)> log) : ILoggerProvider
+    {
+        public ILogger CreateLogger(string categoryName) => new ListLogger(log, categoryName);
+
+        public void Dispose()
+        {
+        }
+    }
+
+    private sealed class ListLogger(ConcurrentQueue<(LogLevel, string, string)> log, string category) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            log.Enqueue((logLevel, category, formatter(state, exception)));
+    }
+}
