@@ -6,11 +6,27 @@
 // once. It prints frame-time percentiles, particles per second, GC collections during the frames (zero) and the
 // slabinfo row of the particle cache.
 //
-//   dotnet run --project samples/SlabGen.Samples.Particles [-- --frames N --spawn N --levels N]
+//   dotnet run -c Release --project samples/SlabGen.Samples.Particles [-- --frames N --spawn N --levels N]
+//
+// With --compare it runs one game loop four ways instead (SlabGen, class + new, ObjectPool<T>, a struct array with a
+// free list), each in its own process, and prints their frame times and GC work side by side (Compare/).
+//
+//   dotnet run -c Release --project samples/SlabGen.Samples.Particles -- --compare [--frames N --spawn N --gc workstation|server|both --chart-dir DIR]
 using System.Diagnostics;
 using System.Globalization;
 using System.Numerics;
 using SlabGen;
+using SlabGen.Samples.Particles.Compare;
+
+if (args.Contains("--compare"))
+{
+    return CompareRunner.Run(args);
+}
+
+if (args.Contains("--variant"))
+{
+    return CompareRunner.RunVariant(args);
+}
 
 int frames = Option("--frames", 600);
 int spawnPerFrame = Option("--spawn", 1_000);
@@ -21,7 +37,7 @@ unsafe
     // Loading: may sleep. The level's data, the particle system's budget and its reserve.
     byte* level = (byte*)Kmem.Vmalloc(16 << 20);
     new Span<byte>(level, 16 << 20).Fill(1);
-    var budget = new PageAllocator(new PageAllocatorOptions { MaxBytes = 64 << 20 });
+    var budget = new PageAllocator(new PageAllocatorOptions { MaxBytes = 64 << 20, Name = "particles" });
     SlabCaches.UsePages<Particle>(budget);
     long reserved = Particle.Cache.Reserve(spawnPerFrame * 130L); // particles live up to 120 frames
 
@@ -70,6 +86,8 @@ unsafe
     world.EndLevel();
     Kmem.Vfree(level);
 }
+
+return 0;
 
 int Option(string name, int fallback)
 {

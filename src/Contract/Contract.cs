@@ -113,6 +113,9 @@ internal static class Contract
 
     public const string CacheObjectsReserved = CacheInstrumentPrefix + "objects.reserved";
 
+    /// <summary>The tag that names a page allocator (PageAllocator.Name) on the page instruments.</summary>
+    public const string PagesNameTag = "slabgen.pages.name";
+
     public const string PagesFreeBlocks = "slabgen.pages.free_blocks";
 
     public const string PagesPerThreadPages = "slabgen.pages.per_thread_pages";

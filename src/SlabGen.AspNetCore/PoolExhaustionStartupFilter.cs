@@ -1,8 +1,11 @@
-// A request that fails because a SlabMemoryPool refused a rent (its budget is spent) is answered 503 with Retry-After,
-// as an overloaded server should, instead of the 500 an unhandled exception gets: the client may try again, the load
-// balancer may send it elsewhere. Put first in the pipeline by a startup filter; a response already started cannot be
-// changed, and the exception goes on to Kestrel, which aborts the connection.
+// Load shedding on SlabGen's pools: a request that arrives while its connection's pool (IMemoryPoolFeature) has less
+// than MinFreeBytes left, or whose handler fails because a SlabMemoryPool refused a rent before the response started, is
+// answered 503 with Retry-After and Connection: close, as an overloaded server should, instead of a 500 or a dropped
+// connection: the client may try again, a load balancer may send it elsewhere. The answer's headers need a buffer of
+// the pool that is short, so they are written inside SlabMemoryPool.UseReserve. Put first in the pipeline by a startup
+// filter. Not covered: a pool exhausted while the transport receives; Kestrel ends that connection (docs/server.md).
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
@@ -18,7 +21,7 @@ internal sealed partial class PoolExhaustionStartupFilter(IOptions<SlabMemoryPoo
         SlabMemoryPoolOptions value = options.Value;
         if (value.RespondServiceUnavailable)
         {
-            app.Use(next => context => Middleware(next, context, value.RetryAfterSeconds, logger));
+            app.Use(next => context => Middleware(next, context, value, logger));
         }
 
         next(app);
@@ -39,8 +42,16 @@ internal sealed partial class PoolExhaustionStartupFilter(IOptions<SlabMemoryPoo
         return false;
     }
 
-    private static async Task Middleware(RequestDelegate next, HttpContext context, int retryAfterSeconds, ILogger logger)
+    private static async Task Middleware(RequestDelegate next, HttpContext context, SlabMemoryPoolOptions options, ILogger logger)
     {
+        if (context.Features.Get<IMemoryPoolFeature>()?.MemoryPool is SlabMemoryPool { CapacityBytes: long capacity } pool
+            && capacity - pool.RentedBytes < options.MinFreeBytes)
+        {
+            LogShed(logger, context.Request.Method, context.Request.Path, pool.Owner, capacity - pool.RentedBytes, options.MinFreeBytes);
+            await AnswerServiceUnavailable(context, options.RetryAfterSeconds);
+            return;
+        }
+
         try
         {
             await next(context);
@@ -48,23 +59,33 @@ internal sealed partial class PoolExhaustionStartupFilter(IOptions<SlabMemoryPoo
         catch (Exception exception) when (!context.Response.HasStarted && IsPoolExhaustion(exception))
         {
             LogServiceUnavailable(logger, context.Request.Method, context.Request.Path, exception.Message);
-            context.Response.Clear();
-            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-            context.Response.ContentLength = 0;
-            if (retryAfterSeconds > 0)
-            {
-                context.Response.Headers.RetryAfter = retryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            }
+            await AnswerServiceUnavailable(context, options.RetryAfterSeconds);
+        }
+    }
 
-            // The answer's headers need a buffer of the exhausted pool: write them now, from its reserve.
-            using (SlabMemoryPool.UseReserve())
-            {
-                await context.Response.StartAsync();
-            }
+    private static async Task AnswerServiceUnavailable(HttpContext context, int retryAfterSeconds)
+    {
+        context.Response.Clear();
+        context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+        context.Response.ContentLength = 0;
+        context.Response.Headers.Connection = "close"; // the request's body is not read: the connection ends after the answer
+        if (retryAfterSeconds > 0)
+        {
+            context.Response.Headers.RetryAfter = retryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        // The headers need a buffer of the pool that is short: write them now, from its reserve.
+        using (SlabMemoryPool.UseReserve())
+        {
+            await context.Response.CompleteAsync();
         }
     }
 
     [LoggerMessage(EventId = 3, EventName = "ServiceUnavailable", Level = LogLevel.Warning,
         Message = "{Method} {Path} answered 503: {Reason}")]
     private static partial void LogServiceUnavailable(ILogger logger, string method, string path, string reason);
+
+    [LoggerMessage(EventId = 4, EventName = "RequestShed", Level = LogLevel.Warning,
+        Message = "{Method} {Path} answered 503: the '{Owner}' pool of its connection has {FreeBytes} bytes free, below the {MinFreeBytes} a request needs (SlabGen:MemoryPool:MinFreeBytes)")]
+    private static partial void LogShed(ILogger logger, string method, string path, string owner, long freeBytes, int minFreeBytes);
 }

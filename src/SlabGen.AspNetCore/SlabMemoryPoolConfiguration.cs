@@ -34,9 +34,12 @@ internal sealed class SlabMemoryPoolConfiguration : IValidateOptions<SlabMemoryP
                 case nameof(SlabMemoryPoolOptions.RetryAfterSeconds):
                     options.RetryAfterSeconds = ParseInt(key);
                     break;
+                case nameof(SlabMemoryPoolOptions.MinFreeBytes):
+                    options.MinFreeBytes = ParseInt(key);
+                    break;
                 default:
                     throw new InvalidOperationException($"{key.Path} is not an option of the SlabGen memory pool: the section takes " +
-                        $"{nameof(SlabMemoryPoolOptions.MaxBytesPerPool)}, {nameof(SlabMemoryPoolOptions.RespondServiceUnavailable)} and {nameof(SlabMemoryPoolOptions.RetryAfterSeconds)}.");
+                        $"{nameof(SlabMemoryPoolOptions.MaxBytesPerPool)}, {nameof(SlabMemoryPoolOptions.RespondServiceUnavailable)}, {nameof(SlabMemoryPoolOptions.MinFreeBytes)} and {nameof(SlabMemoryPoolOptions.RetryAfterSeconds)}.");
             }
         }
     }
@@ -55,6 +58,12 @@ internal sealed class SlabMemoryPoolConfiguration : IValidateOptions<SlabMemoryP
         {
             failures.Add(string.Create(CultureInfo.InvariantCulture,
                 $"{SlabMemoryPoolOptions.SectionName}:{nameof(SlabMemoryPoolOptions.RetryAfterSeconds)} is {options.RetryAfterSeconds}: it must be 0 to 3,600."));
+        }
+
+        if (options.MinFreeBytes is < 0 or > SlabMemoryPoolOptions.MaxBytesPerPoolLimit)
+        {
+            failures.Add(string.Create(CultureInfo.InvariantCulture,
+                $"{SlabMemoryPoolOptions.SectionName}:{nameof(SlabMemoryPoolOptions.MinFreeBytes)} is {options.MinFreeBytes:N0}: it must be 0 to 1,073,741,824 (1 GiB)."));
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

@@ -26,12 +26,19 @@ public sealed class SlabMemoryPoolOptions
     public int MaxBytesPerPool { get; set; } = SlabMemoryPoolFactory.DefaultMaxBytesPerPool;
 
     /// <summary>
-    /// Whether a request whose handler fails for want of pool memory (a <see cref="SlabMemoryPool"/> refusing a rent)
-    /// before its response has started is answered 503 Service Unavailable with <c>Retry-After</c>, logged, instead of
-    /// Kestrel's 500 (true by default). Memory the transport could not get to receive bytes closes the connection whatever
-    /// this says (docs/server.md).
+    /// Whether the server sheds load when its pools run low (true by default): a request that arrives while its
+    /// connection's pool has less than <see cref="MinFreeBytes"/> left, or whose handler fails for want of pool memory
+    /// before its response has started, is answered 503 Service Unavailable with <c>Retry-After</c> and
+    /// <c>Connection: close</c>, and logged. A pool exhausted while the transport receives closes that connection
+    /// whatever this says: Kestrel treats a failed receive as the end of the connection (docs/server.md).
     /// </summary>
     public bool RespondServiceUnavailable { get; set; } = true;
+
+    /// <summary>
+    /// The free bytes a connection's pool must have for a new request to be admitted, 0 to <see cref="MaxBytesPerPoolLimit"/>
+    /// (256 KiB by default, 64 of Kestrel's buffers; 0 admits every request).
+    /// </summary>
+    public int MinFreeBytes { get; set; } = 256 << 10;
 
     /// <summary>The <c>Retry-After</c> of a 503, in seconds 0 to 3,600 (1 by default; 0 leaves the header out).</summary>
     public int RetryAfterSeconds { get; set; } = 1;

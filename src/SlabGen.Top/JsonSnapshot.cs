@@ -4,17 +4,24 @@ using System.Text.Json.Serialization;
 
 namespace SlabGen.Top;
 
-/// <summary>The JSON form of a snapshot: the target, the caches in the chosen order, the pages and vmalloc.</summary>
-internal sealed record JsonSnapshot(int ProcessId, string ProcessName, DateTimeOffset Time, IReadOnlyList<CacheRow> Caches, JsonPages Pages, VmallocView Vmalloc)
+/// <summary>
+/// The JSON form of a snapshot: the target, the caches in the chosen order, the shared page allocator (<c>pages</c>),
+/// every page allocator with its name (<c>pageAllocators</c>, the shared one first) and vmalloc.
+/// </summary>
+internal sealed record JsonSnapshot(int ProcessId, string ProcessName, DateTimeOffset Time, IReadOnlyList<CacheRow> Caches, JsonPages Pages,
+    IReadOnlyList<JsonPages> PageAllocators, VmallocView Vmalloc)
 {
     public static string Write(TargetProcess target, Snapshot snapshot, SortKey sort) =>
         JsonSerializer.Serialize(new JsonSnapshot(target.Id, target.Name, snapshot.Time, [.. SortKeys.Order(snapshot.Caches, sort)],
-            new JsonPages(snapshot.Pages.Arenas, snapshot.Pages.OsBytes, snapshot.Pages.PerThreadPages, snapshot.Pages.FreePages,
-                snapshot.Pages.FreeBlocks, snapshot.Pages.FragmentationIndex), snapshot.Vmalloc), SnapshotJsonContext.Default.JsonSnapshot);
+            JsonPages.Of(snapshot.Pages), [.. snapshot.PageAllocators.Select(JsonPages.Of)], snapshot.Vmalloc), SnapshotJsonContext.Default.JsonSnapshot);
 }
 
-/// <summary>The page allocator in JSON: free blocks and fragmentation index per order, index = order.</summary>
-internal sealed record JsonPages(long Arenas, long OsBytes, long PerThreadPages, long FreePages, IReadOnlyList<long> FreeBlocks, IReadOnlyList<double> FragmentationIndex);
+/// <summary>A page allocator in JSON: its name and id, free blocks and fragmentation index per order, index = order.</summary>
+internal sealed record JsonPages(string Name, int Id, long Arenas, long OsBytes, long PerThreadPages, long FreePages, IReadOnlyList<long> FreeBlocks, IReadOnlyList<double> FragmentationIndex)
+{
+    public static JsonPages Of(PagesView pages) =>
+        new(pages.Name, pages.Id, pages.Arenas, pages.OsBytes, pages.PerThreadPages, pages.FreePages, pages.FreeBlocks, pages.FragmentationIndex);
+}
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true)]
 [JsonSerializable(typeof(JsonSnapshot))]

@@ -1,5 +1,5 @@
-// One collection of the SlabGen meter, as slabtop shows it: a row per cache, the shared page allocator's free
-// blocks per order, and the vmalloc totals. Built from the (instrument, tags, value) triples one collection brings.
+// One collection of the SlabGen meter, as slabtop shows it: a row per cache, every page allocator's arenas and free
+// blocks per order (the shared one, budgets, allocators over caller memory, pinned pools), and the vmalloc totals. Built from the (instrument, tags, value) triples one collection brings.
 using System.Globalization;
 
 namespace SlabGen.Top;
@@ -11,9 +11,12 @@ internal sealed record CacheRow(string Name, long Live, long Active, long Total,
     public double Use => Total == 0 ? 0 : (double)Active / Total;
 }
 
-/// <summary>The shared page allocator: arenas, bytes from the OS, pages parked per thread, free blocks per order.</summary>
-internal sealed record PagesView(long Arenas, long OsBytes, long PerThreadPages, IReadOnlyList<long> FreeBlocks)
+/// <summary>One page allocator: its name and id, arenas, bytes from the OS, pages parked per thread, free blocks per order.</summary>
+internal sealed record PagesView(string Name, int Id, long Arenas, long OsBytes, long PerThreadPages, IReadOnlyList<long> FreeBlocks)
 {
+    /// <summary>The allocator as slabtop names it: <c>shared</c>, <c>particles #3</c>.</summary>
+    public string Label => Name == "shared" ? Name : $"{Name} #{Id}";
+
     /// <summary>The kernel's fragmentation index of each order (extfrag_index), see <see cref="Fragmentation"/>.</summary>
     public IReadOnlyList<double> FragmentationIndex => [.. Enumerable.Range(0, FreeBlocks.Count).Select(o => Fragmentation.Index(FreeBlocks, o))];
 
@@ -24,17 +27,22 @@ internal sealed record PagesView(long Arenas, long OsBytes, long PerThreadPages,
 /// <summary>The live vmalloc areas and their bytes.</summary>
 internal sealed record VmallocView(long Areas, long Bytes);
 
-/// <summary>Everything one collection of the meter reported.</summary>
-internal sealed record Snapshot(DateTimeOffset Time, IReadOnlyList<CacheRow> Caches, PagesView Pages, VmallocView Vmalloc);
+/// <summary>Everything one collection of the meter reported; <see cref="PageAllocators"/> has the shared allocator first.</summary>
+internal sealed record Snapshot(DateTimeOffset Time, IReadOnlyList<CacheRow> Caches, IReadOnlyList<PagesView> PageAllocators, VmallocView Vmalloc)
+{
+    /// <summary>The shared page allocator (an empty view before the process reported one).</summary>
+    public PagesView Pages => PageAllocators.FirstOrDefault(static p => p.Name == "shared") ?? new PagesView("shared", 0, 0, 0, 0, new long[11]);
+}
 
 /// <summary>Gathers one collection's measurements into a <see cref="Snapshot"/>.</summary>
 internal sealed class SnapshotBuilder
 {
     private const int Orders = 11;
+    private const string PagesPrefix = "slabgen.pages.";
 
     private readonly Dictionary<string, Dictionary<string, long>> _caches = new(StringComparer.Ordinal);
     private readonly Dictionary<string, long> _values = new(StringComparer.Ordinal);
-    private readonly long[] _freeBlocks = new long[Orders];
+    private readonly Dictionary<(string Name, int Id), (Dictionary<string, long> Values, long[] FreeBlocks)> _pages = [];
 
     /// <summary>Whether any SlabGen instrument reported since the last <see cref="Build"/>.</summary>
     public bool HasValues { get; private set; }
@@ -58,10 +66,25 @@ internal sealed class SnapshotBuilder
             return;
         }
 
-        if (instrument == Contract.PagesFreeBlocks && int.TryParse(Tag(tags, Contract.OrderTag), NumberStyles.None, CultureInfo.InvariantCulture, out int order)
-            && order is >= 0 and < Orders)
+        if (instrument.StartsWith(PagesPrefix, StringComparison.Ordinal) && !instrument.EndsWith(".leaked_disposals", StringComparison.Ordinal))
         {
-            _freeBlocks[order] = value;
+            // A runtime before allocator tags described the shared allocator only.
+            string name = Tag(tags, Contract.PagesNameTag) ?? "shared";
+            int id = int.TryParse(Tag(tags, Contract.AllocatorTag), NumberStyles.None, CultureInfo.InvariantCulture, out int parsed) ? parsed : 0;
+            if (!_pages.TryGetValue((name, id), out var pages))
+            {
+                _pages[(name, id)] = pages = (new Dictionary<string, long>(StringComparer.Ordinal), new long[Orders]);
+            }
+
+            if (instrument != Contract.PagesFreeBlocks)
+            {
+                pages.Values[instrument] = value;
+            }
+            else if (int.TryParse(Tag(tags, Contract.OrderTag), NumberStyles.None, CultureInfo.InvariantCulture, out int order) && order is >= 0 and < Orders)
+            {
+                pages.FreeBlocks[order] = value;
+            }
+
             return;
         }
 
@@ -75,12 +98,12 @@ internal sealed class SnapshotBuilder
             Get(c.Value, Contract.CacheObjectsLive), Get(c.Value, Contract.CacheObjectsActive), Get(c.Value, Contract.CacheObjectsTotal),
             Get(c.Value, Contract.CacheObjectsCached), Get(c.Value, Contract.CacheSlotSize), Get(c.Value, Contract.CacheSlabs),
             Get(c.Value, Contract.CacheSize)))];
-        var snapshot = new Snapshot(time, caches,
-            new PagesView(Get(_values, Contract.PagesArenas), Get(_values, Contract.PagesOsBytes), Get(_values, Contract.PagesPerThreadPages), [.. _freeBlocks]),
-            new VmallocView(Get(_values, Contract.VmallocAreas), Get(_values, Contract.VmallocSize)));
+        PagesView[] pages = [.. _pages.OrderBy(static p => p.Key.Name == "shared" ? -1 : p.Key.Id).Select(static p => new PagesView(p.Key.Name, p.Key.Id,
+            Get(p.Value.Values, Contract.PagesArenas), Get(p.Value.Values, Contract.PagesOsBytes), Get(p.Value.Values, Contract.PagesPerThreadPages), [.. p.Value.FreeBlocks]))];
+        var snapshot = new Snapshot(time, caches, pages, new VmallocView(Get(_values, Contract.VmallocAreas), Get(_values, Contract.VmallocSize)));
         _caches.Clear();
         _values.Clear();
-        Array.Clear(_freeBlocks);
+        _pages.Clear();
         HasValues = false;
         return snapshot;
     }

@@ -1,5 +1,6 @@
-// What slabtop shows, drawn with Spectre.Console: the summary lines, the cache table in the chosen order, the free
-// blocks per order as a bar chart with the fragmentation index of each order beneath, and the vmalloc totals.
+// What slabtop shows, drawn with Spectre.Console: the summary lines (a Pages line per page allocator), the cache table
+// in the chosen order, the free blocks per order of the allocator holding the most memory as a bar chart, and the
+// fragmentation index of each order for every allocator beneath.
 using System.Globalization;
 using Spectre.Console;
 using Spectre.Console.Rendering;
@@ -16,7 +17,7 @@ internal static class SnapshotView
             new Markup(Markup.Escape($"slabtop  {target}  {snapshot.Time.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)}  sort: {SortKeys.Describe(sort)}")),
             Summary(snapshot),
             Caches(snapshot, sort),
-            FreeBlocks(snapshot.Pages),
+            FreeBlocks(snapshot.PageAllocators),
         };
         return new Rows(rows);
     }
@@ -33,7 +34,11 @@ internal static class SnapshotView
         Line(grid, "Active / Total Caches (% used)", $"{s.Caches.Count(static c => c.Active > 0)} / {s.Caches.Count} ({Percent(s.Caches.Count(static c => c.Active > 0), s.Caches.Count)})");
         Line(grid, "Active / Total Size (% used)", $"{Kib(activeBytes)} / {Kib(totalBytes)} ({Percent(activeBytes, totalBytes)})");
         Line(grid, "Slab memory", Kib(memory));
-        Line(grid, "Pages", $"arenas {s.Pages.Arenas}, from the OS {Kib(s.Pages.OsBytes)}, free pages {s.Pages.FreePages}, on per-thread lists {s.Pages.PerThreadPages}");
+        foreach (PagesView pages in s.PageAllocators.Count == 0 ? [s.Pages] : s.PageAllocators)
+        {
+            Line(grid, $"Pages {pages.Label}", $"arenas {pages.Arenas}, from the OS {Kib(pages.OsBytes)}, free pages {pages.FreePages}, on per-thread lists {pages.PerThreadPages}");
+        }
+
         Line(grid, "vmalloc", $"areas {s.Vmalloc.Areas}, size {Kib(s.Vmalloc.Bytes)}");
         return grid;
     }
@@ -60,23 +65,29 @@ internal static class SnapshotView
         return table;
     }
 
-    private static Rows FreeBlocks(PagesView pages)
+    private static Rows FreeBlocks(IReadOnlyList<PagesView> allocators)
     {
-        var chart = new BarChart().Label("free blocks per order (buddyinfo)").Width(72);
-        for (int order = 0; order < pages.FreeBlocks.Count; order++)
+        PagesView[] all = allocators.Count == 0 ? [new PagesView("shared", 0, 0, 0, 0, new long[11])] : [.. allocators];
+        PagesView largest = all.MaxBy(static p => p.OsBytes + (p.FreePages * 4096))!;
+        var chart = new BarChart().Label($"free blocks per order (buddyinfo), {largest.Label}").Width(72);
+        for (int order = 0; order < largest.FreeBlocks.Count; order++)
         {
-            chart.AddItem($"order {order,2}", pages.FreeBlocks[order], Color.Green);
+            chart.AddItem($"order {order,2}", largest.FreeBlocks[order], Color.Green);
         }
 
         var frag = new Table().Border(TableBorder.Simple).AddColumn(new TableColumn("order"));
-        var indices = new List<string> { "frag index" };
-        for (int order = 0; order < pages.FreeBlocks.Count; order++)
+        for (int order = 0; order < largest.FreeBlocks.Count; order++)
         {
             frag.AddColumn(new TableColumn(order.ToString(CultureInfo.InvariantCulture)).RightAligned());
-            indices.Add(pages.FragmentationIndex[order].ToString("0.000", CultureInfo.InvariantCulture));
         }
 
-        frag.AddRow([.. indices]);
+        foreach (PagesView pages in all)
+        {
+            var indices = new List<string> { all.Length == 1 ? "frag index" : $"frag index {pages.Label}" };
+            indices.AddRange(pages.FragmentationIndex.Select(static i => i.ToString("0.000", CultureInfo.InvariantCulture)));
+            frag.AddRow([.. indices]);
+        }
+
         return new Rows(chart, frag);
     }
 

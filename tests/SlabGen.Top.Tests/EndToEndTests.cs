@@ -36,6 +36,14 @@ public sealed class EndToEndTests(ParticlesProcess particles, ITestOutputHelper 
         Assert.Equal(11, pages.GetProperty("freeBlocks").GetArrayLength());
         Assert.Equal(11, pages.GetProperty("fragmentationIndex").GetArrayLength());
         Assert.True(root.GetProperty("vmalloc").GetProperty("bytes").GetInt64() >= 16 << 20, "the sample's 16 MiB level data is a vmalloc area");
+
+        // Every page allocator of the process, with its name: the sample's 64 MiB budget, whose arenas hold the particle
+        // slabs (the shared allocator, first when there is one, is made only when something uses it).
+        JsonElement[] allocators = [.. root.GetProperty("pageAllocators").EnumerateArray()];
+        Assert.DoesNotContain(allocators.Skip(1), static a => a.GetProperty("name").GetString() == "shared");
+        JsonElement budget = allocators.Single(static a => a.GetProperty("name").GetString() == "particles");
+        Assert.True(budget.GetProperty("arenas").GetInt64() * (4 << 20) >= memory, $"the budget's arenas hold the {memory} bytes of particle slabs");
+        Assert.Equal(11, budget.GetProperty("freeBlocks").GetArrayLength());
     }
 
     [Fact]
@@ -52,6 +60,7 @@ public sealed class EndToEndTests(ParticlesProcess particles, ITestOutputHelper 
         Assert.Contains("free blocks per order", stdout, StringComparison.Ordinal);
         Assert.Contains("order 10", stdout, StringComparison.Ordinal);
         Assert.Contains("frag index", stdout, StringComparison.Ordinal);
+        Assert.Contains(stdout.Split('\n'), static l => l.TrimStart().StartsWith("Pages particles #", StringComparison.Ordinal) && !l.Contains("arenas 0,", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -186,7 +195,7 @@ public sealed class ParticlesProcess : IDisposable
     }
 
     /// <summary>The sample's build output: bin/&lt;configuration&gt;/net10.0/ of this project names the configuration.</summary>
-    private static string SampleDirectory()
+    internal static string SampleDirectory()
     {
         var output = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
         string configuration = output.Parent!.Name;

@@ -55,6 +55,27 @@ public sealed class SnapshotBuilderTests
         Assert.All(next.Pages.FreeBlocks, static b => Assert.Equal(0, b));
     }
 
+    [Fact]
+    public void Page_measurements_tagged_with_an_allocator_become_one_view_per_allocator_the_shared_one_first()
+    {
+        var builder = new SnapshotBuilder();
+        builder.Add("slabgen.pages.arenas", "slabgen.pages.name=particles,slabgen.pages.allocator=7", 2);
+        builder.Add("slabgen.pages.free_blocks", "slabgen.pages.name=particles,slabgen.pages.allocator=7,slabgen.pages.order=3", 4);
+        builder.Add("slabgen.pages.arenas", "slabgen.pages.name=shared,slabgen.pages.allocator=1", 1);
+        builder.Add("slabgen.pages.os_bytes", "slabgen.pages.name=shared,slabgen.pages.allocator=1", 4 << 20);
+        builder.Add("slabgen.pages.arenas", "slabgen.pages.name=kestrel-pool,slabgen.pages.allocator=5", 0);
+        builder.Add("slabgen.pages.free_blocks", "slabgen.pages.name=kestrel-pool,slabgen.pages.allocator=5,slabgen.pages.order=10", 3);
+
+        Snapshot snapshot = builder.Build(DateTimeOffset.UnixEpoch);
+
+        Assert.Equal(["shared", "kestrel-pool #5", "particles #7"], snapshot.PageAllocators.Select(static p => p.Label));
+        Assert.Equal((1, 4L << 20), (snapshot.Pages.Arenas, snapshot.Pages.OsBytes));
+        PagesView particles = snapshot.PageAllocators[2];
+        Assert.Equal((2, 4 << 3), (particles.Arenas, particles.FreePages));
+        Assert.Equal(3 * 1024, snapshot.PageAllocators[1].FreePages);
+        Assert.All(snapshot.Pages.FreeBlocks, static b => Assert.Equal(0, b)); // one allocator's blocks are not another's
+    }
+
     [Theory]
     [InlineData("slabgen.cache.name=particle", "slabgen.cache.name", "particle")]
     [InlineData("a=1,slabgen.cache.name=x=y", "slabgen.cache.name", "x=y")]

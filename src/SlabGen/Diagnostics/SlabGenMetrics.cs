@@ -13,8 +13,9 @@ namespace SlabGen;
 /// </summary>
 /// <remarks>
 /// The meter comes into being with the first page allocator or slab cache (the kmalloc caches included).
-/// Cache instruments carry the tag <see cref="CacheTag"/>; page-allocator instruments describe
-/// <see cref="PageAllocator.Shared"/> only, and the free-block instrument carries the tag <see cref="OrderTag"/>.
+/// Cache instruments carry the tag <see cref="CacheTag"/>; page-allocator instruments describe every live allocator,
+/// tagged with <see cref="PagesNameTag"/> and <see cref="AllocatorTag"/>, and the free-block instrument also carries
+/// <see cref="OrderTag"/>.
 /// </remarks>
 public static class SlabGenMetrics
 {
@@ -26,6 +27,9 @@ public static class SlabGenMetrics
 
     /// <summary>The tag that gives a page allocator's id (as its leak report names it) on <c>slabgen.pages.leaked_disposals</c>.</summary>
     public const string AllocatorTag = Contract.AllocatorTag;
+
+    /// <summary>The tag that names the page allocator (<see cref="PageAllocator.Name"/>) on every page instrument; <see cref="AllocatorTag"/> beside it gives its id.</summary>
+    public const string PagesNameTag = Contract.PagesNameTag;
 
     /// <summary>The tag that gives the block order on <c>slabgen.pages.free_blocks</c>.</summary>
     public const string OrderTag = Contract.OrderTag;
@@ -121,15 +125,15 @@ public static class SlabGenMetrics
         meter.CreateObservableUpDownCounter(Contract.CacheObjectsReserved, () => PerCache(static e => e.ReservedObjects),
             "{object}", "Objects the cache keeps slabs for (KmemCache.Reserve): Atomic allocations up to that many live objects need no new memory.");
         meter.CreateObservableUpDownCounter(Contract.PagesFreeBlocks, FreeBlocks,
-            "{block}", "Free blocks of the shared page allocator, per order (/proc/buddyinfo).");
-        meter.CreateObservableUpDownCounter(Contract.PagesPerThreadPages, static () => PageAllocator.Shared.BuddyInfo().PerThreadPages,
-            "{page}", "Free pages of the shared page allocator parked on threads' per-thread lists.");
-        meter.CreateObservableUpDownCounter(Contract.PagesArenas, static () => (long)PageAllocator.Shared.ArenaCount,
-            "{arena}", "4 MiB arenas the shared page allocator holds.");
-        meter.CreateObservableUpDownCounter(Contract.PagesOsBytes, static () => PageAllocator.Shared.BytesFromOs,
-            "By", "Bytes the shared page allocator has taken from the OS.");
-        meter.CreateObservableUpDownCounter(Contract.PagesReserved, static () => PageAllocator.Shared.ReservedBytes,
-            "By", "Bytes the shared page allocator keeps free for Atomic allocations (PageAllocator.Reserve).");
+            "{block}", "Free blocks of each live page allocator, per order (/proc/buddyinfo).");
+        meter.CreateObservableUpDownCounter(Contract.PagesPerThreadPages, static () => PerAllocator(static a => a.BuddyInfo().PerThreadPages),
+            "{page}", "Free pages of each live page allocator parked on threads' per-thread lists.");
+        meter.CreateObservableUpDownCounter(Contract.PagesArenas, static () => PerAllocator(static a => (long)a.ArenaCount),
+            "{arena}", "4 MiB arenas each live page allocator holds.");
+        meter.CreateObservableUpDownCounter(Contract.PagesOsBytes, static () => PerAllocator(static a => a.BytesFromOs),
+            "By", "Bytes each live page allocator has taken from the OS (0 for one over caller memory).");
+        meter.CreateObservableUpDownCounter(Contract.PagesReserved, static () => PerAllocator(static a => a.ReservedBytes),
+            "By", "Bytes each live page allocator keeps free for Atomic allocations (PageAllocator.Reserve).");
         meter.CreateObservableUpDownCounter(Contract.MemoryPoolCapacity, PoolCapacities,
             "By", "Bytes the live capped SlabMemoryPools can hand out at most, summed per owner (a pinned pool's budget rounded to whole 4 MiB sections).");
         meter.CreateObservableUpDownCounter(Contract.VmallocAreas, static () => Kmem.VmallocTotals().Areas,
@@ -180,12 +184,46 @@ public static class SlabGenMetrics
         s_pools.Keys.GroupBy(static pool => pool.Owner).Select(static owner => new Measurement<long>(
             owner.Sum(static pool => pool.CapacityBytes ?? 0), new KeyValuePair<string, object?>(Contract.MemoryPoolOwnerTag, owner.Key)));
 
-    private static IEnumerable<Measurement<long>> FreeBlocks()
+    /// <summary>A measurement per live page allocator, tagged with its name and id; a disposed one is skipped.</summary>
+    private static IEnumerable<Measurement<long>> PerAllocator(Func<PageAllocator, long> value)
     {
-        IReadOnlyList<long> free = PageAllocator.Shared.BuddyInfo().FreeBlocks;
-        for (int order = 0; order < free.Count; order++)
+        foreach (PageAllocator allocator in PageAllocator.Live)
         {
-            yield return new Measurement<long>(free[order], new KeyValuePair<string, object?>(OrderTag, order));
+            long measured;
+            try
+            {
+                measured = value(allocator);
+            }
+            catch (ObjectDisposedException)
+            {
+                continue; // disposed between the listing and the reading
+            }
+
+            yield return new Measurement<long>(measured, AllocatorTags(allocator));
         }
     }
+
+    private static IEnumerable<Measurement<long>> FreeBlocks()
+    {
+        foreach (PageAllocator allocator in PageAllocator.Live)
+        {
+            IReadOnlyList<long> free;
+            try
+            {
+                free = allocator.BuddyInfo().FreeBlocks;
+            }
+            catch (ObjectDisposedException)
+            {
+                continue;
+            }
+
+            for (int order = 0; order < free.Count; order++)
+            {
+                yield return new Measurement<long>(free[order], [.. AllocatorTags(allocator), new KeyValuePair<string, object?>(OrderTag, order)]);
+            }
+        }
+    }
+
+    private static KeyValuePair<string, object?>[] AllocatorTags(PageAllocator allocator) =>
+        [new(PagesNameTag, allocator.Name), new(AllocatorTag, allocator.Id)];
 }

@@ -130,7 +130,7 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
         byte[] array = GC.AllocateUninitializedArray<byte>((sections + 1) * section, pinned: true);
         nint start = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(array));
         nint aligned = (start + section - 1) & ~(nint)(section - 1);
-        var pages = new PageAllocator((void*)aligned, (nuint)sections * section, null);
+        var pages = new PageAllocator((void*)aligned, (nuint)sections * section, new PageAllocatorOptions { Name = string.IsNullOrEmpty(owner) ? "pool" : owner + "-pool" });
         return new SlabMemoryPool(array, pages, owner, maxBytes);
     }
 

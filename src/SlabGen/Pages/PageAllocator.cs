@@ -44,7 +44,7 @@ public sealed unsafe partial class PageAllocator : IDisposable
     /// </summary>
     private static class SharedHolder
     {
-        public static readonly PageAllocator Instance = new(new PageAllocatorOptions { TrimOnMemoryPressure = true, MaxBytes = SharedCap() }) { _isShared = true };
+        public static readonly PageAllocator Instance = new(new PageAllocatorOptions { TrimOnMemoryPressure = true, MaxBytes = SharedCap(), Name = "shared" }) { _isShared = true };
     }
 
     /// <summary>Whether this is <see cref="Shared"/>, which is never disposed.</summary>
@@ -107,6 +107,7 @@ public sealed unsafe partial class PageAllocator : IDisposable
         _borrowed = borrowed;
         PerThreadPages = options.PerThreadPages;
         TrimsOnMemoryPressure = options.TrimOnMemoryPressure;
+        Name = string.IsNullOrEmpty(options.Name) ? "pages" : options.Name;
         _id = OwnerIds.Take();
         Owners.ById[_id] = this;
         if (TrimsOnMemoryPressure)
@@ -142,6 +143,12 @@ public sealed unsafe partial class PageAllocator : IDisposable
 
     internal int Id => _id;
 
+    /// <summary>What the allocator is for (<see cref="PageAllocatorOptions.Name"/>): <c>shared</c>, <c>pages</c> by default, a pinned pool's owner followed by <c>-pool</c>.</summary>
+    public string Name { get; }
+
+    /// <summary>The live allocators, <see cref="Shared"/> first once it exists: what the meter reports (SlabGenMetrics).</summary>
+    internal static IEnumerable<PageAllocator> Live => Owners.ById.Values.OrderBy(static a => a._isShared ? -1 : a._id);
+
     /// <inheritdoc/>
     /// <returns>The allocator's id and kind (the shared one, over caller memory, or its own), its arenas, the memory it holds from the OS and its cap, as a debugger shows it.</returns>
     public override string ToString()
@@ -154,7 +161,7 @@ public sealed unsafe partial class PageAllocator : IDisposable
 
         string kind = _isShared ? " (Shared)" : _borrowed ? " (over caller memory)" : "";
         string cap = MaxBytes is long max ? $"{max / (1 << 20):N0} MiB" : "none";
-        return $"PageAllocator #{id}{kind}: {ArenaCount} arena(s), {BytesFromOs / (1 << 20):N0} MiB from the OS, cap {cap}";
+        return $"PageAllocator '{Name}' #{id}{kind}: {ArenaCount} arena(s), {BytesFromOs / (1 << 20):N0} MiB from the OS, cap {cap}";
     }
 
     /// <summary>

@@ -11,6 +11,13 @@ public sealed class PageAllocatorOptions
     public long? MaxBytes { get; init; }
 
     /// <summary>
+    /// What the allocator is for ("particles", "level-3"): its name in the SlabGen meter (<c>slabgen.pages.name</c>),
+    /// slabtop and <see cref="PageAllocator.ToString"/>. <see langword="null"/> or empty for <c>pages</c>
+    /// (<see cref="PageAllocator.Shared"/> is <c>shared</c>).
+    /// </summary>
+    public string? Name { get; init; }
+
+    /// <summary>
     /// How many pages of freed small blocks (orders 0..5) each thread keeps for its next allocations without
     /// taking the zone lock (the kernel's per-cpu pages, <c>pcp->high</c>). An order is kept only if half the
     /// limit holds one of its blocks. 0 turns the per-thread lists off. Default 64 (256 KiB per thread).

@@ -31,13 +31,13 @@ public sealed unsafe class DisplayTests
     public void A_page_allocator_prints_its_id_kind_arenas_and_cap_and_then_that_it_was_disposed()
     {
         var pages = new PageAllocator(new PageAllocatorOptions { MaxBytes = 16 << 20 });
-        Assert.Equal($"PageAllocator #{pages.Id}: 0 arena(s), 0 MiB from the OS, cap 16 MiB", pages.ToString());
+        Assert.Equal($"PageAllocator 'pages' #{pages.Id}: 0 arena(s), 0 MiB from the OS, cap 16 MiB", pages.ToString());
         void* block = pages.AllocPages(0);
-        Assert.Equal($"PageAllocator #{pages.Id}: 1 arena(s), 4 MiB from the OS, cap 16 MiB", pages.ToString());
+        Assert.Equal($"PageAllocator 'pages' #{pages.Id}: 1 arena(s), 4 MiB from the OS, cap 16 MiB", pages.ToString());
         pages.FreePages(block, 0);
         pages.Dispose();
         Assert.Equal("PageAllocator (disposed)", pages.ToString());
-        Assert.StartsWith($"PageAllocator #{PageAllocator.Shared.Id} (Shared): ", PageAllocator.Shared.ToString(), StringComparison.Ordinal);
+        Assert.StartsWith($"PageAllocator 'shared' #{PageAllocator.Shared.Id} (Shared): ", PageAllocator.Shared.ToString(), StringComparison.Ordinal);
     }
 
     [Theory]

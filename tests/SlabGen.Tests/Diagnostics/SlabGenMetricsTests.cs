@@ -42,40 +42,84 @@ public sealed unsafe class SlabGenMetricsTests
     }
 
     [Fact]
-    public void Page_instruments_report_the_shared_allocator()
+    public void Page_instruments_report_every_live_allocator_by_name_and_id()
     {
         void* page = PageAllocator.Shared.AllocPages(2);
+        var budget = new PageAllocator(new PageAllocatorOptions { MaxBytes = 8 << 20, Name = "metrics-budget" });
+        void* block = budget.AllocPages(3);
         try
         {
-            var measurements = new List<(string Instrument, long Value, int? Order)>();
+            var measurements = new List<(string Instrument, long Value, string? Name, int? Id, int? Order)>();
             using var listener = Listen((instrument, value, tags, _) =>
             {
-                int? order = null;
+                (string? name, int? id, int? order) = (null, null, null);
                 foreach (KeyValuePair<string, object?> tag in tags)
                 {
-                    if (tag.Key == SlabGenMetrics.OrderTag)
+                    switch (tag.Key)
                     {
-                        order = (int)tag.Value!;
+                        case SlabGenMetrics.OrderTag: order = (int)tag.Value!; break;
+                        case SlabGenMetrics.PagesNameTag: name = (string)tag.Value!; break;
+                        case SlabGenMetrics.AllocatorTag: id = (int)tag.Value!; break;
                     }
                 }
 
-                measurements.Add((instrument.Name, value, order));
+                lock (measurements)
+                {
+                    measurements.Add((instrument.Name, value, name, id, order));
+                }
             });
             // Other test classes use the shared allocator at the same time: its arena count may move while we read.
+            // Their recorded counters reach this listener on their threads, hence the lock.
             int before = PageAllocator.Shared.ArenaCount;
             listener.RecordObservableInstruments();
             int after = PageAllocator.Shared.ArenaCount;
+            List<(string Instrument, long Value, string? Name, int? Id, int? Order)> seen;
+            lock (measurements)
+            {
+                seen = [.. measurements.Where(static m => m.Instrument.StartsWith("slabgen.pages.", StringComparison.Ordinal) && !m.Instrument.EndsWith(".leaked_disposals", StringComparison.Ordinal))];
+            }
 
+            Assert.All(seen.Where(static m => m.Instrument.StartsWith("slabgen.pages.", StringComparison.Ordinal)), static m => Assert.NotNull(m.Name));
             Assert.Equal(Enumerable.Range(0, PageAllocator.MaxOrder + 1).Cast<int?>(),
-                measurements.Where(static m => m.Instrument == "slabgen.pages.free_blocks").Select(static m => m.Order));
-            long arenas = measurements.Single(static m => m.Instrument == "slabgen.pages.arenas").Value;
+                seen.Where(static m => m.Instrument == "slabgen.pages.free_blocks" && m.Name == "shared").Select(static m => m.Order));
+            long arenas = seen.Single(static m => m.Instrument == "slabgen.pages.arenas" && m.Name == "shared").Value;
             Assert.InRange(arenas, Math.Max(1, Math.Min(before, after)), Math.Max(before, after));
-            Assert.InRange(measurements.Single(static m => m.Instrument == "slabgen.pages.os_bytes").Value,
+            Assert.InRange(seen.Single(static m => m.Instrument == "slabgen.pages.os_bytes" && m.Name == "shared").Value,
                 Math.Min(before, after) * (4L << 20), Math.Max(before, after) * (4L << 20));
+
+            // The budget: its own series, its id beside its name, its own free blocks (nothing else touches it).
+            var mine = seen.Where(m => m.Name == "metrics-budget").ToList();
+            Assert.All(mine, m => Assert.Equal(budget.Id, m.Id));
+            Assert.Equal(1, mine.Single(static m => m.Instrument == "slabgen.pages.arenas").Value);
+            Assert.Equal(4L << 20, mine.Single(static m => m.Instrument == "slabgen.pages.os_bytes").Value);
+            Assert.Equal(budget.BuddyInfo().FreeBlocks, mine.Where(static m => m.Instrument == "slabgen.pages.free_blocks").OrderBy(static m => m.Order).Select(static m => m.Value));
+            Assert.True(budget.BuddyInfo().FreeBlocks.Select(static (b, o) => b << o).Sum() < 1024, "the budget's 8 pages are not free");
         }
         finally
         {
             PageAllocator.Shared.FreePages(page, 2);
+            budget.FreePages(block, 3);
+            budget.Dispose();
+        }
+
+        var after2 = new List<string?>();
+        using var again = Listen((instrument, _, tags, _) =>
+        {
+            foreach (KeyValuePair<string, object?> tag in tags)
+            {
+                if (tag.Key == SlabGenMetrics.PagesNameTag)
+                {
+                    lock (after2)
+                    {
+                        after2.Add((string?)tag.Value);
+                    }
+                }
+            }
+        });
+        again.RecordObservableInstruments();
+        lock (after2)
+        {
+            Assert.DoesNotContain("metrics-budget", after2); // a disposed allocator leaves the instruments
         }
     }
 

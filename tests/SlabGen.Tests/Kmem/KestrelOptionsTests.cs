@@ -29,6 +29,7 @@ public sealed class KestrelOptionsTests
             ["SlabGen:MemoryPool:MaxBytesPerPool"] = "16777216",
             ["SlabGen:MemoryPool:RetryAfterSeconds"] = "5",
             ["SlabGen:MemoryPool:RespondServiceUnavailable"] = "false",
+            ["SlabGen:MemoryPool:MinFreeBytes"] = "65536",
         };
 
         using ServiceProvider bound = Provider(settings, static services => services.AddSlabMemoryPool());
@@ -36,6 +37,7 @@ public sealed class KestrelOptionsTests
         Assert.Equal(16 << 20, bound.GetRequiredService<SlabMemoryPoolFactory>().MaxBytesPerPool);
         Assert.Equal(5, options.RetryAfterSeconds);
         Assert.False(options.RespondServiceUnavailable);
+        Assert.Equal(65536, options.MinFreeBytes);
         Assert.Same(bound.GetRequiredService<SlabMemoryPoolFactory>(), bound.GetRequiredService<Microsoft.AspNetCore.Connections.IMemoryPoolFactory<byte>>());
 
         using ServiceProvider overridden = Provider(settings, static services => services.AddSlabMemoryPool(32 << 20));
@@ -52,6 +54,7 @@ public sealed class KestrelOptionsTests
     [InlineData("MaxBytesPerPool", "lots", "SlabGen:MemoryPool:MaxBytesPerPool is 'lots': it must be a whole number.")]
     [InlineData("RetryAfterSeconds", "-1", "SlabGen:MemoryPool:RetryAfterSeconds is -1: it must be 0 to 3,600.")]
     [InlineData("RespondServiceUnavailable", "yes", "SlabGen:MemoryPool:RespondServiceUnavailable is 'yes': it must be true or false.")]
+    [InlineData("MinFreeBytes", "-5", "SlabGen:MemoryPool:MinFreeBytes is -5: it must be 0 to 1,073,741,824 (1 GiB).")]
     [InlineData("MaxBytes", "1", "SlabGen:MemoryPool:MaxBytes is not an option of the SlabGen memory pool")]
     public void A_bad_value_is_refused_with_its_key_and_a_good_configuration_still_works(string key, string value, string message)
     {
@@ -72,20 +75,118 @@ public sealed class KestrelOptionsTests
     }
 
     [Fact]
-    public async Task Kestrel_makes_a_logged_pool_per_IO_queue_and_answers_503_when_a_request_exhausts_its_pool()
+    public async Task Kestrel_makes_a_logged_pool_per_IO_queue_and_a_pool_exhausted_while_receiving_recovers_when_the_connection_goes()
     {
         var log = new ConcurrentQueue<(LogLevel Level, string Category, string Message)>();
+        await using WebApplication app = await StartServer(log, static options => options.MaxBytesPerPool = 8 << 20, ioQueues: null);
+        var address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single());
+        SlabMemoryPoolFactory factory = app.Services.GetRequiredService<SlabMemoryPoolFactory>();
+
+        // docs/server.md: one pool per I/O queue of the sockets transport, Math.Min(cores, 16) of them.
+        Assert.Equal(Math.Min(Environment.ProcessorCount, 16), factory.Pools.Count);
+        string[] created = [.. log.Where(static l => l.Category == typeof(SlabMemoryPoolFactory).FullName && l.Message.StartsWith("SlabGen memory pool ", StringComparison.Ordinal)).Select(static l => l.Message)];
+        Assert.Equal(factory.Pools.Count, created.Length);
+        Assert.Contains($"for 'kestrel': budget 8388608 bytes as configured, {factory.Pools[0].CapacityBytes} bytes as its whole 4 MiB sections hold", created[0], StringComparison.Ordinal);
+        Assert.Equal(8 << 20, factory.Pools[0].MaxBytes);
+        Assert.True(factory.Pools[0].CapacityBytes > 8 << 20);
+
+        // A body the handler keeps whole, larger than the pool: the transport's receive is refused, Kestrel ends the
+        // connection (no answer can be promised), the refusal is counted and logged, and the pool comes back whole.
+        string answer = await PostWithoutReadingTheAnswer(address, "/hold", 20 << 20);
+        Assert.DoesNotContain("HTTP/1.1 200", answer, StringComparison.Ordinal);
+        Assert.Contains(factory.Pools, static p => p.RentFailures > 0);
+        Assert.Contains(log, static l => l.Level == LogLevel.Warning && l.Message.Contains("refused a rent of 4096 bytes", StringComparison.Ordinal));
+        await WaitUntil(() => factory.Pools.All(static p => p.RentedBytes < 1 << 20));
+        using var client = new HttpClient();
+        using HttpResponseMessage ok = await client.PostAsync(new Uri(address, "/hold"), new ByteArrayContent(new byte[100_000]));
+        Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        await app.StopAsync();
+    }
+
+    [Fact]
+    public async Task A_request_arriving_while_its_pool_runs_low_is_answered_503_and_one_after_it_recovers_is_served()
+    {
+        var log = new ConcurrentQueue<(LogLevel Level, string Category, string Message)>();
+        await using WebApplication app = await StartServer(log, static options =>
+        {
+            options.MaxBytesPerPool = 8 << 20;
+            options.MinFreeBytes = 4 << 20;
+            options.RetryAfterSeconds = 7;
+        }, ioQueues: 1);
+        var address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single());
+        SlabMemoryPool pool = Assert.Single(app.Services.GetRequiredService<SlabMemoryPoolFactory>().Pools);
+
+        // One connection holds 9 MB of its body in the pool (12.4 MB), leaving less than the 4 MiB a request needs.
+        using var holder = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await holder.ConnectAsync(address.Host, address.Port);
+        await using (var stream = new NetworkStream(holder, ownsSocket: false))
+        {
+            await stream.WriteAsync(Encoding.ASCII.GetBytes($"POST /hold HTTP/1.1\r\nHost: test\r\nContent-Length: {20 << 20}\r\n\r\n"));
+            byte[] chunk = new byte[64 << 10];
+            for (int sent = 0; sent < 9 << 20; sent += chunk.Length)
+            {
+                await stream.WriteAsync(chunk);
+            }
+
+            await WaitUntil(() => pool.RentedBytes >= 8 << 20);
+            using var client = new HttpClient();
+            using HttpResponseMessage shed = await client.PostAsync(new Uri(address, "/hold"), new ByteArrayContent(new byte[1000]));
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, shed.StatusCode);
+            Assert.Equal(TimeSpan.FromSeconds(7), shed.Headers.RetryAfter?.Delta);
+            Assert.True(shed.Headers.ConnectionClose);
+            Assert.Contains(log, static l => l.Level == LogLevel.Warning && l.Message.StartsWith("POST /hold answered 503: the 'kestrel' pool of its connection has ", StringComparison.Ordinal)
+                && l.Message.EndsWith("bytes free, below the 4194304 a request needs (SlabGen:MemoryPool:MinFreeBytes)", StringComparison.Ordinal));
+        }
+
+        holder.Close();
+        await WaitUntil(() => pool.RentedBytes < 1 << 20);
+        using var after = new HttpClient();
+        using HttpResponseMessage ok = await after.PostAsync(new Uri(address, "/hold"), new ByteArrayContent(new byte[100_000]));
+        Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        await app.StopAsync();
+    }
+
+    [Fact]
+    public async Task A_handler_whose_rent_is_refused_before_its_answer_started_gets_503_instead_of_500()
+    {
+        var log = new ConcurrentQueue<(LogLevel Level, string Category, string Message)>();
+        await using WebApplication app = await StartServer(log, static options => options.MaxBytesPerPool = 8 << 20, ioQueues: 1);
+        var address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single());
+
+        using var client = new HttpClient();
+        using HttpResponseMessage greedy = await client.GetAsync(new Uri(address, "/greedy"));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, greedy.StatusCode);
+        Assert.Equal(TimeSpan.FromSeconds(1), greedy.Headers.RetryAfter?.Delta);
+        Assert.Contains(log, static l => l.Level == LogLevel.Warning && l.Message.StartsWith("GET /greedy answered 503: SlabMemoryPool 'kestrel' could not rent 4,096 bytes", StringComparison.Ordinal)
+            && l.Message.Contains("(configured 8,388,608 bytes, rounded up to 3 sections of 4 MiB", StringComparison.Ordinal));
+
+        using HttpResponseMessage ok = await client.PostAsync(new Uri(address, "/hold"), new ByteArrayContent(new byte[100_000]));
+        Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        await app.StopAsync();
+    }
+
+    /// <summary>
+    /// Kestrel on loopback with SlabGen's pools set by <paramref name="configure"/>: <c>/hold</c> keeps its whole body
+    /// in the pool until it ends, <c>/greedy</c> rents from its connection's pool until refused (then gives it all back).
+    /// </summary>
+    private static async Task<WebApplication> StartServer(ConcurrentQueue<(LogLevel, string, string)> log, Action<SlabMemoryPoolOptions> configure, int? ioQueues)
+    {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.Logging.AddProvider(new ListLoggerProvider(log));
         builder.WebHost.UseKestrel(static options =>
         {
             options.Listen(IPAddress.Loopback, 0);
-            options.Limits.MaxRequestBufferSize = null; // the transport buffers the whole body: one request can exhaust a pool
+            options.Limits.MaxRequestBufferSize = null; // the transport buffers the whole body: one request can fill a pool
             options.Limits.MaxRequestBodySize = null;
         });
-        builder.Services.AddSlabMemoryPool(static options => { options.MaxBytesPerPool = 8 << 20; options.RetryAfterSeconds = 7; });
-        await using WebApplication app = builder.Build();
+        if (ioQueues is int queues)
+        {
+            builder.WebHost.UseSockets(sockets => sockets.IOQueueCount = queues);
+        }
+
+        builder.Services.AddSlabMemoryPool(configure);
+        WebApplication app = builder.Build();
         app.MapPost("/hold", static async (HttpContext context) =>
         {
             while (true)
@@ -98,37 +199,28 @@ public sealed class KestrelOptionsTests
                 }
             }
         });
+        app.MapGet("/greedy", static (HttpContext context) =>
+        {
+            var pool = context.Features.Get<Microsoft.AspNetCore.Connections.Features.IMemoryPoolFeature>()!.MemoryPool;
+            var rented = new List<System.Buffers.IMemoryOwner<byte>>();
+            try
+            {
+                while (true)
+                {
+                    rented.Add(pool.Rent(4096));
+                }
+            }
+            finally
+            {
+                rented.ForEach(static r => r.Dispose());
+            }
+        });
         await app.StartAsync();
-        var address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single());
-        SlabMemoryPoolFactory factory = app.Services.GetRequiredService<SlabMemoryPoolFactory>();
-
-        // docs/server.md: one pool per I/O queue of the sockets transport, Math.Min(cores, 16) of them.
-        Assert.Equal(Math.Min(Environment.ProcessorCount, 16), factory.Pools.Count);
-        string[] created = [.. log.Where(static l => l.Category == typeof(SlabMemoryPoolFactory).FullName && l.Message.StartsWith("SlabGen memory pool ", StringComparison.Ordinal)).Select(static l => l.Message)];
-        Assert.Equal(factory.Pools.Count, created.Length);
-        Assert.Contains($"for 'kestrel': budget 8388608 bytes as configured, {factory.Pools[0].CapacityBytes} bytes as its whole 4 MiB sections hold", created[0], StringComparison.Ordinal);
-        Assert.Equal(8 << 20, factory.Pools[0].MaxBytes);
-        Assert.True(factory.Pools[0].CapacityBytes > 8 << 20);
-
-        string response = await PostWithoutReadingTheAnswer(address, 20 << 20);
-
-        Assert.True(response.StartsWith("HTTP/1.1 503 ", StringComparison.Ordinal), string.Join("\n", log.Select(static l => $"{l.Level} {l.Category}: {l.Message}")));
-        Assert.Contains("Retry-After: 7", response, StringComparison.OrdinalIgnoreCase);
-        Assert.Contains(factory.Pools, static p => p.RentFailures > 0);
-        Assert.Contains(log, static l => l.Level == LogLevel.Warning && l.Message.Contains("refused a rent of 4096 bytes", StringComparison.Ordinal));
-        Assert.Contains(log, static l => l.Level == LogLevel.Warning && l.Message.StartsWith("POST /hold answered 503: SlabMemoryPool 'kestrel' could not rent", StringComparison.Ordinal)
-            && l.Message.Contains("(configured 8,388,608 bytes, rounded up to 3 sections of 4 MiB", StringComparison.Ordinal));
-
-        // The pool is whole again once the connection is gone: a normal request is served.
-        await WaitUntil(() => factory.Pools.All(static p => p.RentedBytes < 1 << 20));
-        using var client = new HttpClient();
-        using HttpResponseMessage ok = await client.PostAsync(new Uri(address, "/hold"), new ByteArrayContent(new byte[100_000]));
-        Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
-        await app.StopAsync();
+        return app;
     }
 
-    /// <summary>Sends a POST of <paramref name="bodyBytes"/> over a raw socket while reading: the server answers before the body ends.</summary>
-    private static async Task<string> PostWithoutReadingTheAnswer(Uri address, int bodyBytes)
+    /// <summary>Sends a POST of <paramref name="bodyBytes"/> over a raw socket while reading, and returns what came back before the connection ended.</summary>
+    private static async Task<string> PostWithoutReadingTheAnswer(Uri address, string path, int bodyBytes)
     {
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await socket.ConnectAsync(address.Host, address.Port);
@@ -136,7 +228,7 @@ public sealed class KestrelOptionsTests
         Task<string> answer = ReadAnswer(stream);
         try
         {
-            await stream.WriteAsync(Encoding.ASCII.GetBytes($"POST /hold HTTP/1.1\r\nHost: test\r\nContent-Length: {bodyBytes}\r\n\r\n"));
+            await stream.WriteAsync(Encoding.ASCII.GetBytes($"POST {path} HTTP/1.1\r\nHost: test\r\nContent-Length: {bodyBytes}\r\n\r\n"));
             byte[] chunk = new byte[64 << 10];
             for (int sent = 0; sent < bodyBytes && !answer.IsCompleted; sent += chunk.Length)
             {
@@ -145,9 +237,10 @@ public sealed class KestrelOptionsTests
         }
         catch (IOException)
         {
-            // the server closed the connection after answering: the answer is what matters
+            // the server ended the connection: what it answered, if anything, is what matters
         }
 
+        socket.Shutdown(SocketShutdown.Send);
         return await answer;
     }
 
@@ -163,9 +256,9 @@ public sealed class KestrelOptionsTests
                 text.Append(Encoding.ASCII.GetString(buffer, 0, read));
             }
         }
-        catch (IOException)
+        catch (IOException e)
         {
-            // reset after the answer
+            text.Append("[read: ").Append(e.Message).Append(']'); // reset after (or instead of) the answer
         }
 
         return text.ToString();

@@ -209,13 +209,21 @@ public sealed unsafe class KmemCacheThisThreadTests : IDisposable
             thread.Free((void*)obj);
         }
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 10_000; i++)
+        // A memory-pressure trim (after a gen-2 collection other tests cause) may drain this thread in between, and the
+        // refill's slow path may allocate: the steady state is a round that no drain hit.
+        long fewest = long.MaxValue;
+        for (int round = 0; round < 3 && fewest != 0; round++)
         {
-            thread.Free(thread.Alloc());
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 10_000; i++)
+            {
+                thread.Free(thread.Alloc());
+            }
+
+            fewest = Math.Min(fewest, GC.GetAllocatedBytesForCurrentThread() - before);
         }
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, fewest);
         Assert.Equal(0, cache.LiveObjects);
     }
 
