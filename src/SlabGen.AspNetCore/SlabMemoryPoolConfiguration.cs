@@ -34,12 +34,15 @@ internal sealed class SlabMemoryPoolConfiguration : IValidateOptions<SlabMemoryP
                 case nameof(SlabMemoryPoolOptions.RetryAfterSeconds):
                     options.RetryAfterSeconds = ParseInt(key);
                     break;
+                case nameof(SlabMemoryPoolOptions.TrimAfterIdleSeconds):
+                    options.TrimAfterIdleSeconds = ParseInt(key);
+                    break;
                 case nameof(SlabMemoryPoolOptions.MinFreeBytes):
                     options.MinFreeBytes = ParseInt(key);
                     break;
                 default:
                     throw new InvalidOperationException($"{key.Path} is not an option of the SlabGen memory pool: the section takes " +
-                        $"{nameof(SlabMemoryPoolOptions.MaxBytesPerPool)}, {nameof(SlabMemoryPoolOptions.RespondServiceUnavailable)}, {nameof(SlabMemoryPoolOptions.MinFreeBytes)} and {nameof(SlabMemoryPoolOptions.RetryAfterSeconds)}.");
+                        $"{nameof(SlabMemoryPoolOptions.MaxBytesPerPool)}, {nameof(SlabMemoryPoolOptions.RespondServiceUnavailable)}, {nameof(SlabMemoryPoolOptions.MinFreeBytes)}, {nameof(SlabMemoryPoolOptions.TrimAfterIdleSeconds)} and {nameof(SlabMemoryPoolOptions.RetryAfterSeconds)}.");
             }
         }
     }
@@ -58,6 +61,12 @@ internal sealed class SlabMemoryPoolConfiguration : IValidateOptions<SlabMemoryP
         {
             failures.Add(string.Create(CultureInfo.InvariantCulture,
                 $"{SlabMemoryPoolOptions.SectionName}:{nameof(SlabMemoryPoolOptions.RetryAfterSeconds)} is {options.RetryAfterSeconds}: it must be 0 to 3,600."));
+        }
+
+        if (options.TrimAfterIdleSeconds is < 0 or > 3600)
+        {
+            failures.Add(string.Create(CultureInfo.InvariantCulture,
+                $"{SlabMemoryPoolOptions.SectionName}:{nameof(SlabMemoryPoolOptions.TrimAfterIdleSeconds)} is {options.TrimAfterIdleSeconds}: it must be 0 to 3,600."));
         }
 
         if (options.MinFreeBytes is < 0 or > SlabMemoryPoolOptions.MaxBytesPerPoolLimit)

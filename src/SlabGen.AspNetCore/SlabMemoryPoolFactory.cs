@@ -1,7 +1,8 @@
 // The IMemoryPoolFactory<byte> of ASP.NET Core 10 that Kestrel (and the other servers) ask for their buffer pools:
 // each Create is a pinned SlabMemoryPool (its slab memory in one pinned array, so its buffers are array segments, which
 // Kestrel's sockets transport needs for multi-buffer sends), bounded by its budget and tagged with the server's owner.
-// It logs each pool it makes (budget as configured and as the pool's pages hold it) and each rent a pool refuses.
+// It logs each pool it makes (budget as configured and as the pool's pages hold it) and each rent a pool refuses, and
+// trims pools left idle (a timer; the pool's rent count standing still between two ticks is idleness).
 using System.Buffers;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
@@ -11,19 +12,21 @@ using Microsoft.Extensions.Options;
 namespace SlabGen.AspNetCore;
 
 /// <summary>Makes pinned <see cref="SlabMemoryPool"/>s for the ASP.NET Core servers (<see cref="IMemoryPoolFactory{T}"/>).</summary>
-public sealed partial class SlabMemoryPoolFactory : IMemoryPoolFactory<byte>
+public sealed partial class SlabMemoryPoolFactory : IMemoryPoolFactory<byte>, IDisposable
 {
     /// <summary>The default budget of each pool: 64 MiB, 16,384 of Kestrel's 4 KiB buffers.</summary>
     public const int DefaultMaxBytesPerPool = 64 << 20;
 
     private readonly ILogger _logger;
     private readonly List<SlabMemoryPool> _pools = [];
+    private readonly Dictionary<SlabMemoryPool, long> _rentsAtLastTick = [];
+    private readonly Timer? _trimTimer;
 
-    /// <summary>Creates the factory with a budget and no logging.</summary>
+    /// <summary>Creates the factory with a budget, no logging and no idle trimming.</summary>
     /// <param name="maxBytesPerPool">The budget of each pool it makes (<see cref="SlabMemoryPool.CreatePinned"/>), 8 MiB to 1 GiB.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxBytesPerPool"/> is outside 8 MiB..1 GiB.</exception>
     public SlabMemoryPoolFactory(int maxBytesPerPool)
-        : this(new SlabMemoryPoolOptions { MaxBytesPerPool = maxBytesPerPool }, NullLogger<SlabMemoryPoolFactory>.Instance)
+        : this(new SlabMemoryPoolOptions { MaxBytesPerPool = maxBytesPerPool, TrimAfterIdleSeconds = 0 }, NullLogger<SlabMemoryPoolFactory>.Instance)
     {
     }
 
@@ -42,8 +45,14 @@ public sealed partial class SlabMemoryPoolFactory : IMemoryPoolFactory<byte>
         ArgumentNullException.ThrowIfNull(logger);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxBytesPerPool, SlabMemoryPoolOptions.MinBytesPerPool, "MaxBytesPerPool");
         ArgumentOutOfRangeException.ThrowIfGreaterThan(options.MaxBytesPerPool, SlabMemoryPoolOptions.MaxBytesPerPoolLimit, "MaxBytesPerPool");
+        ArgumentOutOfRangeException.ThrowIfNegative(options.TrimAfterIdleSeconds, "TrimAfterIdleSeconds");
         MaxBytesPerPool = options.MaxBytesPerPool;
         _logger = logger;
+        if (options.TrimAfterIdleSeconds > 0)
+        {
+            TimeSpan period = TimeSpan.FromSeconds(options.TrimAfterIdleSeconds);
+            _trimTimer = new Timer(static factory => ((SlabMemoryPoolFactory)factory!).TrimIdlePools(), this, period, period);
+        }
     }
 
     /// <summary>The budget of each pool.</summary>
@@ -80,12 +89,56 @@ public sealed partial class SlabMemoryPoolFactory : IMemoryPoolFactory<byte>
         return pool;
     }
 
+    /// <summary>Stops trimming idle pools. The pools stay: the server disposes them.</summary>
+    public void Dispose() => _trimTimer?.Dispose();
+
+    /// <summary>Trims each live pool that served no rent since the last tick (and has something to give).</summary>
+    private void TrimIdlePools()
+    {
+        SlabMemoryPool[] pools;
+        lock (_pools)
+        {
+            pools = [.. _pools];
+        }
+
+        foreach (SlabMemoryPool pool in pools)
+        {
+            long rents = pool.Rents;
+            bool idle;
+            lock (_rentsAtLastTick)
+            {
+                idle = _rentsAtLastTick.TryGetValue(pool, out long last) && last == rents;
+                _rentsAtLastTick[pool] = rents;
+            }
+
+            if (idle)
+            {
+                try
+                {
+                    long bytes = pool.Trim();
+                    if (bytes > 0)
+                    {
+                        LogTrimmed(_logger, pool.Owner, bytes);
+                    }
+                }
+                catch (ObjectDisposedException)
+                {
+                    // disposed by the server meanwhile
+                }
+            }
+        }
+    }
+
     private void OnRentFailed(SlabMemoryPool pool, int size) =>
         LogRentRefused(_logger, pool.Owner, size, pool.RentedBytes, pool.CapacityBytes ?? 0, MaxBytesPerPool, pool.RentFailures);
 
     [LoggerMessage(EventId = 1, EventName = "PoolCreated", Level = LogLevel.Information,
         Message = "SlabGen memory pool {Count} for '{Owner}': budget {ConfiguredBytes} bytes as configured, {CapacityBytes} bytes as its whole 4 MiB sections hold")]
     private static partial void LogPoolCreated(ILogger logger, string owner, int count, int configuredBytes, long capacityBytes);
+
+    [LoggerMessage(EventId = 5, EventName = "PoolTrimmed", Level = LogLevel.Debug,
+        Message = "SlabGen memory pool for '{Owner}' was idle: {Bytes} bytes given back")]
+    private static partial void LogTrimmed(ILogger logger, string owner, long bytes);
 
     [LoggerMessage(EventId = 2, EventName = "RentRefused", Level = LogLevel.Warning,
         Message = "SlabGen memory pool for '{Owner}' refused a rent of {Size} bytes: {RentedBytes} bytes rented of its capacity of {CapacityBytes} ({ConfiguredBytes} configured); {Failures} refusals so far")]

@@ -40,6 +40,13 @@ public sealed class SlabMemoryPoolOptions
     /// </summary>
     public int MinFreeBytes { get; set; } = 256 << 10;
 
+    /// <summary>
+    /// How long a pool must go without a rent before its free memory goes back (<see cref="SlabMemoryPool.Trim"/>: its
+    /// caches' empty slabs, and the free pages of its pinned array to the OS), 0 to 3,600 seconds (10 by default; 0
+    /// never trims). Kestrel's own pool hands idle blocks to the GC after about as long; this gives them to the OS.
+    /// </summary>
+    public int TrimAfterIdleSeconds { get; set; } = 10;
+
     /// <summary>The <c>Retry-After</c> of a 503, in seconds 0 to 3,600 (1 by default; 0 leaves the header out).</summary>
     public int RetryAfterSeconds { get; set; } = 1;
 }

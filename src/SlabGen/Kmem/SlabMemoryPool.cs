@@ -62,6 +62,7 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
     /// <summary>Whether <see cref="Kmalloc"/> is the pool's own (a named or pinned pool), disposed with the pool once every buffer is back.</summary>
     private readonly bool _ownsKmalloc;
     private long _rented;
+    private long _rents;
     private long _rentFailures;
     private long _rentedBytes;
     private int _disposed;
@@ -174,6 +175,9 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
     /// </summary>
     public long? CapacityBytes => Kmalloc.Pages.MaxBytes;
 
+    /// <summary>Rents served since the pool was made (a pool whose count stands still is idle).</summary>
+    public long Rents => Volatile.Read(ref _rents);
+
     /// <summary>Rents refused because the pool's memory was exhausted (each threw <see cref="InsufficientMemoryException"/>).</summary>
     public long RentFailures => Volatile.Read(ref _rentFailures);
 
@@ -216,6 +220,7 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
 
         block.Lend((byte*)memory, length);
         Interlocked.Increment(ref _rented);
+        Interlocked.Increment(ref _rents);
         Interlocked.Add(ref _rentedBytes, length);
         SlabGenMetrics.RecordRent(Owner, length);
         return block;
@@ -234,6 +239,30 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
         var scope = new ReserveScope(s_inReserve.Value);
         s_inReserve.Value = true;
         return scope;
+    }
+
+    /// <summary>
+    /// Gives back what the pool holds and does not use: its own caches' free objects and empty slabs (a pool with its
+    /// own caches: named or pinned), and for a pinned pool the free pages of its array to the OS (on Linux), so its
+    /// resident memory falls back after a burst. A pool on caches it does not own (an unnamed pool, or one over your
+    /// <see cref="KmallocAllocator"/>) leaves them to their owner and gives back nothing. SlabGen.AspNetCore calls it for
+    /// pools left idle (<c>SlabGen:MemoryPool:TrimAfterIdleSeconds</c>). Any thread may call it, rents may go on.
+    /// </summary>
+    /// <returns>The bytes given back: of slabs released by the caches, plus (pinned pool) of the free blocks whose pages went to the OS.</returns>
+    public long Trim()
+    {
+        if (!_ownsKmalloc || Volatile.Read(ref _disposed) != 0)
+        {
+            return 0;
+        }
+
+        long bytes = 0;
+        foreach (KmemCache cache in Kmalloc.Caches)
+        {
+            bytes += cache.Shrink();
+        }
+
+        return bytes + (_ownPages?.Trim() ?? 0);
     }
 
     /// <summary>Stops renting (rented buffers may still be returned, and free their memory as they are).</summary>

@@ -153,6 +153,13 @@ internal static unsafe partial class ArenaSpace
     }
 
     /// <summary>
+    /// Gives the pages of [<paramref name="memory"/>, + <paramref name="bytes"/>) back to the OS, their contents lost
+    /// (private memory reads zero when next touched; a shared file mapping rereads the file): MADV_DONTNEED, on Linux only.
+    /// </summary>
+    /// <returns>Whether the OS took them.</returns>
+    public static bool Discard(void* memory, nuint bytes) => OperatingSystem.IsLinux() && madvise((nint)memory, bytes, MadvDontNeed) == 0;
+
+    /// <summary>
     /// Whether the kernel accounts every writable private mapping against a commit limit (vm.overcommit_memory = 2):
     /// there MAP_NORESERVE is ignored and the 1 GiB frame range would take that much of the limit, so no space is made.
     /// </summary>

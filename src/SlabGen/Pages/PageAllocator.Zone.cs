@@ -90,14 +90,37 @@ public sealed unsafe partial class PageAllocator
 
     /// <summary>
     /// Gives every fully free arena back to the OS, after draining every thread's per-thread list (live threads'
-    /// too). Slabs are not touched: <see cref="KmemCache.Shrink"/> gives a cache's empty slabs back first.
+    /// too); an allocator over caller memory, which has no arena of its own to give, gives the pages of its free blocks
+    /// back instead (on Linux: the memory stays the caller's and its free pages read zero when next touched). Slabs are
+    /// not touched: <see cref="KmemCache.Shrink"/> gives a cache's empty slabs back first.
     /// </summary>
-    /// <returns>The bytes given back.</returns>
+    /// <returns>The bytes given back (over caller memory: the bytes of the free blocks, given back again if they were already).</returns>
     /// <exception cref="ObjectDisposedException">The allocator was disposed.</exception>
     public long Trim()
     {
         DrainPerThreadPages();
-        return ReleaseFreeArenas();
+        return _borrowed ? DiscardFreeBlocks() : ReleaseFreeArenas();
+    }
+
+    /// <summary>The pages of every free block go back to the OS; under the zone lock, so no block is handed out while its pages go.</summary>
+    private long DiscardFreeBlocks()
+    {
+        long bytes = 0;
+        lock (_zoneLock)
+        {
+            for (int order = 0; order <= MaxOrder; order++)
+            {
+                for (PageFrame* page = _freeArea[order].First; page != null; page = page->Next)
+                {
+                    if (ArenaSpace.Discard(page->Address, (nuint)PageSize << order))
+                    {
+                        bytes += (long)PageSize << order;
+                    }
+                }
+            }
+        }
+
+        return bytes;
     }
 
     /// <summary>The most a reserve may ask for: the cap, else the memory the runtime says the process may use.</summary>

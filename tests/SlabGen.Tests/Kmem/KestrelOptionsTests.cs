@@ -165,6 +165,51 @@ public sealed class KestrelOptionsTests
         await app.StopAsync();
     }
 
+    [Fact]
+    public async Task The_factory_trims_a_pool_left_idle_and_leaves_a_busy_one_alone()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return; // the residency check reads mincore
+        }
+
+        using var factory = new SlabMemoryPoolFactory(Options.Create(new SlabMemoryPoolOptions { MaxBytesPerPool = 8 << 20, TrimAfterIdleSeconds = 1 }),
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<SlabMemoryPoolFactory>.Instance);
+        var idle = (SlabMemoryPool)factory.Create(new Microsoft.AspNetCore.Connections.MemoryPoolOptions { Owner = "trim-idle" });
+        var busy = (SlabMemoryPool)factory.Create(new Microsoft.AspNetCore.Connections.MemoryPoolOptions { Owner = "trim-busy" });
+        byte[] idleArray = Burst(idle), busyArray = Burst(busy);
+        long busyBefore = SlabMemoryPoolBudgetTests.ResidentBytes(busyArray);
+
+        // The busy pool rents every 100 ms (never idle for a whole tick); the idle one is trimmed within two ticks.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (SlabMemoryPoolBudgetTests.ResidentBytes(idleArray) > 2L << 20 && clock.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            busy.Rent().Dispose();
+            await Task.Delay(100);
+        }
+
+        Assert.True(SlabMemoryPoolBudgetTests.ResidentBytes(idleArray) <= 2L << 20, "the idle pool was not trimmed in 10 s");
+        Assert.True(SlabMemoryPoolBudgetTests.ResidentBytes(busyArray) >= busyBefore - (1L << 20), "the busy pool was trimmed");
+        idle.Dispose();
+        busy.Dispose();
+    }
+
+    /// <summary>Rents 2,000 buffers of <paramref name="pool"/>, writes them, returns them; gives the pool's array.</summary>
+    private static byte[] Burst(SlabMemoryPool pool)
+    {
+        var burst = new List<System.Buffers.IMemoryOwner<byte>>();
+        for (int i = 0; i < 2000; i++)
+        {
+            System.Buffers.IMemoryOwner<byte> buffer = pool.Rent();
+            buffer.Memory.Span.Fill(1);
+            burst.Add(buffer);
+        }
+
+        Assert.True(System.Runtime.InteropServices.MemoryMarshal.TryGetArray<byte>(burst[0].Memory, out ArraySegment<byte> segment));
+        burst.ForEach(static b => b.Dispose());
+        return segment.Array!;
+    }
+
     /// <summary>
     /// Kestrel on loopback with SlabGen's pools set by <paramref name="configure"/>: <c>/hold</c> keeps its whole body
     /// in the pool until it ends, <c>/greedy</c> rents from its connection's pool until refused (then gives it all back).

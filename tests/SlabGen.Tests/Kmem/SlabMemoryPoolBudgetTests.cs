@@ -2,10 +2,11 @@
 // it, the reserve kept for error answers, and the rent-failure and capacity instruments.
 using System.Buffers;
 using System.Diagnostics.Metrics;
+using System.Runtime.InteropServices;
 
 namespace SlabGen.Tests.Kmem;
 
-public sealed class SlabMemoryPoolBudgetTests
+public sealed partial class SlabMemoryPoolBudgetTests
 {
     [Fact]
     public void A_named_pool_rents_from_its_own_caches_which_go_with_the_pool_once_its_buffers_are_back()
@@ -133,6 +134,68 @@ public sealed class SlabMemoryPoolBudgetTests
         Assert.Equal(second.CapacityBytes, capacity);
         second.Dispose();
     }
+
+    [Fact]
+    public unsafe void Trim_after_a_burst_gives_the_free_pages_of_a_pinned_pool_back_to_the_OS_and_the_pool_still_serves()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return; // mincore and MADV_DONTNEED: Linux
+        }
+
+        SlabMemoryPool pool = SlabMemoryPool.CreatePinned(16 << 20, "budget-trim");
+        var burst = new List<IMemoryOwner<byte>>();
+        for (int i = 0; i < 3000; i++)
+        {
+            IMemoryOwner<byte> buffer = pool.Rent();
+            buffer.Memory.Span.Fill((byte)i);
+            burst.Add(buffer);
+        }
+
+        Assert.True(MemoryMarshal.TryGetArray<byte>(burst[0].Memory, out ArraySegment<byte> segment));
+        byte[] array = segment.Array!;
+        long residentDuring = ResidentBytes(array);
+        Assert.True(residentDuring >= 3000L * 4096, $"{residentDuring} bytes resident under 3,000 written buffers");
+        IMemoryOwner<byte> kept = burst[^1];
+        burst.RemoveAt(burst.Count - 1);
+        burst.ForEach(static b => b.Dispose());
+
+        long given = pool.Trim();
+
+        long residentAfter = ResidentBytes(array);
+        Assert.True(given >= 10L << 20, $"Trim gave back {given} bytes");
+        Assert.True(residentAfter < 2L << 20, $"{residentAfter} bytes of the array still resident after Trim (were {residentDuring})");
+        Assert.True(kept.Memory.Span.IndexOfAnyExcept(unchecked((byte)2999)) < 0, "a buffer still rented lost its contents");
+        using (IMemoryOwner<byte> again = pool.Rent())
+        {
+            again.Memory.Span.Fill(7);
+            Assert.True(again.Memory.Span.IndexOfAnyExcept((byte)7) < 0);
+        }
+
+        kept.Dispose();
+        Assert.Equal(0, new SlabMemoryPool(KmallocAllocator.Shared, "budget-not-own").Trim()); // caches it does not own are left alone
+        pool.Dispose();
+    }
+
+    /// <summary>The bytes of <paramref name="array"/>'s whole pages that are resident (mincore).</summary>
+    internal static unsafe long ResidentBytes(byte[] array)
+    {
+        fixed (byte* start = array)
+        {
+            nuint first = ((nuint)start + 4095) & ~(nuint)4095;
+            nuint pages = ((nuint)start + (nuint)array.Length - first) / 4096;
+            byte[] vector = new byte[pages];
+            fixed (byte* v = vector)
+            {
+                Assert.Equal(0, mincore((nint)first, pages * 4096, v));
+            }
+
+            return vector.Count(static b => (b & 1) != 0) * 4096L;
+        }
+    }
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static unsafe partial int mincore(nint address, nuint length, byte* vector);
 
     [Fact]
     public unsafe void The_meter_reports_a_cache_from_its_first_slab_until_it_is_destroyed()
