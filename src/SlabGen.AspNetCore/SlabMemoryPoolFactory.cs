@@ -22,6 +22,9 @@ public sealed partial class SlabMemoryPoolFactory : IMemoryPoolFactory<byte>, ID
     private readonly Dictionary<SlabMemoryPool, long> _rentsAtLastTick = [];
     private readonly Timer? _trimTimer;
 
+    /// <summary>The array the next pools come from: made for as many pools as Kestrel's sockets transport asks for by default.</summary>
+    private PinnedPoolMemory? _memory;
+
     /// <summary>Creates the factory with a budget, no logging and no idle trimming.</summary>
     /// <param name="maxBytesPerPool">The budget of each pool it makes (<see cref="SlabMemoryPool.CreatePinned"/>), 8 MiB to 1 GiB.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxBytesPerPool"/> is outside 8 MiB..1 GiB.</exception>
@@ -75,12 +78,22 @@ public sealed partial class SlabMemoryPoolFactory : IMemoryPoolFactory<byte>, ID
     /// <returns>A new pinned <see cref="SlabMemoryPool"/>.</returns>
     public MemoryPool<byte> Create(MemoryPoolOptions? options = null)
     {
-        SlabMemoryPool pool = SlabMemoryPool.CreatePinned(MaxBytesPerPool, options?.Owner);
-        pool.ReuseOwners = true; // Kestrel disposes each block exactly once: no managed allocation per rent
-        pool.RentFailed += OnRentFailed;
+        SlabMemoryPool pool;
         int count;
         lock (_pools)
         {
+            // One pinned array for the pools Kestrel makes at start-up (one per I/O queue, Math.Min(cores, 16) by
+            // default): one large allocation, where one per pool cost a gen-2 collection each (PinnedPoolMemory.cs).
+            if (_memory?.TryCreatePool(options?.Owner) is not SlabMemoryPool made)
+            {
+                int pools = _pools.Count == 0 ? Math.Min(Math.Min(Environment.ProcessorCount, 16), PinnedPoolMemory.MaxPools(MaxBytesPerPool)) : 1;
+                _memory = new PinnedPoolMemory(pools, MaxBytesPerPool);
+                made = _memory.TryCreatePool(options?.Owner)!;
+            }
+
+            pool = made;
+            pool.ReuseOwners = true; // Kestrel disposes each block exactly once: no managed allocation per rent
+            pool.RentFailed += OnRentFailed;
             _pools.Add(pool);
             count = _pools.Count;
         }
@@ -92,8 +105,8 @@ public sealed partial class SlabMemoryPoolFactory : IMemoryPoolFactory<byte>, ID
     /// <summary>Stops trimming idle pools. The pools stay: the server disposes them.</summary>
     public void Dispose() => _trimTimer?.Dispose();
 
-    /// <summary>Trims each live pool that served no rent since the last tick (and has something to give).</summary>
-    private void TrimIdlePools()
+    /// <summary>Trims each live pool that served no rent since the last tick (the timer's tick; tests call it directly).</summary>
+    internal void TrimIdlePools()
     {
         SlabMemoryPool[] pools;
         lock (_pools)

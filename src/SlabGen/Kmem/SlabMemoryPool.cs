@@ -56,6 +56,9 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
     private readonly byte[]? _array;
     private readonly nint _arrayBase;
 
+    /// <summary>The 4 MiB sections of the array a pinned pool's pages are.</summary>
+    private readonly int _sections;
+
     /// <summary>A pinned pool's own page allocator, disposed once the pool is disposed and every buffer is back.</summary>
     private readonly PageAllocator? _ownPages;
 
@@ -101,9 +104,10 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
         SlabGenMetrics.AddPool(this);
     }
 
-    private unsafe SlabMemoryPool(byte[] array, PageAllocator pages, string? owner, int maxBytes)
+    private unsafe SlabMemoryPool(byte[] array, PageAllocator pages, string? owner, int maxBytes, int sections)
         : this(new KmallocAllocator(pages, string.IsNullOrEmpty(owner) ? "pool" : owner), owner, ownsKmalloc: true, maxBytes)
     {
+        _sections = sections;
         _array = array;
         _arrayBase = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(array));
         _ownPages = pages;
@@ -114,25 +118,21 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
     /// slab memory that is also an array segment (<see cref="MemoryMarshal.TryGetArray{T}"/>), which Kestrel's sockets
     /// transport requires. The array is the pool's budget: a rent beyond it throws. Its own page and kmalloc
     /// allocators (named after <paramref name="owner"/> in slabinfo) go when the pool is disposed and its buffers are back.
+    /// Several pools made at once are better made from one <see cref="PinnedPoolMemory"/>: one large allocation instead of
+    /// several (each one after the first of a young process costs a gen-2 collection).
     /// </summary>
     /// <param name="maxBytes">The budget, 8 MiB to 1 GiB; the array is this much plus the page frames, in whole 4 MiB sections, plus 4 MiB of alignment slack that is never touched.</param>
     /// <param name="owner">Who uses the pool, the tag of its metrics and the prefix of its caches in slabinfo; <see langword="null"/> for "pool".</param>
     /// <returns>The pool.</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxBytes"/> is below 8 MiB or above 1 GiB.</exception>
-    public static unsafe SlabMemoryPool CreatePinned(int maxBytes, string? owner = null)
-    {
-        ArgumentOutOfRangeException.ThrowIfLessThan(maxBytes, 8 << 20);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(maxBytes, 1 << 30);
+    public static SlabMemoryPool CreatePinned(int maxBytes, string? owner = null) =>
+        new PinnedPoolMemory(1, maxBytes).TryCreatePool(owner)!;
 
-        // Whole 4 MiB sections inside the array only: pinned arrays sit side by side on the pinned object heap, and a
-        // section another pool's array also touches could not be this pool's (PageAllocator.Borrowed.cs).
-        const int section = PageAllocator.PageSize << PageAllocator.MaxOrder;
-        int sections = (int)((maxBytes + (((long)maxBytes / section) + 1) * (long)Arena.MetadataBytes + section - 1) / section);
-        byte[] array = GC.AllocateUninitializedArray<byte>((sections + 1) * section, pinned: true);
-        nint start = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(array));
-        nint aligned = (start + section - 1) & ~(nint)(section - 1);
-        var pages = new PageAllocator((void*)aligned, (nuint)sections * section, new PageAllocatorOptions { Name = string.IsNullOrEmpty(owner) ? "pool" : owner + "-pool" });
-        return new SlabMemoryPool(array, pages, owner, maxBytes);
+    /// <summary>A pool over <paramref name="sections"/> whole sections of <paramref name="array"/> from <paramref name="aligned"/> (PinnedPoolMemory).</summary>
+    internal static unsafe SlabMemoryPool CreateOver(byte[] array, nint aligned, int sections, int maxBytes, string? owner)
+    {
+        var pages = new PageAllocator((void*)aligned, (nuint)sections * (nuint)MaxSize, new PageAllocatorOptions { Name = string.IsNullOrEmpty(owner) ? "pool" : owner + "-pool" });
+        return new SlabMemoryPool(array, pages, owner, maxBytes, sections);
     }
 
     /// <summary>
@@ -429,7 +429,7 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
     internal string NoMemoryMessage(int size) =>
         $"SlabMemoryPool '{Owner}' could not rent {size:N0} bytes: {RentedBytes:N0} bytes are rented out " +
         (CapacityBytes is not long capacity ? $"and {Kmalloc.Name} found no memory (the OS refused)."
-            : IsPinned ? $"of its capacity of {capacity:N0} bytes (configured {MaxBytes:N0} bytes, rounded up to {(_array!.Length / MaxSize) - 1} sections of 4 MiB less their page frames){ReserveNote()}."
+            : IsPinned ? $"of its capacity of {capacity:N0} bytes (configured {MaxBytes:N0} bytes, rounded up to {_sections} sections of 4 MiB less their page frames){ReserveNote()}."
             : $"within its page allocator's cap of {capacity:N0} bytes{ReserveNote()}.");
 
     private string ReserveNote() => _reserve is null ? "" : $", {_reserve.Count + Volatile.Read(ref _reserveMissing)} buffers of 4 KiB of it kept for error answers (UseReserve)";

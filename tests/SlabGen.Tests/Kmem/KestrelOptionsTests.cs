@@ -89,6 +89,9 @@ public sealed class KestrelOptionsTests
         Assert.Contains($"for 'kestrel': budget 8388608 bytes as configured, {factory.Pools[0].CapacityBytes} bytes as its whole 4 MiB sections hold", created[0], StringComparison.Ordinal);
         Assert.Equal(8 << 20, factory.Pools[0].MaxBytes);
         Assert.True(factory.Pools[0].CapacityBytes > 8 << 20);
+        // One pinned array for all of them (one large allocation, not one per pool).
+        byte[][] arrays = [.. factory.Pools.Select(static p => { using var b = p.Rent(); Assert.True(System.Runtime.InteropServices.MemoryMarshal.TryGetArray<byte>(b.Memory, out ArraySegment<byte> s)); return s.Array!; })];
+        Assert.All(arrays, a => Assert.Same(arrays[0], a));
 
         // A body the handler keeps whole, larger than the pool: the transport's receive is refused, Kestrel ends the
         // connection (no answer can be promised), the refusal is counted and logged, and the pool comes back whole.
@@ -166,48 +169,46 @@ public sealed class KestrelOptionsTests
     }
 
     [Fact]
-    public async Task The_factory_trims_a_pool_left_idle_and_leaves_a_busy_one_alone()
+    public void A_tick_trims_the_pools_that_served_no_rent_since_the_last_and_leaves_the_others()
     {
         if (!OperatingSystem.IsLinux())
         {
             return; // the residency check reads mincore
         }
 
-        using var factory = new SlabMemoryPoolFactory(Options.Create(new SlabMemoryPoolOptions { MaxBytesPerPool = 8 << 20, TrimAfterIdleSeconds = 1 }),
+        using var factory = new SlabMemoryPoolFactory(Options.Create(new SlabMemoryPoolOptions { MaxBytesPerPool = 8 << 20, TrimAfterIdleSeconds = 3600 }),
             Microsoft.Extensions.Logging.Abstractions.NullLogger<SlabMemoryPoolFactory>.Instance);
         var idle = (SlabMemoryPool)factory.Create(new Microsoft.AspNetCore.Connections.MemoryPoolOptions { Owner = "trim-idle" });
         var busy = (SlabMemoryPool)factory.Create(new Microsoft.AspNetCore.Connections.MemoryPoolOptions { Owner = "trim-busy" });
-        byte[] idleArray = Burst(idle), busyArray = Burst(busy);
-        long busyBefore = SlabMemoryPoolBudgetTests.ResidentBytes(busyArray);
+        (byte[] array, int[] idlePages) = Residency.Burst(idle, 2000);
+        (byte[] busyArray, int[] busyPages) = Residency.Burst(busy, 2000);
+        Assert.Same(array, busyArray); // one array for both pools
 
-        // The busy pool rents every 100 ms (never idle for a whole tick); the idle one is trimmed within two ticks.
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (SlabMemoryPoolBudgetTests.ResidentBytes(idleArray) > 2L << 20 && clock.Elapsed < TimeSpan.FromSeconds(10))
-        {
-            busy.Rent().Dispose();
-            await Task.Delay(100);
-        }
+        factory.TrimIdlePools(); // the first tick only notes each pool's rents
+        Assert.Equal(2000L * 4096, Residency.ResidentBytes(array, idlePages));
+        busy.Rent().Dispose();
+        factory.TrimIdlePools(); // the idle pool served nothing since: trimmed; the busy one rented: left alone
 
-        Assert.True(SlabMemoryPoolBudgetTests.ResidentBytes(idleArray) <= 2L << 20, "the idle pool was not trimmed in 10 s");
-        Assert.True(SlabMemoryPoolBudgetTests.ResidentBytes(busyArray) >= busyBefore - (1L << 20), "the busy pool was trimmed");
+        Assert.True(Residency.ResidentBytes(array, idlePages) < 1L << 20, "the idle pool's pages stayed resident");
+        Assert.Equal(2000L * 4096, Residency.ResidentBytes(array, busyPages));
         idle.Dispose();
         busy.Dispose();
     }
 
-    /// <summary>Rents 2,000 buffers of <paramref name="pool"/>, writes them, returns them; gives the pool's array.</summary>
-    private static byte[] Burst(SlabMemoryPool pool)
+    [Fact]
+    public async Task The_factory_s_timer_trims_an_idle_pool()
     {
-        var burst = new List<System.Buffers.IMemoryOwner<byte>>();
-        for (int i = 0; i < 2000; i++)
+        if (!OperatingSystem.IsLinux())
         {
-            System.Buffers.IMemoryOwner<byte> buffer = pool.Rent();
-            buffer.Memory.Span.Fill(1);
-            burst.Add(buffer);
+            return;
         }
 
-        Assert.True(System.Runtime.InteropServices.MemoryMarshal.TryGetArray<byte>(burst[0].Memory, out ArraySegment<byte> segment));
-        burst.ForEach(static b => b.Dispose());
-        return segment.Array!;
+        using var factory = new SlabMemoryPoolFactory(Options.Create(new SlabMemoryPoolOptions { MaxBytesPerPool = 8 << 20, TrimAfterIdleSeconds = 1 }),
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<SlabMemoryPoolFactory>.Instance);
+        var pool = (SlabMemoryPool)factory.Create(new Microsoft.AspNetCore.Connections.MemoryPoolOptions { Owner = "trim-timer" });
+        (byte[] array, int[] pages) = Residency.Burst(pool, 2000);
+        await WaitUntil(() => Residency.ResidentBytes(array, pages) < 1L << 20);
+        pool.Dispose();
     }
 
     /// <summary>
@@ -311,7 +312,7 @@ public sealed class KestrelOptionsTests
 
     private static async Task WaitUntil(Func<bool> condition)
     {
-        for (int i = 0; i < 500 && !condition(); i++)
+        for (int i = 0; i < 1000 && !condition(); i++)
         {
             await Task.Delay(10);
         }
