@@ -6,6 +6,7 @@ using Xunit.Abstractions;
 
 namespace SlabGen.Top.Tests;
 
+[Collection(ParticlesProcess.Collection)]
 public sealed class EndToEndTests(ParticlesProcess particles, ITestOutputHelper output) : IClassFixture<ParticlesProcess>
 {
     private static readonly string s_tool = Path.Combine(AppContext.BaseDirectory, "SlabGen.Top.dll");
@@ -62,6 +63,41 @@ public sealed class EndToEndTests(ParticlesProcess particles, ITestOutputHelper 
         Assert.Contains("frag index", stdout, StringComparison.Ordinal);
         Assert.Contains(stdout.Split('\n'), static l => l.TrimStart().StartsWith("Pages particles #", StringComparison.Ordinal) && !l.Contains("arenas 0,", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void The_output_README_and_docs_show_is_what_slabtop_prints_now()
+    {
+        (int exit, string stdout, string stderr) = Run("-n", "SlabGen.Samples.Particles", "--once", "--timeout", "60");
+        Assert.True(exit == 0, stderr);
+        string printed = string.Join('\n', stdout.Split('\n').Select(static l => l.TrimEnd())).TrimEnd() + "\n";
+        string root = ParticlesProcess.SampleDirectory();
+        while (!File.Exists(Path.Combine(root, "SlabGen.sln")))
+        {
+            root = Path.GetDirectoryName(root)!;
+        }
+
+        foreach (string doc in (string[])["README.md", Path.Combine("docs", "slabtop.md")])
+        {
+            string path = Path.Combine(root, doc);
+            string text = File.ReadAllText(path);
+            int start = text.IndexOf("```text\nslabtop  SlabGen.Samples.Particles", StringComparison.Ordinal) + "```text\n".Length;
+            int end = text.IndexOf("```", start, StringComparison.Ordinal);
+            Assert.True(start > 8 && end > start, $"{doc} shows no slabtop output");
+            if (Environment.GetEnvironmentVariable("SLABGEN_UPDATE_BASELINES") == "1")
+            {
+                File.WriteAllText(path, text[..start] + printed + text[end..]);
+                continue;
+            }
+
+            // The figures move from run to run; the lines, their labels, the columns and the allocators may not.
+            Assert.Equal(Shape(text[start..end]), Shape(printed));
+        }
+    }
+
+    /// <summary>A slabtop screen without its figures: digits, bars and runs of spaces masked.</summary>
+    private static string[] Shape(string screen) =>
+        [.. screen.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(static l =>
+            System.Text.RegularExpressions.Regex.Replace(System.Text.RegularExpressions.Regex.Replace(l.Replace("█", ""), "-?[0-9][0-9.,:%K-]*", "#"), "[ ─]+", " ").Trim())];
 
     [Fact]
     public void A_process_id_that_is_no_dotnet_process_exits_2_naming_it()
@@ -148,6 +184,9 @@ public sealed class EndToEndTests(ParticlesProcess particles, ITestOutputHelper 
 /// <summary>The Particles sample, running frames until the test class is done, once its diagnostics port is up.</summary>
 public sealed class ParticlesProcess : IDisposable
 {
+    /// <summary>The test collection of every class that starts processes named SlabGen.Samples.Particles: they run one after another, so `slabtop -n` finds one.</summary>
+    public const string Collection = "processes named SlabGen.Samples.Particles";
+
     private readonly Process _process;
 
     public ParticlesProcess()

@@ -7,6 +7,7 @@ using Xunit.Abstractions;
 
 namespace SlabGen.Top.Tests;
 
+[Collection(ParticlesProcess.Collection)]
 public sealed class GameLoopCompareTests(ITestOutputHelper output)
 {
     [Fact]
