@@ -114,7 +114,8 @@ internal abstract class GameLoop(int spawnPerFrame, int seed)
         public float Life;
     }
 
-    private sealed class ClassLoop(int spawnPerFrame, int seed) : GameLoop(spawnPerFrame, seed)
+    /// <summary>The class variants: a <see cref="List{T}"/> of live objects; where an object comes from and goes to differs.</summary>
+    private abstract class ListLoop(int spawnPerFrame, int seed) : GameLoop(spawnPerFrame, seed)
     {
         private readonly List<ParticleObject> _live = new(spawnPerFrame * (MaxLife + 1));
 
@@ -131,61 +132,15 @@ internal abstract class GameLoop(int spawnPerFrame, int seed)
                 else
                 {
                     _live[i] = _live[^1];
-                    _live.RemoveAt(_live.Count - 1); // the object is garbage now
-                }
-            }
-
-            for (int i = 0; i < SpawnPerFrame; i++)
-            {
-                (Vector3 velocity, float life) = Birth();
-                _live.Add(new ParticleObject { Velocity = velocity, Life = life });
-            }
-
-            Live = _live.Count;
-            Checksum = checksum;
-        }
-
-        public override void Clear()
-        {
-            _live.Clear();
-            Live = 0;
-        }
-    }
-
-    private sealed class PoolLoop : GameLoop
-    {
-        private readonly List<ParticleObject> _live;
-        private readonly ObjectPool<ParticleObject> _pool;
-
-        public PoolLoop(int spawnPerFrame, int seed)
-            : base(spawnPerFrame, seed)
-        {
-            _live = new(spawnPerFrame * (MaxLife + 1));
-            _pool = new DefaultObjectPoolProvider { MaximumRetained = spawnPerFrame * (MaxLife + 1) }.Create<ParticleObject>();
-        }
-
-        public override void Frame()
-        {
-            double checksum = 0;
-            for (int i = _live.Count - 1; i >= 0; i--)
-            {
-                ParticleObject p = _live[i];
-                if (Step(ref p.Position, ref p.Velocity, ref p.Life))
-                {
-                    checksum += p.Position.Y;
-                }
-                else
-                {
-                    _live[i] = _live[^1];
                     _live.RemoveAt(_live.Count - 1);
-                    _pool.Return(p);
+                    Retire(p);
                 }
             }
 
             for (int i = 0; i < SpawnPerFrame; i++)
             {
                 (Vector3 velocity, float life) = Birth();
-                ParticleObject p = _pool.Get();
+                ParticleObject p = Make();
                 p.Position = Vector3.Zero;
                 p.Velocity = velocity;
                 p.Life = life;
@@ -198,10 +153,37 @@ internal abstract class GameLoop(int spawnPerFrame, int seed)
 
         public override void Clear()
         {
-            _live.ForEach(_pool.Return);
+            _live.ForEach(Retire);
             _live.Clear();
             Live = 0;
         }
+
+        /// <summary>An object for a new particle.</summary>
+        protected abstract ParticleObject Make();
+
+        /// <summary>A dead particle's object.</summary>
+        protected abstract void Retire(ParticleObject particle);
+    }
+
+    /// <summary>`new` for each particle; a dead one is garbage.</summary>
+    private sealed class ClassLoop(int spawnPerFrame, int seed) : ListLoop(spawnPerFrame, seed)
+    {
+        protected override ParticleObject Make() => new();
+
+        protected override void Retire(ParticleObject particle)
+        {
+        }
+    }
+
+    /// <summary>Particles from Microsoft.Extensions.ObjectPool, returned on death.</summary>
+    private sealed class PoolLoop(int spawnPerFrame, int seed) : ListLoop(spawnPerFrame, seed)
+    {
+        private readonly ObjectPool<ParticleObject> _pool =
+            new DefaultObjectPoolProvider { MaximumRetained = spawnPerFrame * (MaxLife + 1) }.Create<ParticleObject>();
+
+        protected override ParticleObject Make() => _pool.Get();
+
+        protected override void Retire(ParticleObject particle) => _pool.Return(particle);
     }
 
     /// <summary>What game programmers write by hand: a struct array, a free list of indices, a live flag (life above 0).</summary>
