@@ -87,6 +87,22 @@ public sealed unsafe class KmallocAllocator : IDisposable
         return _caches[KmallocCaches.ClassOf(size) - 1].AllocSized(flags, (int)Math.Max(size, 1));
     }
 
+    /// <summary>
+    /// Frees <paramref name="memory"/> of this allocator whose usable size (<see cref="Kmem.Ksize"/>) is
+    /// <paramref name="size"/>: straight to its size cache, where <see cref="Kmem.Kfree"/> finds an instance's cache
+    /// by a lookup (its fast path knows the shared caches only). SlabMemoryPool's return.
+    /// </summary>
+    internal void Kfree(void* memory, int size)
+    {
+        if (_caches is null || size > KmallocCaches.MaxCacheSize)
+        {
+            Kmem.Kfree(memory);
+            return;
+        }
+
+        _caches[KmallocCaches.ClassOf((nuint)size) - 1].Free(memory);
+    }
+
     /// <summary>Allocates zeroed memory: <see cref="Kmalloc"/> with <see cref="GfpFlags.Zero"/>.</summary>
     /// <inheritdoc cref="Kmalloc"/>
     public void* Kzalloc(nuint size, GfpFlags flags = GfpFlags.Kernel) => Kmalloc(size, flags | GfpFlags.Zero);

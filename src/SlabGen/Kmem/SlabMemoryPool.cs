@@ -175,7 +175,10 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
     /// </summary>
     public long? CapacityBytes => Kmalloc.Pages.MaxBytes;
 
-    /// <summary>Rents served since the pool was made (a pool whose count stands still is idle).</summary>
+    /// <summary>
+    /// About how many rents the pool served since it was made: counted without an interlocked operation, so rents on
+    /// several threads at once may count once. It moves whenever the pool serves a rent: a pool whose count stands still is idle.
+    /// </summary>
     public long Rents => Volatile.Read(ref _rents);
 
     /// <summary>Rents refused because the pool's memory was exhausted (each threw <see cref="InsufficientMemoryException"/>).</summary>
@@ -220,7 +223,7 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
 
         block.Lend((byte*)memory, length);
         Interlocked.Increment(ref _rented);
-        Interlocked.Increment(ref _rents);
+        _rents++; // only ever compared for change (idleness): a lost update under a race still changes it
         Interlocked.Add(ref _rentedBytes, length);
         SlabGenMetrics.RecordRent(Owner, length);
         return block;
@@ -286,7 +289,7 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
     {
         if (Volatile.Read(ref _reserveMissing) == 0 || !TryRefillReserve(memory, length))
         {
-            Kmem.Kfree(memory);
+            Kmalloc.Kfree(memory, length);
         }
 
         Interlocked.Decrement(ref _rented);
