@@ -56,74 +56,13 @@ public sealed class AwaitInInterruptContextAnalyzer : DiagnosticAnalyzer
 
         string? where = known.IsInterruptContext(context.ContainingSymbol)
             ? $"interrupt-context code ('{context.ContainingSymbol.Name}')"
-            : InsideScope(operation, known) ? "an InterruptContext.Enter() scope" : null;
+            : EnterScopes.Contains(operation, known) ? "an InterruptContext.Enter() scope" : null;
         if (where is not null)
         {
             Location location = operation is IAwaitOperation ? operation.Syntax.GetLocation() : AwaitKeyword(operation);
             context.ReportDiagnostic(Diagnostic.Create(Descriptors.AwaitInInterrupt, location, what, where));
         }
     }
-
-    /// <summary>Whether a run-time scope is open where <paramref name="operation"/> runs, up to the nearest lambda or local function.</summary>
-    private static bool InsideScope(IOperation operation, KnownSymbols known)
-    {
-        IOperation child = operation;
-        for (IOperation? node = operation.Parent; node is not null; child = node, node = node.Parent)
-        {
-            switch (node)
-            {
-                case IAnonymousFunctionOperation or ILocalFunctionOperation:
-                    return false;
-                case IUsingOperation @using when !ReferenceEquals(child, @using.Resources) && OpensScope(@using.Resources, known):
-                    return true;
-                case IBlockOperation block when ScopeDeclaredBefore(block, child, known):
-                    return true;
-            }
-        }
-
-        return false;
-    }
-
-    /// <summary>Whether a <c>using var … = InterruptContext.Enter();</c> comes before <paramref name="child"/> in <paramref name="block"/>.</summary>
-    private static bool ScopeDeclaredBefore(IBlockOperation block, IOperation child, KnownSymbols known)
-    {
-        foreach (IOperation statement in block.Operations)
-        {
-            if (ReferenceEquals(statement, child))
-            {
-                return false;
-            }
-
-            if (statement is IUsingDeclarationOperation declaration && OpensScope(declaration.DeclarationGroup, known))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    /// <summary>Whether a using's resources open an interrupt-context scope.</summary>
-    private static bool OpensScope(IOperation resources, KnownSymbols known)
-    {
-        if (known.IsEnterScope(resources) || known.IsEnterScope(Unwrap(resources)))
-        {
-            return true;
-        }
-
-        foreach (IOperation descendant in resources.Descendants())
-        {
-            if (descendant is IVariableInitializerOperation initializer && known.IsEnterScope(Unwrap(initializer.Value)))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    private static IOperation Unwrap(IOperation operation) =>
-        operation is IConversionOperation conversion ? Unwrap(conversion.Operand) : operation;
 
     /// <summary>The <c>await</c> keyword of an await foreach / await using, else the operation's first line.</summary>
     private static Location AwaitKeyword(IOperation operation)

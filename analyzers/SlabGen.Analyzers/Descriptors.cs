@@ -136,6 +136,12 @@ internal static class Descriptors
         InterruptContextCategory, DiagnosticSeverity.Warning, isEnabledByDefault: false,
         description: Describe(RuleIdentifiers.PInvokeInInterrupt, "Native code is opaque to the analysis and much of it waits (a swap-buffers that blocks until vsync, an audio driver call, file or socket I/O), and a P/Invoke switches the thread's GC mode. Move the call out of the frame, or mark a short call that never blocks [SuppressGCTransition]. Off by default."), helpLinkUri: HelpLink(RuleIdentifiers.PInvokeInInterrupt));
 
+    public static readonly DiagnosticDescriptor InterruptMethodOutsideScope = new(RuleIdentifiers.InterruptMethodOutsideScope,
+        "Interrupt-context method called outside a run-time scope",
+        "'{0}' is [InterruptContext] but '{1}' calls it outside interrupt context and outside an InterruptContext.Enter() scope: the run-time check does not cover this call; wrap it in using (InterruptContext.Enter())" + PageNote(RuleIdentifiers.InterruptMethodOutsideScope),
+        InterruptContextCategory, DiagnosticSeverity.Warning, isEnabledByDefault: false,
+        description: Describe(RuleIdentifiers.InterruptMethodOutsideScope, "[InterruptContext] is checked at compile time only; at run time only an InterruptContext.Enter() scope makes GfpFlags.Kernel, Vmalloc and [MaySleep] calls throw. An entry point (a frame, an audio callback) called from ordinary code without a scope has the compile-time check but not the run-time one, so code the analysis cannot see (a delegate, a plugin) may sleep unnoticed. Call it inside using (InterruptContext.Enter()). Off by default: turn it on to keep attribute and scope in step."), helpLinkUri: HelpLink(RuleIdentifiers.InterruptMethodOutsideScope));
+
     private static DiagnosticDescriptor Error(string id, string category, string title, string message, string description, params string[] tags) => new(
         id, title, message + PageNote(id), category, DiagnosticSeverity.Error, isEnabledByDefault: true,
         description: Describe(id, description), helpLinkUri: HelpLink(id), customTags: tags);

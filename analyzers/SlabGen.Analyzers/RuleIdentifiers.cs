@@ -27,4 +27,5 @@ internal static class RuleIdentifiers
     public const string ManagedAllocationInInterrupt = "SLAB107";
     public const string UnknownTargetInInterrupt = "SLAB108";
     public const string PInvokeInInterrupt = "SLAB109";
+    public const string InterruptMethodOutsideScope = "SLAB110";
 }
