@@ -134,6 +134,7 @@ public sealed class EndToEndTests(ParticlesProcess particles, ITestOutputHelper 
             Assert.True(exit == 0, stderr);
             Assert.Contains($"SlabtopWaitTarget ({late.Id})", stdout, StringComparison.Ordinal);
             Assert.Contains(" particle", stdout, StringComparison.Ordinal);
+            Assert.Contains(stdout.Split('\n'), static l => l.TrimStart().StartsWith("Pages particles #", StringComparison.Ordinal)); // its budget allocator
         }
         finally
         {
