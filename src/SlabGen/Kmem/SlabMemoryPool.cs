@@ -275,6 +275,7 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
         if (Interlocked.CompareExchange(ref _disposed, 1, 0) == 0)
         {
             SlabGenMetrics.RemovePool(this);
+            FreeReserve(); // the reserve came from Kmalloc, which may be the caller's: it goes back now (reserve buffers still out go back on return)
         }
 
         ReleaseOwnAllocatorsIfIdle();

@@ -138,8 +138,14 @@ public sealed class SlabMemoryPoolTests
         Assert.Contains("cap of 4,194,304", error.Message, StringComparison.Ordinal);
         Assert.InRange(owners.Count, 900, 1024);
         owners.ForEach(static o => o.Dispose());
-        using IMemoryOwner<byte> again = pool.Rent();
-        Assert.Equal(4096, again.Memory.Length);
+        using (IMemoryOwner<byte> again = pool.Rent())
+        {
+            Assert.Equal(4096, again.Memory.Length);
+        }
+
+        // The pool's reserve came from the caller's allocator: disposing the pool gives it back, so the allocator ends empty.
+        pool.Dispose();
+        Assert.All(kmalloc.Caches, static c => Assert.Equal(0, c.LiveObjects));
     }
 
     [Fact]
