@@ -32,6 +32,9 @@ internal sealed record Snapshot(DateTimeOffset Time, IReadOnlyList<CacheRow> Cac
 {
     /// <summary>The shared page allocator (an empty view before the process reported one).</summary>
     public PagesView Pages => PageAllocators.FirstOrDefault(static p => p.Name == "shared") ?? new PagesView("shared", 0, 0, 0, 0, new long[11]);
+
+    /// <summary>The allocators to show: every one reported, or the empty shared one when none was (a process not yet allocating).</summary>
+    public IReadOnlyList<PagesView> Shown => PageAllocators.Count == 0 ? [Pages] : PageAllocators;
 }
 
 /// <summary>Gathers one collection's measurements into a <see cref="Snapshot"/>.</summary>

@@ -17,7 +17,7 @@ internal static class SnapshotView
             new Markup(Markup.Escape($"slabtop  {target}  {snapshot.Time.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)}  sort: {SortKeys.Describe(sort)}")),
             Summary(snapshot),
             Caches(snapshot, sort),
-            FreeBlocks(snapshot.PageAllocators),
+            FreeBlocks(snapshot.Shown),
         };
         return new Rows(rows);
     }
@@ -34,7 +34,7 @@ internal static class SnapshotView
         Line(grid, "Active / Total Caches (% used)", $"{s.Caches.Count(static c => c.Active > 0)} / {s.Caches.Count} ({Percent(s.Caches.Count(static c => c.Active > 0), s.Caches.Count)})");
         Line(grid, "Active / Total Size (% used)", $"{Kib(activeBytes)} / {Kib(totalBytes)} ({Percent(activeBytes, totalBytes)})");
         Line(grid, "Slab memory", Kib(memory));
-        foreach (PagesView pages in s.PageAllocators.Count == 0 ? [s.Pages] : s.PageAllocators)
+        foreach (PagesView pages in s.Shown)
         {
             Line(grid, $"Pages {pages.Label}", $"arenas {pages.Arenas}, from the OS {Kib(pages.OsBytes)}, free pages {pages.FreePages}, on per-thread lists {pages.PerThreadPages}");
         }
@@ -67,8 +67,7 @@ internal static class SnapshotView
 
     private static Rows FreeBlocks(IReadOnlyList<PagesView> allocators)
     {
-        PagesView[] all = allocators.Count == 0 ? [new PagesView("shared", 0, 0, 0, 0, new long[11])] : [.. allocators];
-        PagesView largest = all.MaxBy(static p => p.OsBytes + (p.FreePages * 4096))!;
+        PagesView largest = allocators.MaxBy(static p => p.OsBytes + (p.FreePages * 4096))!;
         var chart = new BarChart().Label($"free blocks per order (buddyinfo), {largest.Label}").Width(72);
         for (int order = 0; order < largest.FreeBlocks.Count; order++)
         {
@@ -81,9 +80,9 @@ internal static class SnapshotView
             frag.AddColumn(new TableColumn(order.ToString(CultureInfo.InvariantCulture)).RightAligned());
         }
 
-        foreach (PagesView pages in all)
+        foreach (PagesView pages in allocators)
         {
-            var indices = new List<string> { all.Length == 1 ? "frag index" : $"frag index {pages.Label}" };
+            var indices = new List<string> { allocators.Count == 1 ? "frag index" : $"frag index {pages.Label}" };
             indices.AddRange(pages.FragmentationIndex.Select(static i => i.ToString("0.000", CultureInfo.InvariantCulture)));
             frag.AddRow([.. indices]);
         }
