@@ -215,7 +215,7 @@ internal static class CallEdges
         List<string>? symbols = null;
         foreach (AttributeData attribute in method.GetAttributes())
         {
-            if (attribute.AttributeClass?.ToDisplayString() == "System.Diagnostics.ConditionalAttribute"
+            if (attribute.AttributeClass is { Name: "ConditionalAttribute", ContainingNamespace: { Name: "Diagnostics", ContainingNamespace: { Name: "System", ContainingNamespace.IsGlobalNamespace: true } } }
                 && attribute.ConstructorArguments.Length == 1 && attribute.ConstructorArguments[0].Value is string symbol)
             {
                 (symbols ??= []).Add(symbol);
@@ -225,20 +225,30 @@ internal static class CallEdges
         return symbols is not null && !symbols.Any(symbol => IsDefined(invocation.Syntax, symbol));
     }
 
-    /// <summary>Whether <paramref name="symbol"/> is defined where <paramref name="node"/> is: by the build, or by a #define of its file not undone before it.</summary>
+    /// <summary>
+    /// Whether <paramref name="symbol"/> is defined in <paramref name="node"/>'s file: by the build, or by the file's
+    /// #define and #undef lines. The language allows those only before the file's first token (CS1032), so they are all
+    /// in that token's leading trivia, ahead of any call: reading that trivia is the whole search, not a walk of the file.
+    /// </summary>
     private static bool IsDefined(SyntaxNode node, string symbol)
     {
         bool defined = node.SyntaxTree.Options is CSharpParseOptions options && options.PreprocessorSymbolNames.Contains(symbol);
         SyntaxNode root = node.SyntaxTree.GetRoot();
-        foreach (SyntaxTrivia trivia in root.DescendantTrivia(span: new Microsoft.CodeAnalysis.Text.TextSpan(0, node.SpanStart), descendIntoTrivia: true))
+        if (!root.ContainsDirectives)
         {
-            if (trivia.GetStructure() is DefineDirectiveTriviaSyntax define && define.Name.ValueText == symbol)
+            return defined;
+        }
+
+        foreach (SyntaxTrivia trivia in root.GetFirstToken(includeZeroWidth: true).LeadingTrivia)
+        {
+            switch (trivia.GetStructure())
             {
-                defined = true;
-            }
-            else if (trivia.GetStructure() is UndefDirectiveTriviaSyntax undef && undef.Name.ValueText == symbol)
-            {
-                defined = false;
+                case DefineDirectiveTriviaSyntax { IsActive: true } define when define.Name.ValueText == symbol:
+                    defined = true;
+                    break;
+                case UndefDirectiveTriviaSyntax { IsActive: true } undef when undef.Name.ValueText == symbol:
+                    defined = false;
+                    break;
             }
         }
 

@@ -69,6 +69,34 @@ public class CallEdgeTests
         """);
 
     [Fact]
+    public Task A_Conditional_call_is_omitted_when_its_file_undefines_the_symbol_or_defines_it_only_in_an_inactive_region() => Verify.Analyzer<InterruptContextAnalyzer>("""
+        #define SLABGEN_TRACE
+        #undef SLABGEN_TRACE
+        #if SLABGEN_NEVER
+        #define SLABGEN_AUDIT
+        #endif
+        #define SLABGEN_KEPT
+
+        """ + Usings + """
+        public static class Log
+        {
+            [Conditional("SLABGEN_TRACE")] public static void Trace() => Thread.Sleep(1);
+            [Conditional("SLABGEN_AUDIT")] public static void Audit() => Thread.Sleep(1);
+            [Conditional("SLABGEN_KEPT")] public static void Kept() => Thread.Sleep(1);
+        }
+        public class Game
+        {
+            [InterruptContext]
+            public void Frame()
+            {
+                Log.Trace();
+                Log.Audit();
+                {|SLAB104:Log.Kept()|};
+            }
+        }
+        """);
+
+    [Fact]
     public Task Property_getters_and_setters_constructors_operators_events_foreach_and_using_are_edges() => Check("""
         public class Mixer
         {

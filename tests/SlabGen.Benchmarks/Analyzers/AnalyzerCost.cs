@@ -1,0 +1,123 @@
+// `--analyzers`: what SlabGen's analyzers cost a build, in CPU time, against the compile itself (the goal: under a
+// tenth, cold and warm). Cold is a fresh SDK compiler process per run (ColdRuns.cs), warm is this process after a
+// first run (WarmRuns.cs). SlabGen's own time is a run with the baseline analyzer and SlabGen's minus a run with the
+// baseline alone (NullAnalyzer.cs: Roslyn building operation trees is not SlabGen's cost); the baseline's own cost over
+// the bare compile is printed beside it. Setups are interleaved in rounds (each round in another order), the ratio is
+// taken per round, and medians with quartiles are printed.
+//
+// Codebases: the generated project (100,000 lines; 10,000 with --quick), and any real code given as
+// `--source name=dir1,dir2` (one assembly per directory, in order) with `--mark Name1,Name2` naming the methods to mark
+// [InterruptContext]. --rounds n sets the rounds (5; 1 cold and 2 warm with --quick); --only A,B keeps the analyzers whose
+// type names are given (warm runs only: the compiler loads the whole assembly; to see which costs what); --no-generated leaves the generated project out. A full run exits 1
+// when a goal is missed.
+using System.Globalization;
+using Microsoft.CodeAnalysis.Diagnostics;
+using SlabGen.Benchmarks.Precise;
+
+namespace SlabGen.Benchmarks.Analyzers;
+
+internal static class AnalyzerCost
+{
+    public const string Switch = "--analyzers";
+    private const double Goal = 0.10;
+
+    public static int Run(string[] args)
+    {
+        bool quick = args.Contains("--quick");
+        int rounds = Value(args, "--rounds") is { } r ? int.Parse(r, CultureInfo.InvariantCulture) : quick ? 1 : 5;
+        HashSet<string> marks = [.. (Value(args, "--mark") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries)];
+        s_only = Value(args, "--only")?.Split(',');
+        List<Codebase> codebases = args.Contains("--no-generated") ? [] : [Codebase.Generated(quick ? 265 : 2_650)];
+        for (int i = 0; i < args.Length - 1; i++)
+        {
+            if (args[i] == "--source" && args[i + 1].Split('=', 2) is [var name, var directories])
+            {
+                codebases.Add(Codebase.FromDirectories(name, directories.Split(','), marks));
+            }
+        }
+
+        string work = Directory.CreateTempSubdirectory("slabgen-analyzer-cost-").FullName;
+        try
+        {
+            byte[] baseline = NullAnalyzer.Image();
+            var cold = new ColdRuns(work, baseline, SlabGenAnalyzers().SelectMany(static a => a.SupportedDiagnostics)
+                .Where(static d => d.IsEnabledByDefault && d.DefaultSeverity == Microsoft.CodeAnalysis.DiagnosticSeverity.Error).Select(static d => d.Id).Distinct());
+            var warm = new WarmRuns(cold, baseline, SlabGenAnalyzers);
+            Console.WriteLine($"Analyzer cost, CPU time (getrusage), {rounds} round(s); cold: {cold.Compiler}, a process per run; warm: Roslyn {typeof(Microsoft.CodeAnalysis.Compilation).Assembly.GetName().Version} in this process");
+            Console.WriteLine();
+            Console.WriteLine("| codebase | lines | marked | findings | run | compile s | operation trees s | SlabGen s | SlabGen ÷ compile |");
+            Console.WriteLine("|---|---:|---:|---:|---|---:|---:|---:|---:|");
+            bool met = true;
+            foreach (Codebase codebase in codebases)
+            {
+                cold.Prepare(codebase);
+                met &= Row(codebase, "cold", Measure(rounds, setup => cold.Run(codebase, setup)));
+                warm.WarmUp(codebase);
+                met &= Row(codebase, "warm", Measure(quick ? 2 : rounds, setup => warm.Run(codebase, setup)));
+            }
+
+            Console.WriteLine();
+            Console.WriteLine($"Goal: SlabGen's analyzers under {Goal:P0} of the compile, cold and warm: {(met ? "met" : "missed")}.");
+            return met || quick ? 0 : 1;
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    private static string[]? s_only;
+
+    private static DiagnosticAnalyzer[] SlabGenAnalyzers() =>
+    [
+        .. typeof(SlabGen.Analyzers.InterruptContextAnalyzer).Assembly.GetTypes()
+            .Where(static t => !t.IsAbstract && t.IsDefined(typeof(DiagnosticAnalyzerAttribute), false) && (s_only is null || s_only.Contains(t.Name)))
+            .Select(static t => (DiagnosticAnalyzer)Activator.CreateInstance(t)!),
+    ];
+
+    /// <summary>Each round runs the three setups in a rotated order; returns every setup's CPU seconds per round and the findings of SlabGen's runs.</summary>
+    private static (Dictionary<Setup, List<double>> Seconds, int Findings) Measure(int rounds, Func<Setup, (double Seconds, int Findings)> run)
+    {
+        Setup[] setups = Enum.GetValues<Setup>();
+        Dictionary<Setup, List<double>> seconds = setups.ToDictionary(static s => s, static _ => new List<double>());
+        int findings = 0;
+        for (int round = 0; round < rounds; round++)
+        {
+            for (int i = 0; i < setups.Length; i++)
+            {
+                Setup setup = setups[(i + round) % setups.Length];
+                (double s, int f) = run(setup);
+                seconds[setup].Add(s);
+                if (setup == Setup.SlabGen)
+                {
+                    findings = f;
+                }
+            }
+        }
+
+        return (seconds, findings);
+    }
+
+    private static bool Row(Codebase codebase, string run, (Dictionary<Setup, List<double>> Seconds, int Findings) measured)
+    {
+        List<double> compile = measured.Seconds[Setup.Compile];
+        List<double> baseline = measured.Seconds[Setup.Baseline];
+        List<double> slabGen = measured.Seconds[Setup.SlabGen];
+        List<double> own = [.. slabGen.Zip(baseline, static (s, b) => s - b)];
+        List<double> ratio = [.. own.Zip(compile, static (o, c) => o / c)];
+        PreciseReport.Summary share = PreciseReport.Summary.Of(ratio);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"| {codebase.Name} | {codebase.Lines:N0} | {codebase.Marked:N0} | {measured.Findings:N0} | {run} | {Format(compile, "F2")} | {Format([.. baseline.Zip(compile, static (b, c) => b - c)], "F2")} | {Format(own, "F2")} | {Format(ratio, "P1")} |"));
+        return share.Median < Goal;
+    }
+
+    private static string Format(List<double> values, string format)
+    {
+        PreciseReport.Summary s = PreciseReport.Summary.Of(values);
+        return values.Count == 1
+            ? s.Median.ToString(format, CultureInfo.InvariantCulture)
+            : string.Create(CultureInfo.InvariantCulture, $"{s.Median.ToString(format, CultureInfo.InvariantCulture)} [{s.Q1.ToString(format, CultureInfo.InvariantCulture)}–{s.Q3.ToString(format, CultureInfo.InvariantCulture)}]");
+    }
+
+    private static string? Value(string[] args, string name) => Array.IndexOf(args, name) is int at and >= 0 && at + 1 < args.Length ? args[at + 1] : null;
+}
