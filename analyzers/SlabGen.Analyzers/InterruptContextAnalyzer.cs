@@ -41,7 +41,10 @@ public sealed class InterruptContextAnalyzer : DiagnosticAnalyzer
     /// <inheritdoc/>
     public override void Initialize(AnalysisContext context)
     {
-        context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
+        // Generated code is skipped here, block by block (blockStart.IsGeneratedCode), not by the driver: with
+        // GeneratedCodeAnalysisFlags.None the driver checks every reported diagnostic's location by walking its file
+        // for [GeneratedCode] symbols, a third of these analyzers' time on a project with many findings.
+        context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.Analyze | GeneratedCodeAnalysisFlags.ReportDiagnostics);
         context.EnableConcurrentExecution();
         context.RegisterCompilationStartAction(static start =>
         {
@@ -54,6 +57,11 @@ public sealed class InterruptContextAnalyzer : DiagnosticAnalyzer
             var analysis = new CompilationAnalysis(known);
             start.RegisterOperationBlockStartAction(blockStart =>
             {
+                if (blockStart.IsGeneratedCode)
+                {
+                    return;
+                }
+
                 CallGraph<Finding>.Block block = analysis.StartBlock(blockStart.OwningSymbol);
                 blockStart.RegisterOperationAction(context => analysis.AnalyzeOperation(context, block),
                     OperationKind.Invocation, OperationKind.PropertyReference, OperationKind.Lock, OperationKind.ObjectCreation,

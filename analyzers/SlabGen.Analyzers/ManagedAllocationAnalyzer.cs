@@ -29,7 +29,10 @@ public sealed class ManagedAllocationAnalyzer : DiagnosticAnalyzer
     /// <inheritdoc/>
     public override void Initialize(AnalysisContext context)
     {
-        context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
+        // Generated code is skipped here, block by block (blockStart.IsGeneratedCode), not by the driver: with
+        // GeneratedCodeAnalysisFlags.None the driver checks every reported diagnostic's location by walking its file
+        // for [GeneratedCode] symbols, a third of these analyzers' time on a project with many findings.
+        context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.Analyze | GeneratedCodeAnalysisFlags.ReportDiagnostics);
         context.EnableConcurrentExecution();
         context.RegisterCompilationStartAction(static start =>
         {
@@ -43,6 +46,11 @@ public sealed class ManagedAllocationAnalyzer : DiagnosticAnalyzer
             bool cachesStaticMethodGroups = start.Compilation is CSharpCompilation { LanguageVersion: >= LanguageVersion.CSharp11 };
             start.RegisterOperationBlockStartAction(blockStart =>
             {
+                if (blockStart.IsGeneratedCode)
+                {
+                    return;
+                }
+
                 CallGraph<Allocation>.Block block = graph.StartBlock(blockStart.OwningSymbol);
                 blockStart.RegisterOperationAction(context =>
                     {
