@@ -110,6 +110,7 @@ internal static class BlockingApis
     /// calling thread, as far as this list knows. A StringWriter's WriteLine is TextWriter's method, so the receiver
     /// tells it from a StreamWriter's.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(Hot.Path)]
     public static bool IsBlocking(IMethodSymbol method, ITypeSymbol? receiver) =>
         IsBlocking(method) && !(receiver is INamedTypeSymbol named && InMemoryType(named));
 
@@ -127,6 +128,7 @@ internal static class BlockingApis
     }
 
     /// <summary>Whether the method blocks the calling thread, as far as this list knows.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(Hot.Path)]
     public static bool IsBlocking(IMethodSymbol method)
     {
         if (IsNativeAllocation(method))

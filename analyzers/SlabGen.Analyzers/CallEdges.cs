@@ -12,6 +12,7 @@ namespace SlabGen.Analyzers;
 internal static class CallEdges
 {
     /// <summary>Whether <paramref name="operation"/> calls anything at all: a cheap test before <see cref="Targets"/>.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(Hot.Path)]
     public static bool HasTargets(IOperation operation) => operation switch
     {
         IInvocationOperation or IObjectCreationOperation { Constructor: not null } or IPropertyReferenceOperation
@@ -180,6 +181,7 @@ internal static class CallEdges
     }
 
     /// <summary>Whether calls of <paramref name="method"/> may be removed: it is [Conditional] or a bodiless partial method (a cheap scan; IsOmitted decides).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(Hot.Path)]
     public static bool MayBeOmitted(IMethodSymbol method)
     {
         method = method.ReducedFrom ?? method;

@@ -44,6 +44,7 @@ internal sealed class CallGraph<TFinding>(KnownSymbols known)
     /// attribute's arguments, evaluated when the attribute is read), and the [InterruptContext] delegate type of
     /// the innermost lambda around it, if that lambda is converted to one.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(Hot.Path)]
     private (IMethodSymbol? Owner, bool InsideLambda, bool Skipped, ITypeSymbol? DelegateContract) Where(IOperation operation, ISymbol containing)
     {
         bool insideLambda = false;
@@ -80,6 +81,7 @@ internal sealed class CallGraph<TFinding>(KnownSymbols known)
     /// makes. Code is in interrupt context when its member is (KnownSymbols.IsInterruptContext: attributes and
     /// contracts), or when it is inside a lambda converted to an [InterruptContext] delegate type.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(Hot.Path)]
     public void Analyze(OperationAnalysisContext context, Block block, Func<IOperation, TFinding?> find,
         Action<OperationAnalysisContext, TFinding, string> report)
     {

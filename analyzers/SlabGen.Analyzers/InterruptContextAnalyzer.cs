@@ -94,6 +94,7 @@ public sealed class InterruptContextAnalyzer : DiagnosticAnalyzer
 
         public CallGraph<Finding>.Block StartBlock(ISymbol owner) => _graph.StartBlock(owner);
 
+        [System.Runtime.CompilerServices.MethodImpl(Hot.Path)]
         public void AnalyzeOperation(OperationAnalysisContext context, CallGraph<Finding>.Block block)
         {
             if (context.Operation is ILockOperation || CallEdges.HasTargets(context.Operation))
@@ -164,6 +165,7 @@ public sealed class InterruptContextAnalyzer : DiagnosticAnalyzer
         }
 
         /// <summary>What in this operation may sleep, or null.</summary>
+        [System.Runtime.CompilerServices.MethodImpl(Hot.Path)]
         private Finding? Find(IOperation operation) => operation switch
         {
             ILockOperation => Blocking("lock", operation.Syntax.GetLocation(), " (lock waits for the holder)"),
@@ -188,6 +190,7 @@ public sealed class InterruptContextAnalyzer : DiagnosticAnalyzer
             return null;
         }
 
+        [System.Runtime.CompilerServices.MethodImpl(Hot.Path)]
         private Finding? FindInCall(IMethodSymbol method, ImmutableArray<IArgumentOperation> arguments, SyntaxNode at, ITypeSymbol? receiver)
         {
             IMethodSymbol target = method.ReducedFrom ?? method;

@@ -100,6 +100,7 @@ internal sealed class KnownSymbols
     public bool IsInterruptContext(ISymbol symbol) => InterruptContract(symbol) is not null;
 
     /// <summary>The symbol whose [InterruptContext] puts <paramref name="symbol"/> in interrupt context, or null.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(Hot.Path)]
     public ISymbol? InterruptContract(ISymbol symbol)
     {
         for (ISymbol? s = symbol; s is not null and not INamespaceSymbol; s = s.ContainingSymbol)
@@ -188,6 +189,7 @@ internal sealed class KnownSymbols
             || method.OriginalDefinition.AssociatedSymbol is IPropertySymbol property && HasAttribute(property, _amortized));
 
     /// <summary>A loop, not LINQ with a closure: the analyzers ask this of every call they see.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(Hot.Path)]
     private static bool HasAttribute(ISymbol symbol, INamedTypeSymbol attribute)
     {
         foreach (AttributeData data in symbol.GetAttributes())
@@ -202,6 +204,7 @@ internal sealed class KnownSymbols
     }
 
     /// <summary>A constant GfpFlags argument, given or defaulted, that may sleep: without Atomic (Kernel, Zero alone, none).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(Hot.Path)]
     public bool IsKernelFlags(IArgumentOperation argument) =>
         _atomic != 0
         && SymbolEqualityComparer.Default.Equals(argument.Parameter?.Type, _gfpFlags)

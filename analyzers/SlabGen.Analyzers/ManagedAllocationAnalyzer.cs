@@ -101,6 +101,7 @@ public sealed class ManagedAllocationAnalyzer : DiagnosticAnalyzer
     };
 
     /// <summary>A cheap test before <see cref="Find"/>: the operation kinds that can allocate by themselves.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(Hot.Path)]
     private static bool MayAllocate(IOperation operation) => operation switch
     {
         IObjectCreationOperation or IArrayCreationOperation or IDelegateCreationOperation or IInterpolatedStringOperation
@@ -110,6 +111,7 @@ public sealed class ManagedAllocationAnalyzer : DiagnosticAnalyzer
         _ => false,
     };
 
+    [System.Runtime.CompilerServices.MethodImpl(Hot.Path)]
     private static Allocation? Find(IOperation operation, bool cachesStaticMethodGroups)
     {
         (string? what, ITypeSymbol? type) = operation switch

@@ -8,8 +8,9 @@
 // Codebases: the generated project (100,000 lines; 10,000 with --quick), and any real code given as
 // `--source name=dir1,dir2` (one assembly per directory, in order) with `--mark Name1,Name2` naming the methods to mark
 // [InterruptContext]. --rounds n sets the rounds (5; 1 cold and 2 warm with --quick); --only A,B keeps the analyzers whose
-// type names are given (warm runs only: the compiler loads the whole assembly; to see which costs what); --no-generated leaves the generated project out. A full run exits 1
-// when a goal is missed.
+// type names are given (warm runs only: the compiler loads the whole assembly; to see which costs what); --no-generated leaves the generated project out;
+// --work <dir> keeps the sources, response files and the baseline analyzer there (to run csc by hand or under a profiler).
+// A full run exits 1 when a goal is missed.
 using System.Globalization;
 using Microsoft.CodeAnalysis.Diagnostics;
 using SlabGen.Benchmarks.Precise;
@@ -36,7 +37,8 @@ internal static class AnalyzerCost
             }
         }
 
-        string work = Directory.CreateTempSubdirectory("slabgen-analyzer-cost-").FullName;
+        string? kept = Value(args, "--work");
+        string work = kept is null ? Directory.CreateTempSubdirectory("slabgen-analyzer-cost-").FullName : Directory.CreateDirectory(kept).FullName;
         try
         {
             byte[] baseline = NullAnalyzer.Image();
@@ -62,7 +64,10 @@ internal static class AnalyzerCost
         }
         finally
         {
-            Directory.Delete(work, recursive: true);
+            if (kept is null)
+            {
+                Directory.Delete(work, recursive: true);
+            }
         }
     }
 

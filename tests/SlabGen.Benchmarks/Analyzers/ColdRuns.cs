@@ -1,6 +1,8 @@
 // Cold runs: the SDK's own compiler (csc.dll, ReadyToRun, as `dotnet build` runs it), a fresh process per run, as a
 // command-line build always is, so the analyzers' first-run costs (JIT, tables, first lookups) are all counted. Each
-// run's CPU time is read from getrusage of the finished child. Three configurations: the compile alone, the compile
+// run's CPU time is read from getrusage of the finished child. The compiler runs on one thread (-parallel-, which
+// also runs the analyzers one at a time): the same work, without the thread pool's spinning, which made the CPU time of
+// parallel runs vary by a third between runs of the same build. Three configurations: the compile alone, the compile
 // with the baseline analyzer (NullAnalyzer.cs), and the compile with the baseline and SlabGen's analyzers.
 using System.Diagnostics;
 using System.Text.RegularExpressions;
@@ -89,7 +91,7 @@ internal sealed partial class ColdRuns
         {
             File.WriteAllLines(rsp,
             [
-                "-nologo", "-nostdlib", "-target:library", "-unsafe+", "-optimize+", "-deterministic", Codebase.CommandLineOptions,
+                "-nologo", "-nostdlib", "-parallel-", "-target:library", "-unsafe+", "-optimize+", "-deterministic", Codebase.CommandLineOptions,
                 "-analyzerconfig:" + Quote(_config),
                 .. References(codebase, project).Select(static r => "-r:" + Quote(r)),
                 .. project.Files.Select(f => Quote(Path.Combine(SourceDirectory(codebase, project), f.Path))),
@@ -119,9 +121,10 @@ internal sealed partial class ColdRuns
         process.WaitForExit();
         double seconds = Cpu.OfChildren() - before;
         text += error.GetAwaiter().GetResult();
-        if (process.ExitCode != 0)
+        if (process.ExitCode != 0 || text.Contains("warning CS8032", StringComparison.Ordinal) || text.Contains("warning CS8033", StringComparison.Ordinal)
+            || text.Contains("AD0001", StringComparison.Ordinal))
         {
-            throw new InvalidOperationException($"{codebase.Name}: csc failed on {project.Name} ({setup}):\n{text}");
+            throw new InvalidOperationException($"{codebase.Name}: csc failed, or an analyzer did not load or threw, on {project.Name} ({setup}):\n{text}");
         }
 
         return (seconds, SlabDiagnostic().Count(text), text);

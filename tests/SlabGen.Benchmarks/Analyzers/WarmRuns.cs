@@ -1,7 +1,8 @@
 // Warm runs: the same compilations in this process (the analyzers' own Roslyn version), after one run of each setup
 // has paid the JIT, as an IDE or the compiler server runs analyzers again and again. Each run is a new compilation of
 // the parsed files: the compile is its Emit; the runs with analyzers emit one and analyse another (the analysis binds
-// the bodies anew, as the compiler's analyzer driver does), so each setup's extra time is what it adds to a build.
+// the bodies anew, as the compiler's analyzer driver does), so each setup's extra time is what it adds to a build. On one
+// thread, as the cold runs are.
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.Diagnostics;
@@ -33,7 +34,7 @@ internal sealed class WarmRuns(ColdRuns cold, byte[] nullAnalyzer, Func<Diagnost
         {
             (SyntaxTree[] trees, MetadataReference[] references) = Inputs(codebase, project);
             CSharpCompilation compilation = CSharpCompilation.Create(project.Name, trees, references,
-                new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, allowUnsafe: true, optimizationLevel: OptimizationLevel.Release));
+                new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, allowUnsafe: true, optimizationLevel: OptimizationLevel.Release, concurrentBuild: false));
             DiagnosticAnalyzer[] analyzers = setup switch
             {
                 Setup.Baseline => [NullAnalyzer.Load(nullAnalyzer)],
@@ -45,7 +46,7 @@ internal sealed class WarmRuns(ColdRuns cold, byte[] nullAnalyzer, Func<Diagnost
             _ = compilation.Emit(Stream.Null);
             if (setup != Setup.Compile)
             {
-                findings += analysed.WithAnalyzers([.. analyzers])
+                findings += analysed.WithAnalyzers([.. analyzers], new CompilationWithAnalyzersOptions(new AnalyzerOptions([]), onAnalyzerException: null, concurrentAnalysis: false, logAnalyzerExecutionTime: false))
                     .GetAnalyzerDiagnosticsAsync().GetAwaiter().GetResult()
                     .Count(static d => d.Id.StartsWith("SLAB", StringComparison.Ordinal));
             }
