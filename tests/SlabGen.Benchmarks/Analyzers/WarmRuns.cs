@@ -42,6 +42,10 @@ internal sealed class WarmRuns(ColdRuns cold, byte[] nullAnalyzer, Func<Diagnost
                 _ => [],
             };
             CSharpCompilation analysed = compilation.Clone();
+            // Each run starts on a collected heap: a full collection of the runs before, landing in whichever run
+            // fills the heap next, moved single runs by more than the analyzers cost.
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+            GC.WaitForPendingFinalizers();
             double before = Cpu.OfSelf();
             _ = compilation.Emit(Stream.Null);
             if (setup != Setup.Compile)
