@@ -153,15 +153,23 @@ internal sealed partial class ColdRuns
         return csc ?? throw new FileNotFoundException($"No SDK {major}x with Roslyn/bincore/csc.dll under {root}/sdk");
     }
 
-    /// <summary>The framework's reference pack of the running version, as `dotnet build` compiles against; the runtime's own assemblies when it is missing.</summary>
+    /// <summary>The framework's reference pack, as `dotnet build` compiles against: the newest one of the running major version.</summary>
+    /// <exception cref="DirectoryNotFoundException">The SDK has no reference pack of this major version.</exception>
     private static IEnumerable<string> FrameworkReferences()
     {
         string root = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(typeof(object).Assembly.Location)!, "..", "..", ".."));
-        string pack = Path.Combine(root, "packs", "Microsoft.NETCore.App.Ref", Environment.Version.ToString(3), "ref", $"net{Environment.Version.Major}.0");
-        return Directory.Exists(pack)
-            ? Directory.GetFiles(pack, "*.dll").Order(StringComparer.Ordinal)
-            : ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
-                .Where(static p => Path.GetFileName(p).StartsWith("System.", StringComparison.Ordinal) || Path.GetFileName(p) is "mscorlib.dll" or "netstandard.dll");
+        string packs = Path.Combine(root, "packs", "Microsoft.NETCore.App.Ref");
+        string framework = $"net{Environment.Version.Major}.0";
+        string? pack = Directory.Exists(packs)
+            ? Directory.GetDirectories(packs)
+                .Select(d => Path.Combine(d, "ref", framework))
+                .Where(Directory.Exists)
+                .OrderByDescending(static d => Version.TryParse(Path.GetFileName(Path.GetDirectoryName(Path.GetDirectoryName(d)))!.Split('-')[0], out Version? v) ? v : new Version())
+                .FirstOrDefault()
+            : null;
+        return pack is null
+            ? throw new DirectoryNotFoundException($"No reference pack for {framework} under {packs}")
+            : Directory.GetFiles(pack, "*.dll").Order(StringComparer.Ordinal);
     }
 
     [GeneratedRegex(@"(warning|error) SLAB\d{3}")]

@@ -41,12 +41,7 @@ internal static class NullAnalyzer
     {
         CSharpCompilation compilation = CSharpCompilation.Create("NullOperationAnalyzer",
             [CSharpSyntaxTree.ParseText(Source)],
-            [
-                .. ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
-                    .Where(static path => Path.GetFileName(path).StartsWith("System.", StringComparison.Ordinal) || Path.GetFileName(path) == "netstandard.dll")
-                    .Select(static path => MetadataReference.CreateFromFile(path)),
-                MetadataReference.CreateFromFile(typeof(DiagnosticAnalyzer).Assembly.Location),
-            ],
+            [.. SlabGen.Tests.Shared.CompilationReferences.All, MetadataReference.CreateFromFile(typeof(DiagnosticAnalyzer).Assembly.Location)],
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, optimizationLevel: OptimizationLevel.Release));
         using var image = new MemoryStream();
         Microsoft.CodeAnalysis.Emit.EmitResult result = compilation.Emit(image);
