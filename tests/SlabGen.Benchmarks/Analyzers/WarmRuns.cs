@@ -42,8 +42,8 @@ internal sealed class WarmRuns(ColdRuns cold, byte[] nullAnalyzer, Func<Diagnost
                 _ => [],
             };
             CSharpCompilation analysed = compilation.Clone();
-            // Each run starts on a collected heap: a full collection of the runs before, landing in whichever run
-            // fills the heap next, moved single runs by more than the analyzers cost.
+            // Each run starts on a collected heap, so the garbage of the runs before is not collected, and counted,
+            // in whichever run happens to fill the heap next.
             GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
             GC.WaitForPendingFinalizers();
             double before = Cpu.OfSelf();
