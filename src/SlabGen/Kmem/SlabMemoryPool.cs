@@ -100,8 +100,8 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
         {
             _reserve = TakeReserve();
         }
-        SlabGenMetrics.EnsureCreated();
-        SlabGenMetrics.AddPool(this);
+        KmemMetrics.EnsureRegistered();
+        KmemMetrics.AddPool(this);
     }
 
     private unsafe SlabMemoryPool(byte[] array, PageAllocator pages, string? owner, int maxBytes, int sections)
@@ -274,7 +274,7 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
     {
         if (Interlocked.CompareExchange(ref _disposed, 1, 0) == 0)
         {
-            SlabGenMetrics.RemovePool(this);
+            KmemMetrics.RemovePool(this);
             FreeReserve(); // the reserve came from Kmalloc, which may be the caller's: it goes back now (reserve buffers still out go back on return)
         }
 

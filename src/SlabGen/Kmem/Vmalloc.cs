@@ -29,6 +29,7 @@ public static unsafe partial class Kmem
     public static void* Vmalloc(nuint size, [CallerMemberName] string caller = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
     {
         InterruptContext.MightSleep("vmalloc", InterruptContext.VmallocAdvice);
+        KmemMetrics.EnsureRegistered();
         FreeDeferred();
         nuint bytes = (size + PageAllocator.PageSize - 1) & ~(nuint)(PageAllocator.PageSize - 1);
         if (size == 0 || bytes < size)

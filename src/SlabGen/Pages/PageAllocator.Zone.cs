@@ -1,7 +1,7 @@
 // The zone: buddy free lists of orders 0..MaxOrder under one lock, and the slow paths that use them.
 // __rmqueue_smallest / expand / __free_one_page follow mm/page_alloc.c; arenas come and go here too.
 //
-// Lock order: a cache lock (or the list of caches, in Dispose only), then the zone lock, then SectionMap's lock (taken only while an arena is registered or
+// Lock order: a cache lock (or the list of shrinkers, in Dispose only), then the zone lock, then SectionMap's lock (taken only while an arena is registered or
 // removed). The OS is asked for memory outside the zone lock, and no lock is held while a per-thread list is
 // entered or drained (PerThread/). Before an allocation fails, Reclaim takes back what every thread and every
 // cache on this allocator parks, and the allocation is tried once more.
@@ -19,8 +19,8 @@ public sealed unsafe partial class PageAllocator
     private readonly List<nint> _arenas = [];
     private readonly PerThreadRegistry<PerThreadPageList> _pageLists = new();
 
-    /// <summary>The caches whose slabs come from this allocator, for Reclaim and Dispose; guarded by itself (only Dispose takes the zone lock under it).</summary>
-    private readonly List<KmemCache> _caches = [];
+    /// <summary>What parks this allocator's pages (its caches), for Reclaim and Dispose; guarded by itself (only Dispose takes the zone lock under it).</summary>
+    private readonly List<IShrinker> _shrinkers = [];
 
     private readonly long _maxArenas;
 
@@ -215,9 +215,9 @@ public sealed unsafe partial class PageAllocator
 
     internal void Reclaim(DrainScope scope)
     {
-        foreach (KmemCache cache in Caches())
+        foreach (IShrinker shrinker in Shrinkers())
         {
-            cache.Reclaim(scope);
+            shrinker.Reclaim(scope);
         }
 
         _pageLists.Drain(scope);
@@ -235,28 +235,30 @@ public sealed unsafe partial class PageAllocator
         return ReleaseFreeArenas();
     }
 
-    internal void AddCache(KmemCache cache)
+    /// <summary>Registers <paramref name="shrinker"/> (<c>register_shrinker</c>) until <see cref="UnregisterShrinker"/>.</summary>
+    /// <exception cref="ObjectDisposedException">The allocator was disposed.</exception>
+    internal void RegisterShrinker(IShrinker shrinker)
     {
-        lock (_caches)
+        lock (_shrinkers)
         {
             ObjectDisposedException.ThrowIf(_id < 0, this);
-            _caches.Add(cache);
+            _shrinkers.Add(shrinker);
         }
     }
 
-    internal void RemoveCache(KmemCache cache)
+    internal void UnregisterShrinker(IShrinker shrinker)
     {
-        lock (_caches)
+        lock (_shrinkers)
         {
-            _caches.Remove(cache);
+            _shrinkers.Remove(shrinker);
         }
     }
 
-    private KmemCache[] Caches()
+    private IShrinker[] Shrinkers()
     {
-        lock (_caches)
+        lock (_shrinkers)
         {
-            return [.. _caches];
+            return [.. _shrinkers];
         }
     }
 
@@ -309,7 +311,7 @@ public sealed unsafe partial class PageAllocator
         _pageLists.Drain(DrainScope.All);
         int id;
         string? leak = null;
-        lock (_caches)
+        lock (_shrinkers)
         {
             lock (_zoneLock)
             {
@@ -320,10 +322,10 @@ public sealed unsafe partial class PageAllocator
                 }
 
                 long inUse = PagesInUseLocked();
-                if (_caches.Count != 0 || inUse != 0)
+                if (_shrinkers.Count != 0 || inUse != 0)
                 {
-                    leak = $"PageAllocator #{id} was disposed while in use: " + (_caches.Count != 0
-                        ? $"{_caches.Count} cache(s) still take slabs from it ({string.Join(", ", _caches.Take(8).Select(cache => $"'{cache.Name}'"))}{(_caches.Count > 8 ? ", …" : "")}) and {inUse} page(s) are allocated. Destroy the caches"
+                    leak = $"PageAllocator #{id} was disposed while in use: " + (_shrinkers.Count != 0
+                        ? $"{_shrinkers.Count} cache(s) still take slabs from it ({string.Join(", ", _shrinkers.Take(8).Select(shrinker => $"'{shrinker.Name}'"))}{(_shrinkers.Count > 8 ? ", …" : "")}) and {inUse} page(s) are allocated. Destroy the caches"
                         : $"{inUse} page(s) are still allocated from it. Free them") +
                         " and dispose again; until then it keeps its memory and stays usable.";
                 }

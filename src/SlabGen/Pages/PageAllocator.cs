@@ -101,7 +101,7 @@ public sealed unsafe partial class PageAllocator : IDisposable
                 $"PerThreadPages must be between 0 and {PerThreadPageList.MaxHigh}.");
         }
 
-        SlabGenMetrics.EnsureCreated();
+        PageAllocatorMetrics.EnsureRegistered();
         MaxBytes = options.MaxBytes;
         _maxArenas = borrowed ? 0 : options.MaxBytes is long max ? max / (long)Arena.Bytes : long.MaxValue;
         _borrowed = borrowed;

@@ -9,7 +9,7 @@ internal static class CacheRegistry
 
     public static void Add(KmemCache cache, int id)
     {
-        SlabGenMetrics.EnsureCreated();
+        CacheMetrics.EnsureRegistered();
         lock (s_lock)
         {
             if (id >= s_byId.Length)

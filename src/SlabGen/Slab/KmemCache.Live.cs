@@ -282,11 +282,11 @@ public sealed unsafe partial class KmemCache
     /// <summary>Frees live objects of one slab for <see cref="Reset"/>; returns the first red-zone report of a debug cache, else null.</summary>
     private Exception? FreeForReset(PageFrame* slab, ReadOnlySpan<nint> objects)
     {
-        if (_lifetime == CacheLifetime.CheckedTypeCache)
+        if (_onReset != null)
         {
             foreach (nint obj in objects)
             {
-                *(ulong*)((byte*)obj + _layout.Size - sizeof(ulong)) = 0; // the generation word: no handle matches any more
+                _onReset((void*)obj);
             }
         }
 

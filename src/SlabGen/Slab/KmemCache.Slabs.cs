@@ -152,7 +152,7 @@ public sealed unsafe partial class KmemCache
             FreeSlabLists();
         }
 
-        _pages.RemoveCache(this);
+        _pages.UnregisterShrinker(this);
         CacheRegistry.Remove(this, id);
         OwnerIds.Return(id);
         return null;
@@ -181,6 +181,9 @@ public sealed unsafe partial class KmemCache
             };
         }
     }
+
+    // The page allocator's shrinker call (Pages/IShrinker.cs): Reclaim below.
+    long IShrinker.Reclaim(DrainScope scope) => Reclaim(scope);
 
     /// <summary>
     /// Takes back what the chosen threads' array caches hold and everything in the depot, then releases every

@@ -19,7 +19,7 @@ namespace SlabGen;
 /// memory is exhausted; misuse throws. A caller frees an object back in its constructed state.
 /// </remarks>
 [DebuggerDisplay("{ToString(),nq}")]
-public sealed unsafe partial class KmemCache : IDisposable
+public sealed unsafe partial class KmemCache : IDisposable, IShrinker
 {
     internal const SlabFlags DebugFlags = SlabFlags.Poison | SlabFlags.RedZone | SlabFlags.StoreUser | SlabFlags.ConsistencyChecks;
 
@@ -40,6 +40,9 @@ public sealed unsafe partial class KmemCache : IDisposable
     /// <summary>Whether Destroy may end this cache, and whether it keeps its empty slabs (CacheLifetime.cs).</summary>
     private CacheLifetime _lifetime;
 
+    /// <summary>What <see cref="Reset"/> does to each live object first, for the layer above (a checked type cache clears the handles' generation word); null: nothing.</summary>
+    private delegate*<void*, void> _onReset;
+
     /// <summary>How many times <see cref="Reset"/> ran, for the double-free message.</summary>
     private int _resets;
 
@@ -49,7 +52,7 @@ public sealed unsafe partial class KmemCache : IDisposable
     /// <summary>1 once a Dispose has reported this cache's leak.</summary>
     private int _leakReported;
 
-    /// <summary>Whether the cache has held a slab (or a reserve) since it was made: the SlabGen meter reports it from then on (SlabGenMetrics.PerCache).</summary>
+    /// <summary>Whether the cache has held a slab (or a reserve) since it was made: the SlabGen meter reports it from then on (CacheMetrics.PerCache).</summary>
     internal bool ShownInMetrics;
 
     private KmemCache(string name, SlabLayout layout, SlabFlags flags, delegate*<void*, void> ctor, PageAllocator pages)
@@ -67,7 +70,7 @@ public sealed unsafe partial class KmemCache : IDisposable
         _live = _debug ? new Dictionary<nint, int>() : null;
         _id = OwnerIds.Take();
         CacheRegistry.Add(this, _id);
-        pages.AddCache(this);
+        pages.RegisterShrinker(this);
     }
 
     /// <summary>
@@ -284,8 +287,13 @@ public sealed unsafe partial class KmemCache : IDisposable
     }
 
     /// <summary>Makes this the cache of a [SlabCache] type: never destroyed, and with <paramref name="checkedHandles"/> never shrunk.</summary>
-    internal void MakeTypeCache(bool checkedHandles) =>
+    /// <param name="checkedHandles">Whether the objects carry a generation word for checked handles; empty slabs then stay with the cache.</param>
+    /// <param name="onReset">Called for each live object when <see cref="Reset"/> frees it, before anything else (null: nothing).</param>
+    internal void MakeTypeCache(bool checkedHandles, delegate*<void*, void> onReset)
+    {
         _lifetime = checkedHandles ? CacheLifetime.CheckedTypeCache : CacheLifetime.TypeCache;
+        _onReset = onReset;
+    }
 
     /// <summary>Makes this kmalloc's cache of size class <paramref name="slabClass"/> (1..20): never destroyed, its slabs tagged with the class.</summary>
     internal void MakeKmallocCache(byte slabClass)

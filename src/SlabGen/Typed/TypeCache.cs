@@ -64,7 +64,7 @@ public static unsafe class TypeCache<T>
             nuint alignment = align != 0 ? (nuint)align : (flags & SlabFlags.HwCacheAlign) != 0 ? SlabLayout.CacheLine : KmemCache<T>.NaturalAlignment;
             nuint size = checkedHandles ? SlabRef<T>.GenerationOffset + sizeof(ulong) : (nuint)sizeof(T);
             var cache = KmemCache.Create(name, size, alignment, flags, (delegate*<void*, void>)ctor, pages);
-            cache.MakeTypeCache(checkedHandles);
+            cache.MakeTypeCache(checkedHandles, checkedHandles ? &ForgetHandles : null);
             s_checkedHandles = checkedHandles;
             s_cache = new KmemCache<T>(cache);
             return s_cache;
@@ -298,6 +298,9 @@ public static unsafe class TypeCache<T>
     }
 
     private static void RunConstructor(T* obj) => s_constructor!(ref *obj);
+
+    /// <summary>Reset's hook for a checked type: the generation word cleared, so no handle to the object matches any more.</summary>
+    private static void ForgetHandles(void* obj) => *SlabRef<T>.GenerationWord((T*)obj) = 0;
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static T* AllocSlow(KmemCache<T> cache, ref nint threadCache, GfpFlags flags)
