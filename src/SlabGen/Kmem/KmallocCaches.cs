@@ -78,21 +78,21 @@ internal static unsafe class KmallocCaches
         get => PerThread.Blocks;
     }
 
-    /// <summary>The calling thread's block of class <paramref name="slabClass"/> (0..20), or null: none yet, or class 0.</summary>
+    /// <summary>The calling thread's block of class <paramref name="kmallocClass"/> (0..20), or null: none yet, or class 0.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static nint* ThreadBlock(int slabClass)
+    public static nint* ThreadBlock(int kmallocClass)
     {
         nint* blocks = PerThread.Blocks;
-        return blocks == null ? null : (nint*)blocks[slabClass];
+        return blocks == null ? null : (nint*)blocks[kmallocClass];
     }
 
     /// <summary>Kmalloc's slow path: the cache's own (a debug cache keeps the size asked for), then the thread's block of the class is remembered.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public static void* AllocSlow(int slabClass, nuint size, GfpFlags flags)
+    public static void* AllocSlow(int kmallocClass, nuint size, GfpFlags flags)
     {
-        KmemCache cache = Caches[slabClass - 1];
+        KmemCache cache = Caches[kmallocClass - 1];
         void* obj = cache.AllocSized(flags, (int)Math.Max(size, 1));
-        Remember(slabClass, cache);
+        Remember(kmallocClass, cache);
         return obj;
     }
 
@@ -100,24 +100,24 @@ internal static unsafe class KmallocCaches
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static void FreeSlow(void* obj, PageFrame* slab)
     {
-        int slabClass = SlabPage.Of(slab)->KmallocClass;
-        if (slabClass == 0)
+        int kmallocClass = SlabPage.Of(slab)->KmallocClass;
+        if (kmallocClass == 0)
         {
             KmemCache.FreeToSlabCache(obj, slab);
             return;
         }
 
-        KmemCache cache = Caches[slabClass - 1];
+        KmemCache cache = Caches[kmallocClass - 1];
         cache.Free(obj);
-        Remember(slabClass, cache);
+        Remember(kmallocClass, cache);
     }
 
-    private static void Remember(int slabClass, KmemCache cache)
+    private static void Remember(int kmallocClass, KmemCache cache)
     {
         nint* block = cache.ThreadBlock();
         if (block != null)
         {
-            ThreadBlocksCreated[slabClass] = (nint)block;
+            ThreadBlocksCreated[kmallocClass] = (nint)block;
         }
     }
 
@@ -152,11 +152,7 @@ internal static unsafe class KmallocCaches
             // their largest power-of-two divisor (8, 16, 32, …, 2048).
             nuint align = (nuint)Math.Min(size & -size, PageAllocator.PageSize);
             caches[i] = KmemCache.Create(name, (nuint)size, align, pages: pages);
-            caches[i].ServesKmalloc = true;
-            if (shared)
-            {
-                caches[i].MakeKmallocCache((byte)(i + 1));
-            }
+            caches[i].MakeKmallocCache(shared ? (byte)(i + 1) : (byte)0);
         }
 
         return caches;

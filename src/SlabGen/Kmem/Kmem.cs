@@ -48,10 +48,10 @@ public static unsafe partial class Kmem
             return KmallocLarge(size, flags);
         }
 
-        int slabClass = KmallocCaches.ClassOf(size);
+        int kmallocClass = KmallocCaches.ClassOf(size);
         if (blocks != null)
         {
-            var block = (nint*)blocks[slabClass];
+            var block = (nint*)blocks[kmallocClass];
             void* obj = block == null ? null : ArrayCache.TryPop(block, flags);
             if (obj != null)
             {
@@ -59,7 +59,7 @@ public static unsafe partial class Kmem
             }
         }
 
-        return KmallocCaches.AllocSlow(slabClass, size, flags);
+        return KmallocCaches.AllocSlow(kmallocClass, size, flags);
     }
 
     /// <summary>Allocates zeroed memory (<c>kzalloc</c>): <see cref="Kmalloc"/> with <see cref="GfpFlags.Zero"/>.</summary>

@@ -1,6 +1,7 @@
-// The buddy page allocator (mm/page_alloc.c): the public surface and the fast paths.
-// Allocations and frees of orders 0..5 go through the calling thread's page list without a lock or an atomic;
-// everything else, and a miss, goes to the named slow paths, which take the zone lock (PageAllocator.Zone.cs).
+// The buddy page allocator (mm/page_alloc.c): every field with what guards it, the public surface, the fast paths and
+// Dispose. Allocations and frees of orders 0..5 go through the calling thread's page list without a lock or an atomic;
+// everything else, and a miss, goes to the named slow paths, which take the zone lock (PageAllocator.Zone.cs); arenas
+// in PageAllocator.Arenas.cs, reclaim and reserve in PageAllocator.Reclaim.cs.
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
@@ -47,14 +48,61 @@ public sealed unsafe partial class PageAllocator : IDisposable
         public static readonly PageAllocator Instance = new(new PageAllocatorOptions { TrimOnMemoryPressure = true, MaxBytes = SharedCap(), Name = "shared" }) { _isShared = true };
     }
 
+    // What an allocator holds, and what guards each field. Set in the constructor (or its object initializer, for
+    // _isShared) and never written again, so read without a lock anywhere: _isShared, _cookie, _freeArea and
+    // _pageLists and _shrinkers (the references), _maxArenas, _borrowed, _unusablePages, MaxBytes, PerThreadPages,
+    // TrimsOnMemoryPressure, Name.
+
     /// <summary>Whether this is <see cref="Shared"/>, which is never disposed.</summary>
     private bool _isShared;
 
     /// <summary>Never reused: tells this allocator's per-thread lists from those a disposed allocator with the same id left.</summary>
     private readonly long _cookie = ThreadSlots.NewCookie();
 
-    /// <summary>The slot of this allocator in the per-thread tables; -1 once disposed.</summary>
+    /// <summary>The slot of this allocator in the per-thread tables; -1 once disposed. Written under the zone lock (Dispose); the fast paths read it without one.</summary>
     private int _id;
+
+    /// <summary>The zone lock: the buddy lists, the arena list and the page counts below.</summary>
+    private readonly Lock _zoneLock = new();
+
+    /// <summary>The free blocks of each order; guarded by the zone lock.</summary>
+    private readonly PageFrameList[] _freeArea = new PageFrameList[MaxOrder + 1];
+
+    /// <summary>The arenas held, in the order they came; guarded by the zone lock (a borrowing constructor fills it before publishing).</summary>
+    private readonly List<nint> _arenas = [];
+
+    /// <summary>The threads' page lists (PerThreadPageList.cs): each touched only by its thread, or by a drain that holds it (PerThread/).</summary>
+    private readonly PerThreadRegistry<PerThreadPageList> _pageLists = new();
+
+    /// <summary>What parks this allocator's pages (its caches), for Reclaim and Dispose; guarded by itself (only Dispose takes the zone lock under it).</summary>
+    private readonly List<IShrinker> _shrinkers = [];
+
+    /// <summary>The cap in arenas: MaxBytes in whole arenas, long.MaxValue without a cap, 0 over borrowed memory (which never grows).</summary>
+    private readonly long _maxArenas;
+
+    /// <summary>Whether the arenas are memory the caller gave (PageAllocator.Borrowed.cs): none is taken from or given back to the OS.</summary>
+    private readonly bool _borrowed;
+
+    /// <summary>Pages of borrowed arenas outside the caller's block or holding the frames: never free, never allocated. Set by the constructor.</summary>
+    private long _unusablePages;
+
+    /// <summary>Arenas held plus arenas being taken from the OS: the count the cap is checked against (Interlocked).</summary>
+    private long _arenaReservations;
+
+    /// <summary>Arenas being taken from the OS right now (AddArena), which a thread at the cap waits for (Interlocked, Volatile.Read).</summary>
+    private int _arenasInFlight;
+
+    /// <summary>Allocations that failed for want of memory (Interlocked.Increment, Volatile.Read).</summary>
+    private long _failedAllocations;
+
+    /// <summary>Pages on the buddy lists; guarded by the zone lock.</summary>
+    private long _freePages;
+
+    /// <summary>Free pages only Atomic allocations may take (<see cref="Reserve"/>); guarded by the zone lock.</summary>
+    private long _reservedPages;
+
+    /// <summary>1 once a Dispose has reported that the allocator was still in use (Interlocked.Exchange).</summary>
+    private int _leakReported;
 
     /// <summary>
     /// The embedded default allocator, never disposed: no cap, unless the process sets one through
@@ -380,5 +428,94 @@ public sealed unsafe partial class PageAllocator : IDisposable
             _ => $"double free: the block at 0x{(nuint)address:x} is not allocated",
         };
         throw new ArgumentException($"Bad FreePages: {problem}.", nameof(address));
+    }
+
+    /// <summary>
+    /// Gives all arenas back to the OS, once nothing uses them: every cache on this allocator destroyed and every
+    /// block freed (blocks parked on threads' per-thread lists count as free). Never throws for what is left
+    /// (.NET's rule for Dispose): while a cache or a block still uses the allocator, it stays in place and usable, and
+    /// the leak is reported once, a <see cref="SlabGenEventSource.AllocatorLeaked"/> event and the
+    /// <c>slabgen.pages.leaked_disposals</c> counter naming what is left. Dispose again once it is gone.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">On <see cref="Shared"/>, which lives as long as the process.</exception>
+    public void Dispose()
+    {
+        if (_isShared)
+        {
+            throw new InvalidOperationException("PageAllocator.Shared lives as long as the process and cannot be disposed.");
+        }
+
+        if (_id < 0)
+        {
+            return;
+        }
+
+        _pageLists.Drain(DrainScope.All);
+        int id;
+        string? leak = null;
+        lock (_shrinkers)
+        {
+            lock (_zoneLock)
+            {
+                id = _id;
+                if (id < 0)
+                {
+                    return;
+                }
+
+                long inUse = PagesInUseLocked();
+                if (_shrinkers.Count != 0 || inUse != 0)
+                {
+                    leak = $"PageAllocator #{id} was disposed while in use: " + (_shrinkers.Count != 0
+                        ? $"{_shrinkers.Count} cache(s) still take slabs from it ({string.Join(", ", _shrinkers.Take(8).Select(shrinker => $"'{shrinker.Name}'"))}{(_shrinkers.Count > 8 ? ", …" : "")}) and {inUse} page(s) are allocated. Destroy the caches"
+                        : $"{inUse} page(s) are still allocated from it. Free them") +
+                        " and dispose again; until then it keeps its memory and stays usable.";
+                }
+                else
+                {
+                    _id = -1;
+                    Owners.ById.TryRemove(id, out _);
+                }
+            }
+        }
+
+        if (leak is not null)
+        {
+            if (Interlocked.Exchange(ref _leakReported, 1) == 0)
+            {
+                SlabGenEventSource.Log.AllocatorLeaked(id, leak);
+                SlabGenMetrics.RecordLeakedDisposal(id);
+            }
+
+            return;
+        }
+
+        _pageLists.Close();
+        MemoryPressure.Remove(this);
+        lock (_zoneLock)
+        {
+            foreach (nint arena in _arenas)
+            {
+                Arena.Destroy((Arena*)arena);
+            }
+
+            _arenas.Clear();
+            Array.Clear(_freeArea);
+            _freePages = 0;
+        }
+
+        OwnerIds.Return(id);
+    }
+
+    /// <summary>Pages of the arenas that are not on a buddy list: allocated, or parked on a per-thread list. Under the zone lock.</summary>
+    private long PagesInUseLocked()
+    {
+        long free = 0;
+        for (int order = 0; order <= MaxOrder; order++)
+        {
+            free += (long)_freeArea[order].Count << order;
+        }
+
+        return ((long)_arenas.Count << MaxOrder) - free - _unusablePages;
     }
 }

@@ -5,7 +5,7 @@
 // can take a list's blocks back (a drain, PerThread/): Trim, DrainPerThreadPages and a failing allocation do.
 //
 // The block (PerThreadBlock.cs) is found through ThreadSlots by the allocator's id:
-//   [header: Cookie Busy Floor Capacity Limit InterruptDepth* Count][Count 0..5][frames of order 0 (High)] … [order 5 (High)]
+//   [header: Cookie Busy State Capacity Limit InterruptDepth* Count][Count 0..5][frames of order 0 (High)] … [order 5 (High)]
 //   Count = pages held, all orders together; Capacity = High (0 while a drain holds the list).
 using System.Runtime.CompilerServices;
 
@@ -95,7 +95,7 @@ internal sealed unsafe class PerThreadPageList : PerThreadState
 
     /// <summary>
     /// The hottest block of <paramref name="order"/> (0..MaxListOrder) in a list block, or null when there is none or a
-    /// drain has the list. The count store comes before the Floor load: that order is the drain handshake (PerThreadBlock.cs).
+    /// drain has the list. The count store comes before the State load: that order is the drain handshake (PerThreadBlock.cs).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static PageFrame* TryPop(nint* block, int order, int high)

@@ -3,10 +3,10 @@
 // pays for no lock, no atomic instruction and no extra store. The whole mechanism: docs/per-thread.md.
 //
 // Layout (pinned words; the first HeaderWords are the same for every kind of block):
-//   [Cookie][Busy][Floor][Capacity][Limit][InterruptDepth*][Count][kind-specific words …]
+//   [Cookie][Busy][State][Capacity][Limit][InterruptDepth*][Count][kind-specific words …]
 //   Cookie          the owner's cookie, never reused: the one ownership check (IsOwnedBy).
 //   Busy            written by the owning thread only, on its slow paths: 1 inside a slow-path step, else 0.
-//   Floor           Open (0); Held while a drain copies the block; Taken after a drain until the owner has
+//   State           Open (0); Held while a drain copies the block; Taken after a drain until the owner has
 //                   caught up with it (Reconcile); Dead once the block's owner (a cache, an allocator) is gone.
 //   Capacity        how much the block may hold: Limit while open, 0 otherwise.
 //   Limit           the configured capacity.
@@ -15,14 +15,14 @@
 //   Count           how much the block holds (array cache: objects on its stack; page list: pages, and a count per order).
 //
 // The fast paths (ArrayCache.TryPop/TryPush, PerThreadPageList.TryPop/TryPush):
-//   pop:  c = Count; Count = c - 1 (release); if Floor == Open take entry c - 1, else Count = c (undo) and miss
+//   pop:  c = Count; Count = c - 1 (release); if State == Open take entry c - 1, else Count = c (undo) and miss
 //   push: c = Count; if c < Capacity: entry c = x; Count = c + 1 (release), else miss
 // A drain (a holder) never writes Count or an entry of a live thread's block. It takes the entries below the Count it
 // reads and records that Count (the state's "seen" mark); the owner's next slow path drops the taken entries and
 // reopens the block (Reconcile). Why the two never hand out one object twice:
-//   holder: Floor = Held; Capacity = 0;  Interlocked.MemoryBarrierProcessWide();  wait while Busy;  read Count …
+//   holder: State = Held; Capacity = 0;  Interlocked.MemoryBarrierProcessWide();  wait while Busy;  read Count …
 // The process-wide barrier (membarrier on Linux, FlushProcessWriteBuffers on Windows) runs a full fence on every
-// processor that runs a thread of the process. A pop stores Count before it reads Floor, so if it read Open, its
+// processor that runs a thread of the process. A pop stores Count before it reads State, so if it read Open, its
 // store was before the barrier and the holder's read sees the decremented Count: the popped entry is not taken. If
 // it read Held, it undoes its store; whether the holder saw c or c - 1, Reconcile leaves exactly the entries the
 // holder did not take. A push needs no such order: its entry is above any Count the holder can read unless the
@@ -43,23 +43,23 @@ internal static unsafe class PerThreadBlock
 {
     public const int CookieIndex = 0;
     public const int BusyIndex = 1;
-    public const int FloorIndex = 2;
+    public const int StateIndex = 2;
     public const int CapacityIndex = 3;
     public const int LimitIndex = 4;
     public const int InterruptDepthIndex = 5;
     public const int CountIndex = 6;
     public const int HeaderWords = 7;
 
-    /// <summary>Floor of an open block: every fast path may proceed.</summary>
+    /// <summary>State of an open block: every fast path may proceed.</summary>
     public const nint Open = 0;
 
-    /// <summary>Floor while a drain copies the block.</summary>
+    /// <summary>State while a drain copies the block.</summary>
     public const nint Held = 1;
 
-    /// <summary>Floor after a drain took the block's contents, until the owner's next slow path reconciles.</summary>
+    /// <summary>State after a drain took the block's contents, until the owner's next slow path reconciles.</summary>
     public const nint Taken = 2;
 
-    /// <summary>Floor once the block's owner (a cache or an allocator) is gone: the block stays shut for good.</summary>
+    /// <summary>State once the block's owner (a cache or an allocator) is gone: the block stays shut for good.</summary>
     public const nint Dead = 3;
 
     /// <summary>Fills in the common header of a new block of the calling thread.</summary>
@@ -77,7 +77,7 @@ internal static unsafe class PerThreadBlock
 
     /// <summary>Whether the block is open: read after the owner's Count store in a pop (the handshake's load).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool IsOpen(nint* block) => Volatile.Read(ref block[FloorIndex]) == Open;
+    public static bool IsOpen(nint* block) => Volatile.Read(ref block[StateIndex]) == Open;
 
     /// <summary>Owner side, slow paths: marks the start of a slow-path step.</summary>
     public static void BeginStep(nint* block) => Volatile.Write(ref block[BusyIndex], 1);
@@ -88,12 +88,12 @@ internal static unsafe class PerThreadBlock
     /// <summary>Holder side, under the state's HoldLock: shuts the block to its owner's operations.</summary>
     public static void BeginHold(nint* block)
     {
-        if (Volatile.Read(ref block[FloorIndex]) == Dead)
+        if (Volatile.Read(ref block[StateIndex]) == Dead)
         {
             return;
         }
 
-        Volatile.Write(ref block[FloorIndex], Held);
+        Volatile.Write(ref block[StateIndex], Held);
         Volatile.Write(ref block[CapacityIndex], 0);
     }
 
@@ -110,9 +110,9 @@ internal static unsafe class PerThreadBlock
     /// <summary>Holder side: the contents are taken; the owner reconciles on its next slow path (a dead block stays dead).</summary>
     public static void EndHold(nint* block)
     {
-        if (Volatile.Read(ref block[FloorIndex]) != Dead)
+        if (Volatile.Read(ref block[StateIndex]) != Dead)
         {
-            Volatile.Write(ref block[FloorIndex], Taken);
+            Volatile.Write(ref block[StateIndex], Taken);
         }
     }
 
@@ -120,13 +120,13 @@ internal static unsafe class PerThreadBlock
     public static void Reopen(nint* block)
     {
         Volatile.Write(ref block[CapacityIndex], block[LimitIndex]);
-        Volatile.Write(ref block[FloorIndex], Open);
+        Volatile.Write(ref block[StateIndex], Open);
     }
 
     /// <summary>Holder side: shuts a held block for good; every later operation of its owner fails.</summary>
     public static void Kill(nint* block)
     {
         Volatile.Write(ref block[CapacityIndex], 0);
-        Volatile.Write(ref block[FloorIndex], Dead);
+        Volatile.Write(ref block[StateIndex], Dead);
     }
 }

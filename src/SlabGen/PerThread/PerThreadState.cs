@@ -37,7 +37,7 @@ internal abstract unsafe class PerThreadState
     public int SlowPaths;
 
     /// <summary>Whether a drain has taken the contents and the owner has not caught up yet.</summary>
-    protected bool IsTaken => Volatile.Read(ref Block[PerThreadBlock.FloorIndex]) == PerThreadBlock.Taken;
+    protected bool IsTaken => Volatile.Read(ref Block[PerThreadBlock.StateIndex]) == PerThreadBlock.Taken;
 
     /// <summary>
     /// Owner side: begins a slow-path step on the thread's own block, first catching up with a drain that took
@@ -50,14 +50,14 @@ internal abstract unsafe class PerThreadState
         while (true)
         {
             PerThreadBlock.BeginStep(block);
-            nint floor = Volatile.Read(ref block[PerThreadBlock.FloorIndex]);
-            if (floor == PerThreadBlock.Open)
+            nint blockState = Volatile.Read(ref block[PerThreadBlock.StateIndex]);
+            if (blockState == PerThreadBlock.Open)
             {
                 return true;
             }
 
             PerThreadBlock.EndStep(block);
-            if (floor == PerThreadBlock.Dead)
+            if (blockState == PerThreadBlock.Dead)
             {
                 return false;
             }
@@ -65,7 +65,7 @@ internal abstract unsafe class PerThreadState
             // Held or Taken: the lock waits for the holder, then the owner drops what it took.
             lock (HoldLock)
             {
-                if (Volatile.Read(ref block[PerThreadBlock.FloorIndex]) == PerThreadBlock.Taken)
+                if (Volatile.Read(ref block[PerThreadBlock.StateIndex]) == PerThreadBlock.Taken)
                 {
                     Reconcile();
                     PerThreadBlock.Reopen(block);
@@ -79,14 +79,14 @@ internal abstract unsafe class PerThreadState
     {
         nint* block = Block;
         PerThreadBlock.BeginStep(block);
-        nint floor = Volatile.Read(ref block[PerThreadBlock.FloorIndex]);
-        if (floor == PerThreadBlock.Open)
+        nint blockState = Volatile.Read(ref block[PerThreadBlock.StateIndex]);
+        if (blockState == PerThreadBlock.Open)
         {
             return true;
         }
 
         PerThreadBlock.EndStep(block);
-        if (floor != PerThreadBlock.Taken || !HoldLock.TryEnter())
+        if (blockState != PerThreadBlock.Taken || !HoldLock.TryEnter())
         {
             return false;
         }
@@ -107,7 +107,7 @@ internal abstract unsafe class PerThreadState
         }
 
         PerThreadBlock.BeginStep(block);
-        if (Volatile.Read(ref block[PerThreadBlock.FloorIndex]) == PerThreadBlock.Open)
+        if (Volatile.Read(ref block[PerThreadBlock.StateIndex]) == PerThreadBlock.Open)
         {
             return true;
         }

@@ -9,7 +9,7 @@
 //
 // The block (PerThreadBlock.cs) is found through ThreadSlots by cache id, through a generated type's own thread
 // static, or through kmalloc's per-thread table; all three reach this same block, whose address never changes:
-//   [header: Cookie Busy Floor Capacity Limit InterruptDepth* Count][FreeTag FreeWord SlabMask Span Divisor][entry 0 .. entry Limit-1]
+//   [header: Cookie Busy State Capacity Limit InterruptDepth* Count][FreeTag FreeWord SlabMask Span Divisor][entry 0 .. entry Limit-1]
 //   Count = objects on the stack, the last of them the hottest; Capacity = Limit (0 while a drain has the block).
 // The entries are inline so a pop or a push touches the block's own cache lines only. The five words after the
 // common header are the cache's constants that the checked free needs, copied here so every route reads them from
@@ -123,7 +123,7 @@ internal sealed unsafe class ArrayCache : PerThreadState
     /// The fast-path pop of every allocation entry point: the hottest object of <paramref name="block"/> (a
     /// thread's block, not null), or null when the stack is empty, a drain has the block, or
     /// <paramref name="flags"/> need the slow path (<see cref="Gfp.FastPathServes"/>).
-    /// The Count store comes before the Floor load: that order is the drain handshake (PerThreadBlock.cs).
+    /// The Count store comes before the State load: that order is the drain handshake (PerThreadBlock.cs).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void* TryPop(nint* block, GfpFlags flags) => TryPop(block, flags, block[FreeWordIndex]);

@@ -1,5 +1,5 @@
 // Who may end a cache's life. An ordinary cache ends with Destroy or Dispose. The cache of a [SlabCache] type
-// and a kmalloc size cache live as long as the process: a thread static of the generated type, or kmalloc's
+// and a size cache of the shared kmalloc set live as long as the process: a thread static of the generated type, or kmalloc's
 // per-thread table, points into their per-thread blocks without a cookie check, so they must never be destroyed.
 namespace SlabGen;
 
@@ -15,6 +15,6 @@ internal enum CacheLifetime : byte
     /// <summary>The cache of a checked [SlabCache] struct: as <see cref="TypeCache"/>, and it keeps its empty slabs, whose objects' generation words stale handles still read.</summary>
     CheckedTypeCache,
 
-    /// <summary>A kmalloc size cache: lives as long as the process.</summary>
-    KmallocCache,
+    /// <summary>A size cache of the shared kmalloc set (<c>Kmem.Kmalloc</c>): lives as long as the process.</summary>
+    SharedKmallocCache,
 }

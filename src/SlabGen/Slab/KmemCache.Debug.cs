@@ -4,7 +4,6 @@
 // make an object unfreeable. Red zones are byte-exact on both sides (SlabLayout.cs); for kmalloc the bytes between
 // the size asked for and the class size are red zone too, as SLUB's kmalloc redzone (orig_size). Under RedZone the rest
 // of each slot, past the free pointer, is filled with 0x5a and checked on free and allocation (SLUB's check_pad_bytes).
-using System.Diagnostics;
 using System.Runtime.InteropServices;
 
 namespace SlabGen;
@@ -16,16 +15,6 @@ public sealed unsafe partial class KmemCache
     private const byte RedActive = 0xcc;
     private const byte RedInactive = 0xbb;
     private const byte PadPoison = 0x5a; // SLUB's POISON_INUSE, which check_pad_bytes expects in a slot's padding
-
-    /// <summary>
-    /// Debug caches: the live objects and the size each was asked for (kmalloc's requested size; the object size for
-    /// other caches), guarded by the cache lock. It is the state the checks trust: it is outside the slab, so no write
-    /// into the slab can make an object unfreeable.
-    /// </summary>
-    private readonly Dictionary<nint, int>? _live;
-
-    /// <summary>Where each live object was allocated (StoreUser), guarded by the cache lock.</summary>
-    private readonly Dictionary<nint, string>? _allocationSites;
 
     /// <summary>Prepares an object of a new slab: constructed, or poisoned with its red zones inactive.</summary>
     private void InitObject(byte* obj)

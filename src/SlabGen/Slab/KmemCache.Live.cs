@@ -17,9 +17,6 @@ namespace SlabGen;
 
 public sealed unsafe partial class KmemCache
 {
-    /// <summary>The slab-list buffers of the pins; one reference, so the fast paths' fields keep their places. Guarded by the cache lock.</summary>
-    private readonly PinBuffers _pinBuffers = new();
-
     /// <summary>
     /// The objects the cache keeps slabs for (<see cref="Reserve"/>): that many objects can be live at once without
     /// the cache taking memory, so <see cref="GfpFlags.Atomic"/> allocations do not fail for want of a slab.

@@ -1,7 +1,9 @@
 // A slab cache (mm/slub.c, mm/slab.c): objects of one size carved from slabs of 2^order pages.
-// This file: the public surface and the fast paths. An allocation pops the calling thread's array cache and
-// a free pushes onto it, without a lock or an atomic (ArrayCache.cs); misses go to the named slow paths
-// (KmemCache.Slabs.cs), debug caches always do (KmemCache.Debug.cs).
+// This file: every field of the cache with what guards it, the public surface and the fast paths. An allocation pops
+// the calling thread's array cache and a free pushes onto it, without a lock or an atomic (ArrayCache.cs); misses go
+// to the slow paths (KmemCache.Refill.cs, over the slab lists of KmemCache.Slabs.cs), debug caches always do
+// (KmemCache.Debug.cs). Counting, Shrink and Destroy: KmemCache.Lifetime.cs; enumeration, Reset and Reserve:
+// KmemCache.Live.cs.
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
@@ -23,6 +25,11 @@ public sealed unsafe partial class KmemCache : IDisposable, IShrinker
 {
     internal const SlabFlags DebugFlags = SlabFlags.Poison | SlabFlags.RedZone | SlabFlags.StoreUser | SlabFlags.ConsistencyChecks;
 
+    // What a cache holds, and what guards each field (as struct kmem_cache in mm/slab.h). "The cache lock" is
+    // _node.Lock. Set in the constructor and never written again, so read without a lock anywhere, fast paths included:
+    // _pages, _ctor, _layout, _debug, _cookie, _freeTag, _arrayCaches, _depot, _pinBuffers, _live, _allocationSites
+    // (the references; what they hold is guarded as said at each), Name, Flags, Limit, BatchCount.
+
     private readonly PageAllocator _pages;
     private readonly delegate*<void*, void> _ctor;
     private readonly SlabLayout _layout;
@@ -31,11 +38,45 @@ public sealed unsafe partial class KmemCache : IDisposable, IShrinker
     /// <summary>Never reused: tells this cache's per-thread blocks from those a destroyed cache with the same id left.</summary>
     private readonly long _cookie = ThreadSlots.NewCookie();
 
-    /// <summary>The secret a free object's free word is XORed with (ArrayCache.cs, "Checked frees"); random, so data that looks free is rare.</summary>
+    /// <summary>The secret a free object's free word is XORed with (FreeWord.cs); random, so data that looks free is rare.</summary>
     private readonly nint _freeTag = (nint)Random.Shared.NextInt64(long.MinValue, long.MaxValue);
 
-    /// <summary>The id of this cache in the per-thread tables and page frames; -1 once destroyed.</summary>
+    /// <summary>
+    /// The id of this cache in the per-thread tables and page frames; -1 once destroyed. Written under the cache lock
+    /// (Destroy); the fast paths read it without one (a destroyed cache's blocks are shut first, PerThread/).
+    /// </summary>
     private int _id;
+
+    /// <summary>The threads' array caches (per-thread blocks, ArrayCache.cs): each touched only by its thread, or by a drain that holds it (PerThread/).</summary>
+    private readonly PerThreadRegistry<ArrayCache> _arrayCaches = new();
+
+    /// <summary>Full and empty magazines shared by the threads (MagazineDepot.cs): lock-free rings, any thread.</summary>
+    private readonly MagazineDepot _depot;
+
+    /// <summary>The slab lists, the cache lock and the active count (SlabLists.cs, the kernel's kmem_cache_node): every field under that lock; ActiveObjects also read with Volatile.Read.</summary>
+    private SlabLists _node;
+
+    /// <summary>The last freelist corruption TakeObjects found, for a debug allocation to throw; guarded by the cache lock.</summary>
+    private string? _freelistCorruption;
+
+    /// <summary>The colour of the next slab (Interlocked.Increment, no lock).</summary>
+    private uint _nextColour;
+
+    /// <summary>The slab-list buffers of enumerations and resets (KmemCache.Live.cs): guarded by the cache lock.</summary>
+    private readonly PinBuffers _pinBuffers = new();
+
+    /// <summary>
+    /// Debug caches: the live objects and the size each was asked for (kmalloc's requested size; the object size for
+    /// other caches), guarded by the cache lock. It is the state the checks trust: it is outside the slab, so no write
+    /// into the slab can make an object unfreeable.
+    /// </summary>
+    private readonly Dictionary<nint, int>? _live;
+
+    /// <summary>Where each live object was allocated (StoreUser), guarded by the cache lock.</summary>
+    private readonly Dictionary<nint, string>? _allocationSites;
+
+    // Set by the layer that makes the cache (MakeTypeCache, MakeKmallocCache) before the
+    // cache reaches any other thread, and never written again.
 
     /// <summary>Whether Destroy may end this cache, and whether it keeps its empty slabs (CacheLifetime.cs).</summary>
     private CacheLifetime _lifetime;
@@ -43,16 +84,24 @@ public sealed unsafe partial class KmemCache : IDisposable, IShrinker
     /// <summary>What <see cref="Reset"/> does to each live object first, for the layer above (a checked type cache clears the handles' generation word); null: nothing.</summary>
     private delegate*<void*, void> _onReset;
 
-    /// <summary>How many times <see cref="Reset"/> ran, for the double-free message.</summary>
+    /// <summary>Written into every slab's frame (SlabPage.KmallocClass): the shared kmalloc set's size class (1..20), or 0 for other caches.</summary>
+    private byte _kmallocClass;
+
+    /// <summary>Whether the cache is a size cache of a kmalloc allocator (shared or not): its objects belong to every Kmalloc caller.</summary>
+    private bool _servesKmalloc;
+
+    // Counters and flags of any thread.
+
+    /// <summary>How many times <see cref="Reset"/> ran, for the double-free message (Interlocked.Increment, Volatile.Read).</summary>
     private int _resets;
 
-    /// <summary>Written into every slab's frame: the kmalloc size class (1..20), or 0 for other caches.</summary>
-    private byte _slabClass;
-
-    /// <summary>1 once a Dispose has reported this cache's leak.</summary>
+    /// <summary>1 once a Dispose has reported this cache's leak (Interlocked.Exchange).</summary>
     private int _leakReported;
 
-    /// <summary>Whether the cache has held a slab (or a reserve) since it was made: the SlabGen meter reports it from then on (CacheMetrics.PerCache).</summary>
+    /// <summary>
+    /// Whether the cache has held a slab (or a reserve) since it was made: the SlabGen meter reports it from then on
+    /// (CacheMetrics.PerCache). Set once, by whichever collection sees it first; a race sets it twice, to the same value.
+    /// </summary>
     internal bool ShownInMetrics;
 
     private KmemCache(string name, SlabLayout layout, SlabFlags flags, delegate*<void*, void> ctor, PageAllocator pages)
@@ -295,15 +344,22 @@ public sealed unsafe partial class KmemCache : IDisposable, IShrinker
         _onReset = onReset;
     }
 
-    /// <summary>Makes this kmalloc's cache of size class <paramref name="slabClass"/> (1..20): never destroyed, its slabs tagged with the class.</summary>
-    internal void MakeKmallocCache(byte slabClass)
+    /// <summary>
+    /// Makes this a size cache of a kmalloc allocator: of the shared set when <paramref name="kmallocClass"/> is its class
+    /// (1..20: never destroyed, its slabs tagged with the class for Kfree), of another allocator's set when 0.
+    /// </summary>
+    internal void MakeKmallocCache(byte kmallocClass)
     {
-        _lifetime = CacheLifetime.KmallocCache;
-        _slabClass = slabClass;
+        _servesKmalloc = true;
+        if (kmallocClass != 0)
+        {
+            _lifetime = CacheLifetime.SharedKmallocCache;
+            _kmallocClass = kmallocClass;
+        }
     }
 
     /// <summary>Whether the cache is a size cache of a kmalloc allocator (shared or not): its objects belong to every Kmalloc caller.</summary>
-    internal bool ServesKmalloc { get; set; }
+    internal bool ServesKmalloc => _servesKmalloc;
 
     /// <summary>Whether this is the cache of a [SlabCache] type (<see cref="MakeTypeCache"/>).</summary>
     internal bool IsTypeCache => _lifetime is CacheLifetime.TypeCache or CacheLifetime.CheckedTypeCache;
