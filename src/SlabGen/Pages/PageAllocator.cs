@@ -231,7 +231,7 @@ public sealed unsafe partial class PageAllocator : IDisposable
         // gate is Gfp's, with the interrupt depth read through the list's header; Zero is served here too.
         nint* list = ThreadSlots.Find(_id);
         if ((uint)order <= PerThreadPageList.MaxListOrder && PerThreadBlock.IsOwnedBy(list, _cookie)
-            && Gfp.FastPathServes(flags & ~GfpFlags.Zero, (int*)list[PerThreadBlock.InterruptDepthIndex]))
+            && Gfp.FastPathServes(flags & ~GfpFlags.Zero, PerThreadBlock.Header(list)->InterruptDepth))
         {
             PageFrame* page = PerThreadPageList.TryPop(list, order, PerThreadPages);
             if (page != null)

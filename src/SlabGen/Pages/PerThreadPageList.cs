@@ -106,7 +106,7 @@ internal sealed unsafe class PerThreadPageList : PerThreadState
             Volatile.Write(ref block[CountsIndex + order], count - 1);
             if (PerThreadBlock.IsOpen(block))
             {
-                block[PerThreadBlock.CountIndex] -= 1 << order;
+                PerThreadBlock.Header(block)->Count -= 1 << order;
                 return (PageFrame*)block[FramesIndex + (order * high) + count - 1];
             }
 
@@ -123,15 +123,15 @@ internal sealed unsafe class PerThreadPageList : PerThreadState
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool TryPush(nint* block, PageFrame* page, int order, int high)
     {
-        nint pages = block[PerThreadBlock.CountIndex] + (1 << order);
-        if (pages <= Volatile.Read(ref block[PerThreadBlock.CapacityIndex]))
+        nint pages = PerThreadBlock.Header(block)->Count + (1 << order);
+        if (pages <= Volatile.Read(ref PerThreadBlock.Header(block)->Capacity))
         {
             // Marked before the count publishes the block: once a drain sees it, it may free it.
             page->Flags = PageFlags.PerThread;
             nint count = block[CountsIndex + order];
             block[FramesIndex + (order * high) + count] = (nint)page;
             Volatile.Write(ref block[CountsIndex + order], count + 1);
-            block[PerThreadBlock.CountIndex] = pages;
+            PerThreadBlock.Header(block)->Count = pages;
             return true;
         }
 
@@ -199,7 +199,7 @@ internal sealed unsafe class PerThreadPageList : PerThreadState
             pages += present << order;
         }
 
-        Block[PerThreadBlock.CountIndex] = pages;
+        PerThreadBlock.Header(Block)->Count = pages;
     }
 
     /// <inheritdoc/>
@@ -240,6 +240,6 @@ internal sealed unsafe class PerThreadPageList : PerThreadState
 
         frames[count..].CopyTo(frames);
         Block[CountsIndex + order] -= count;
-        Block[PerThreadBlock.CountIndex] -= count << order;
+        PerThreadBlock.Header(Block)->Count -= count << order;
     }
 }

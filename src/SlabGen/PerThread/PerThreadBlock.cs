@@ -13,6 +13,8 @@
 //   InterruptDepth* the owning thread's interrupt-context depth word (InterruptContext), so a fast path tests it
 //                   without a second thread-local access.
 //   Count           how much the block holds (array cache: objects on its stack; page list: pages, and a count per order).
+// BlockHeader is this header as an explicit-layout struct; the kind-specific words follow it (ArrayCache.cs,
+// PerThreadPageList.cs).
 //
 // The fast paths (ArrayCache.TryPop/TryPush, PerThreadPageList.TryPop/TryPush):
 //   pop:  c = Count; Count = c - 1 (release); if State == Open take entry c - 1, else Count = c (undo) and miss
@@ -36,8 +38,35 @@
 // a few dozen instructions with no call, lock or wait, so the holder waits at most until a preempted owner runs.
 // Holders take a state's HoldLock for the whole hold; the owner takes it only to reconcile after a drain.
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace SlabGen;
+
+/// <summary>The header every per-thread block starts with: the layout above, word for word (as <see cref="PageFrame"/> is a page's).</summary>
+[StructLayout(LayoutKind.Explicit, Size = PerThreadBlock.HeaderWords * sizeof(long))]
+internal unsafe struct BlockHeader
+{
+    /// <summary>The owner's cookie, never reused: the one ownership check.</summary>
+    [FieldOffset(PerThreadBlock.CookieIndex * sizeof(long))] public nint Cookie;
+
+    /// <summary>1 inside an owner's slow-path step, else 0; written by the owning thread only.</summary>
+    [FieldOffset(PerThreadBlock.BusyIndex * sizeof(long))] public nint Busy;
+
+    /// <summary>Open, Held, Taken or Dead (<see cref="PerThreadBlock.Open"/> and the constants after it).</summary>
+    [FieldOffset(PerThreadBlock.StateIndex * sizeof(long))] public nint State;
+
+    /// <summary>How much the block may hold: <see cref="Limit"/> while open, 0 otherwise.</summary>
+    [FieldOffset(PerThreadBlock.CapacityIndex * sizeof(long))] public nint Capacity;
+
+    /// <summary>The configured capacity.</summary>
+    [FieldOffset(PerThreadBlock.LimitIndex * sizeof(long))] public nint Limit;
+
+    /// <summary>The owning thread's interrupt-context depth word.</summary>
+    [FieldOffset(PerThreadBlock.InterruptDepthIndex * sizeof(long))] public int* InterruptDepth;
+
+    /// <summary>How much the block holds: objects on an array cache's stack, pages on a page list.</summary>
+    [FieldOffset(PerThreadBlock.CountIndex * sizeof(long))] public nint Count;
+}
 
 internal static unsafe class PerThreadBlock
 {
@@ -62,46 +91,50 @@ internal static unsafe class PerThreadBlock
     /// <summary>State once the block's owner (a cache or an allocator) is gone: the block stays shut for good.</summary>
     public const nint Dead = 3;
 
+    /// <summary>The header of <paramref name="block"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static BlockHeader* Header(nint* block) => (BlockHeader*)block;
+
     /// <summary>Fills in the common header of a new block of the calling thread.</summary>
     public static void Initialize(nint* block, long cookie, nint limit)
     {
-        block[CookieIndex] = (nint)cookie;
-        block[LimitIndex] = limit;
-        block[CapacityIndex] = limit;
-        block[InterruptDepthIndex] = (nint)ThreadSlots.InterruptDepthWord;
+        Header(block)->Cookie = (nint)cookie;
+        Header(block)->Limit = limit;
+        Header(block)->Capacity = limit;
+        Header(block)->InterruptDepth = ThreadSlots.InterruptDepthWord;
     }
 
     /// <summary>The one ownership check: whether <paramref name="block"/> (null allowed) belongs to the owner with <paramref name="cookie"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool IsOwnedBy(nint* block, long cookie) => block != null && block[CookieIndex] == (nint)cookie;
+    public static bool IsOwnedBy(nint* block, long cookie) => block != null && Header(block)->Cookie == (nint)cookie;
 
     /// <summary>Whether the block is open: read after the owner's Count store in a pop (the handshake's load).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool IsOpen(nint* block) => Volatile.Read(ref block[StateIndex]) == Open;
+    public static bool IsOpen(nint* block) => Volatile.Read(ref Header(block)->State) == Open;
 
     /// <summary>Owner side, slow paths: marks the start of a slow-path step.</summary>
-    public static void BeginStep(nint* block) => Volatile.Write(ref block[BusyIndex], 1);
+    public static void BeginStep(nint* block) => Volatile.Write(ref Header(block)->Busy, 1);
 
     /// <summary>Owner side, slow paths: marks the end of a slow-path step; everything it did is ordered before.</summary>
-    public static void EndStep(nint* block) => Volatile.Write(ref block[BusyIndex], 0);
+    public static void EndStep(nint* block) => Volatile.Write(ref Header(block)->Busy, 0);
 
     /// <summary>Holder side, under the state's HoldLock: shuts the block to its owner's operations.</summary>
     public static void BeginHold(nint* block)
     {
-        if (Volatile.Read(ref block[StateIndex]) == Dead)
+        if (Volatile.Read(ref Header(block)->State) == Dead)
         {
             return;
         }
 
-        Volatile.Write(ref block[StateIndex], Held);
-        Volatile.Write(ref block[CapacityIndex], 0);
+        Volatile.Write(ref Header(block)->State, Held);
+        Volatile.Write(ref Header(block)->Capacity, 0);
     }
 
     /// <summary>Holder side, after the process-wide barrier: waits for a slow-path step the owner began before it.</summary>
     public static void WaitForOwner(nint* block)
     {
         SpinWait spinner = default;
-        while (Volatile.Read(ref block[BusyIndex]) != 0)
+        while (Volatile.Read(ref Header(block)->Busy) != 0)
         {
             spinner.SpinOnce(sleep1Threshold: -1);
         }
@@ -110,23 +143,23 @@ internal static unsafe class PerThreadBlock
     /// <summary>Holder side: the contents are taken; the owner reconciles on its next slow path (a dead block stays dead).</summary>
     public static void EndHold(nint* block)
     {
-        if (Volatile.Read(ref block[StateIndex]) != Dead)
+        if (Volatile.Read(ref Header(block)->State) != Dead)
         {
-            Volatile.Write(ref block[StateIndex], Taken);
+            Volatile.Write(ref Header(block)->State, Taken);
         }
     }
 
     /// <summary>Owner side, under the HoldLock after reconciling: opens the block again.</summary>
     public static void Reopen(nint* block)
     {
-        Volatile.Write(ref block[CapacityIndex], block[LimitIndex]);
-        Volatile.Write(ref block[StateIndex], Open);
+        Volatile.Write(ref Header(block)->Capacity, Header(block)->Limit);
+        Volatile.Write(ref Header(block)->State, Open);
     }
 
     /// <summary>Holder side: shuts a held block for good; every later operation of its owner fails.</summary>
     public static void Kill(nint* block)
     {
-        Volatile.Write(ref block[CapacityIndex], 0);
-        Volatile.Write(ref block[StateIndex], Dead);
+        Volatile.Write(ref Header(block)->Capacity, 0);
+        Volatile.Write(ref Header(block)->State, Dead);
     }
 }

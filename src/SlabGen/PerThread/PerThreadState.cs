@@ -37,7 +37,7 @@ internal abstract unsafe class PerThreadState
     public int SlowPaths;
 
     /// <summary>Whether a drain has taken the contents and the owner has not caught up yet.</summary>
-    protected bool IsTaken => Volatile.Read(ref Block[PerThreadBlock.StateIndex]) == PerThreadBlock.Taken;
+    protected bool IsTaken => Volatile.Read(ref PerThreadBlock.Header(Block)->State) == PerThreadBlock.Taken;
 
     /// <summary>
     /// Owner side: begins a slow-path step on the thread's own block, first catching up with a drain that took
@@ -50,7 +50,7 @@ internal abstract unsafe class PerThreadState
         while (true)
         {
             PerThreadBlock.BeginStep(block);
-            nint blockState = Volatile.Read(ref block[PerThreadBlock.StateIndex]);
+            nint blockState = Volatile.Read(ref PerThreadBlock.Header(block)->State);
             if (blockState == PerThreadBlock.Open)
             {
                 return true;
@@ -65,7 +65,7 @@ internal abstract unsafe class PerThreadState
             // Held or Taken: the lock waits for the holder, then the owner drops what it took.
             lock (HoldLock)
             {
-                if (Volatile.Read(ref block[PerThreadBlock.StateIndex]) == PerThreadBlock.Taken)
+                if (Volatile.Read(ref PerThreadBlock.Header(block)->State) == PerThreadBlock.Taken)
                 {
                     Reconcile();
                     PerThreadBlock.Reopen(block);
@@ -79,7 +79,7 @@ internal abstract unsafe class PerThreadState
     {
         nint* block = Block;
         PerThreadBlock.BeginStep(block);
-        nint blockState = Volatile.Read(ref block[PerThreadBlock.StateIndex]);
+        nint blockState = Volatile.Read(ref PerThreadBlock.Header(block)->State);
         if (blockState == PerThreadBlock.Open)
         {
             return true;
@@ -107,7 +107,7 @@ internal abstract unsafe class PerThreadState
         }
 
         PerThreadBlock.BeginStep(block);
-        if (Volatile.Read(ref block[PerThreadBlock.StateIndex]) == PerThreadBlock.Open)
+        if (Volatile.Read(ref PerThreadBlock.Header(block)->State) == PerThreadBlock.Open)
         {
             return true;
         }

@@ -106,15 +106,15 @@ internal sealed unsafe class ArrayCache : PerThreadState
     {
         get
         {
-            int count = (int)Volatile.Read(ref Block[PerThreadBlock.CountIndex]);
+            int count = (int)Volatile.Read(ref PerThreadBlock.Header(Block)->Count);
             return Math.Max(0, count - (IsTaken ? Volatile.Read(ref _seen) : 0));
         }
     }
 
     private nint Count
     {
-        get => Block[PerThreadBlock.CountIndex];
-        set => Block[PerThreadBlock.CountIndex] = value;
+        get => PerThreadBlock.Header(Block)->Count;
+        set => PerThreadBlock.Header(Block)->Count = value;
     }
 
     private Span<nint> Entries => new(Block + EntriesIndex, Limit);
@@ -132,12 +132,12 @@ internal sealed unsafe class ArrayCache : PerThreadState
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void* TryPop(nint* block, GfpFlags flags, nint freeWord)
     {
-        if (Gfp.FastPathServes(flags, (int*)block[PerThreadBlock.InterruptDepthIndex]))
+        if (Gfp.FastPathServes(flags, PerThreadBlock.Header(block)->InterruptDepth))
         {
-            nint count = block[PerThreadBlock.CountIndex];
+            nint count = PerThreadBlock.Header(block)->Count;
             if (count > 0)
             {
-                Volatile.Write(ref block[PerThreadBlock.CountIndex], count - 1);
+                Volatile.Write(ref PerThreadBlock.Header(block)->Count, count - 1);
                 if (PerThreadBlock.IsOpen(block))
                 {
                     var obj = (byte*)block[EntriesIndex - 1 + count];
@@ -149,7 +149,7 @@ internal sealed unsafe class ArrayCache : PerThreadState
                     return obj;
                 }
 
-                Volatile.Write(ref block[PerThreadBlock.CountIndex], count);
+                Volatile.Write(ref PerThreadBlock.Header(block)->Count, count);
             }
         }
 
@@ -175,12 +175,12 @@ internal sealed unsafe class ArrayCache : PerThreadState
         }
 
         nint* word = FreeWord.Of(obj, freeWord);
-        nint count = block[PerThreadBlock.CountIndex];
-        if (!FreeWord.MayBeFree(*word, obj, tag, slabMask) && count < Volatile.Read(ref block[PerThreadBlock.CapacityIndex]))
+        nint count = PerThreadBlock.Header(block)->Count;
+        if (!FreeWord.MayBeFree(*word, obj, tag, slabMask) && count < Volatile.Read(ref PerThreadBlock.Header(block)->Capacity))
         {
             *word = FreeWord.Cached(obj, tag);
             block[EntriesIndex + count] = (nint)obj;
-            Volatile.Write(ref block[PerThreadBlock.CountIndex], count + 1);
+            Volatile.Write(ref PerThreadBlock.Header(block)->Count, count + 1);
             return true;
         }
 
@@ -190,11 +190,11 @@ internal sealed unsafe class ArrayCache : PerThreadState
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool TryPushUnchecked(nint* block, void* obj)
     {
-        nint count = block[PerThreadBlock.CountIndex];
-        if (count < Volatile.Read(ref block[PerThreadBlock.CapacityIndex]))
+        nint count = PerThreadBlock.Header(block)->Count;
+        if (count < Volatile.Read(ref PerThreadBlock.Header(block)->Capacity))
         {
             block[EntriesIndex + count] = (nint)obj;
-            Volatile.Write(ref block[PerThreadBlock.CountIndex], count + 1);
+            Volatile.Write(ref PerThreadBlock.Header(block)->Count, count + 1);
             return true;
         }
 
@@ -321,7 +321,7 @@ internal sealed unsafe class ArrayCache : PerThreadState
     public override void TakeAllAsHolder()
     {
         int start = _seen;
-        int end = Math.Max(start, (int)Volatile.Read(ref Block[PerThreadBlock.CountIndex]));
+        int end = Math.Max(start, (int)Volatile.Read(ref PerThreadBlock.Header(Block)->Count));
         Take(Entries[start..end]);
         _seen = end;
     }
