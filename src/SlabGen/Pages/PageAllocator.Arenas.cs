@@ -43,16 +43,16 @@ public sealed unsafe partial class PageAllocator
             Arena.Destroy((Arena*)arena);
         }
 
-        Interlocked.Add(ref _arenaReservations, -released.Count);
+        Interlocked.Add(ref _arenasClaimed, -released.Count);
         return released.Count * (long)Arena.Bytes;
     }
 
     /// <summary>Takes one more arena from the OS, unless the cap forbids it. False when none was added.</summary>
     private bool AddArena()
     {
-        if (Interlocked.Increment(ref _arenaReservations) > _maxArenas)
+        if (Interlocked.Increment(ref _arenasClaimed) > _maxArenas)
         {
-            Interlocked.Decrement(ref _arenaReservations);
+            Interlocked.Decrement(ref _arenasClaimed);
             return false;
         }
 
@@ -75,7 +75,7 @@ public sealed unsafe partial class PageAllocator
                 Arena.Destroy(arena);
             }
 
-            Interlocked.Decrement(ref _arenaReservations);
+            Interlocked.Decrement(ref _arenasClaimed);
             return false;
         }
         finally

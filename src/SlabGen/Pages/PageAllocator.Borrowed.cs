@@ -76,7 +76,7 @@ public sealed unsafe partial class PageAllocator
             _unusablePages += Arena.Pages - (long)((to - from) / PageSize);
         }
 
-        _arenaReservations = (long)sections;
+        _arenasClaimed = (long)sections;
         MaxBytes = (long)(end - usable);
     }
 

@@ -87,7 +87,7 @@ public sealed unsafe partial class PageAllocator : IDisposable
     private long _unusablePages;
 
     /// <summary>Arenas held plus arenas being taken from the OS: the count the cap is checked against (Interlocked).</summary>
-    private long _arenaReservations;
+    private long _arenasClaimed;
 
     /// <summary>Arenas being taken from the OS right now (AddArena), which a thread at the cap waits for (Interlocked, Volatile.Read).</summary>
     private int _arenasInFlight;

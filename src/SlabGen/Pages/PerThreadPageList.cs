@@ -94,8 +94,8 @@ internal sealed unsafe class PerThreadPageList : PerThreadState
     public bool Caches(int order) => order <= MaxListOrder && (2 << order) <= High;
 
     /// <summary>
-    /// The hottest block of <paramref name="order"/> (0..MaxListOrder) in a list block, or null when there is none or a
-    /// drain has the list. The count store comes before the State load: that order is the drain handshake (PerThreadBlock.cs).
+    /// The hottest free block of <paramref name="order"/> (0..MaxListOrder) on the thread's page list (its per-thread
+    /// block), or null when there is none or a drain has the list. The count store comes before the State load: that order is the drain handshake (PerThreadBlock.cs).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static PageFrame* TryPop(nint* block, int order, int high)
@@ -117,8 +117,8 @@ internal sealed unsafe class PerThreadPageList : PerThreadState
     }
 
     /// <summary>
-    /// Keeps a block of <paramref name="order"/> (0..MaxListOrder) in a list block and marks its frame PerThread;
-    /// false (and nothing changed) when the list is full or a drain has it.
+    /// Keeps a free block of <paramref name="order"/> (0..MaxListOrder) on the thread's page list (its per-thread block)
+    /// and marks its frame PerThread; false (and nothing changed) when the list is full or a drain has it.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool TryPush(nint* block, PageFrame* page, int order, int high)

@@ -252,7 +252,7 @@ public sealed unsafe partial class KmemCache
             SlabListBuffer.Stamp(slabs) = 0;
             _pinBuffers.Idle.Add((nint)slabs);
             _node.Pins--;
-            while (_node.Empty.Count > EmptySlabReserve && MayReleaseSlab)
+            while (_node.Empty.Count > KeptEmptySlabs && MayReleaseSlab)
             {
                 PageFrame* slab = _node.Empty.First;
                 _node.Empty.Remove(slab);

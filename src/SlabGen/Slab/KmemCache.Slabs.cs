@@ -11,7 +11,7 @@ namespace SlabGen;
 public sealed unsafe partial class KmemCache
 {
     /// <summary>Empty slabs kept for the next allocations; more go back to the page allocator at once.</summary>
-    private const int EmptySlabReserve = 2;
+    private const int KeptEmptySlabs = 2;
 
     /// <summary>Takes free objects off the slabs, partial slabs first. Under the cache lock.</summary>
     private int TakeObjects(Span<nint> into)
@@ -68,7 +68,7 @@ public sealed unsafe partial class KmemCache
         SlabPage.Of(slab)->Freelist = obj;
         _node.Relist(slab, SlabPage.Of(slab)->InUse - 1);
         _node.ActiveObjects--;
-        if (SlabPage.Of(slab)->InUse == 0 && _node.Empty.Count > EmptySlabReserve && MayReleaseSlab)
+        if (SlabPage.Of(slab)->InUse == 0 && _node.Empty.Count > KeptEmptySlabs && MayReleaseSlab)
         {
             _node.Empty.Remove(slab);
             ReleaseSlab(slab);
