@@ -9,7 +9,8 @@
 // process per workload and allocator); a full run exits non-zero when a goal is missed. `--memory-child` is that child.
 // `--precise` runs the precise A/B mode instead (Precise/PreciseRunner.cs: thread CPU time, interleaved rounds, ratios per
 // round; `--against <other build's SlabGen.Benchmarks.dll>` compares two builds), and `--precise-child` is its child.
-// `--analyzers` measures what SlabGen's analyzers cost a build instead (Analyzers/AnalyzerCost.cs: CPU time, cold and warm).
+// `--analyzers` measures what SlabGen's analyzers cost a build instead (Analyzers/AnalyzerCost.cs: CPU time, cold and warm),
+// `--generator` what the [SlabCache] generator costs (Analyzers/GeneratorCost.cs: CPU time, warm).
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Filters;
 using BenchmarkDotNet.Jobs;
@@ -27,6 +28,11 @@ if (args.Length == 3 && args[0] == MemoryPeers.ChildSwitch)
 if (args.Length is 2 or 3 && args[0] == PreciseChild.Switch)
 {
     return PreciseChild.Run(double.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture), args.Length == 3 ? args[2] : null);
+}
+
+if (args.Contains(SlabGen.Benchmarks.Analyzers.GeneratorCost.Switch))
+{
+    return SlabGen.Benchmarks.Analyzers.GeneratorCost.Run(args);
 }
 
 if (args.Contains(SlabGen.Benchmarks.Analyzers.AnalyzerCost.Switch))
