@@ -161,6 +161,13 @@ internal sealed unsafe class ArrayCache : PerThreadState
     /// full, a drain has the block, or the object may already be free (its free word points into its own slab; the
     /// slow path decides). The free word is marked before the Count store publishes the entry.
     /// </summary>
+    /// <remarks>
+    /// Each untyped free entry point (KmemCache.Free and FreeToSlabCache, Kfree and KfreeTo, the KmemCache handle) writes
+    /// <c>IsObjectStart(…) &amp;&amp; TryPush(…)</c> in its own condition, after its own ownership test. Folded into one
+    /// inlined helper, the JIT materialized a bool on every free (setcc or mov/test around the push; tried as
+    /// <c>a &amp;&amp; b</c> in one return and with the start test as an argument, disasm-ab.sh), so the two calls stay
+    /// at each site; what they do is written once, here.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool TryPush(nint* block, void* obj) =>
         TryPush(block, obj, block[FreeWordIndex], block[FreeTagIndex], block[SlabMaskIndex]);
