@@ -131,7 +131,7 @@ public static unsafe partial class Kmem
         // slot stays null.
         PageFrame* page = PageAllocator.FrameOf(memory);
         nint* block = KmallocCaches.ThreadBlock(SlabPage.Of(page)->KmallocClass);
-        if (block != null && ArrayCache.IsObjectStart(block, memory, SlabPage.Of(page)->Colour) && ArrayCache.TryPush(block, memory))
+        if (block != null && ArrayCache.TryFree(block, memory, page))
         {
             return;
         }
@@ -148,7 +148,7 @@ public static unsafe partial class Kmem
         if (blocks != null)
         {
             var block = (nint*)blocks[SlabPage.Of(page)->KmallocClass];
-            if (block != null && ArrayCache.IsObjectStart(block, memory, SlabPage.Of(page)->Colour) && ArrayCache.TryPush(block, memory))
+            if (block != null && ArrayCache.TryFree(block, memory, page))
             {
                 return;
             }

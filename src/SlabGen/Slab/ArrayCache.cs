@@ -157,25 +157,35 @@ internal sealed unsafe class ArrayCache : PerThreadState
     }
 
     /// <summary>
-    /// The fast-path push of every free entry point: false when the stack of <paramref name="block"/> (not null) is
-    /// full, a drain has the block, or the object may already be free (its free word points into its own slab; the
-    /// slow path decides). The free word is marked before the Count store publishes the entry.
+    /// The free fast path of every untyped entry point (KmemCache.Free and FreeToSlabCache, Kfree and KfreeTo, the
+    /// KmemCache handle), once the caller holds the thread's block of the object's cache: <paramref name="obj"/> must
+    /// start an object of the slab whose frame is <paramref name="page"/> (<see cref="IsObjectStart"/>), and the push
+    /// must take it. False sends the caller to its slow path, which decides.
     /// </summary>
     /// <remarks>
-    /// Each untyped free entry point (KmemCache.Free and FreeToSlabCache, Kfree and KfreeTo, the KmemCache handle) writes
-    /// <c>IsObjectStart(…) &amp;&amp; TryPush(…)</c> in its own condition, after its own ownership test. Folded into one
-    /// inlined helper, the JIT materialized a bool on every free (setcc or mov/test around the push; tried as
-    /// <c>a &amp;&amp; b</c> in one return and with the start test as an argument, disasm-ab.sh), so the two calls stay
-    /// at each site; what they do is written once, here.
+    /// One return expression over one inlinee with several returns, so the JIT folds the result into the caller's
+    /// branch. Two other shapes made it materialize a bool on every free (disasm-ab.sh): <c>IsObjectStart(…) &amp;&amp;
+    /// TryPush(…)</c> as the return, and the start test's result passed as an argument.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool TryPush(nint* block, void* obj) =>
-        TryPush(block, obj, block[FreeWordIndex], block[FreeTagIndex], block[SlabMaskIndex]);
+    public static bool TryFree(nint* block, void* obj, PageFrame* page) =>
+        TryPush(block, obj, checkStart: true, SlabPage.Of(page)->Colour, block[FreeWordIndex], block[FreeTagIndex], block[SlabMaskIndex]);
 
-    /// <summary><see cref="TryPush(nint*, void*)"/> with the cache's free-word offset, tag and slab mask given (JIT-time constants for a type cache).</summary>
+    /// <summary>
+    /// The fast-path push of every free: false when the stack of <paramref name="block"/> (not null) is full, a drain
+    /// has the block, the object may already be free (its free word points into its own slab; the slow path decides)
+    /// or, with <paramref name="checkStart"/>, it does not start an object of a slab with <paramref name="colour"/>. The
+    /// free word is marked before the Count store publishes the entry. A type cache passes its free-word offset, tag and
+    /// slab mask as JIT-time constants and no start check (its handles and pointers are typed).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool TryPush(nint* block, void* obj, nint freeWord, nint tag, nint slabMask)
+    public static bool TryPush(nint* block, void* obj, bool checkStart, nint colour, nint freeWord, nint tag, nint slabMask)
     {
+        if (checkStart && !IsObjectStart(block, obj, (int)colour))
+        {
+            return false;
+        }
+
         if (!FreeChecks)
         {
             return TryPushUnchecked(block, obj);

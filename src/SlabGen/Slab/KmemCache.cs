@@ -239,8 +239,7 @@ public sealed unsafe partial class KmemCache : IDisposable, IShrinker
         PageFrame* page = PageAllocator.FrameOf(obj);
         if (PerThreadBlock.IsOwnedBy(block, _cookie)
             && SlabPage.Of(page)->Cookie == _cookie
-            && ArrayCache.IsObjectStart(block, obj, SlabPage.Of(page)->Colour)
-            && ArrayCache.TryPush(block, obj))
+            && ArrayCache.TryFree(block, obj, page))
         {
             return;
         }
@@ -310,8 +309,7 @@ public sealed unsafe partial class KmemCache : IDisposable, IShrinker
     internal static void FreeToSlabCache(void* obj, PageFrame* slab)
     {
         nint* block = ThreadSlots.Find(SlabPage.Of(slab)->CacheId);
-        if (!PerThreadBlock.IsOwnedBy(block, SlabPage.Of(slab)->Cookie) || !ArrayCache.IsObjectStart(block, obj, SlabPage.Of(slab)->Colour)
-            || !ArrayCache.TryPush(block, obj))
+        if (!PerThreadBlock.IsOwnedBy(block, SlabPage.Of(slab)->Cookie) || !ArrayCache.TryFree(block, obj, slab))
         {
             CacheRegistry.Find(SlabPage.Of(slab)->CacheId)!.FreeSlow(obj);
         }

@@ -53,7 +53,7 @@ public readonly unsafe ref struct KmemCacheThreadCache
         // Every page of the cache's slabs, and no other page, carries its cookie, which the block carries too.
         PageFrame* page = PageAllocator.FrameOf(obj);
         if (SlabPage.Of(page)->Cookie == PerThreadBlock.Header(block)->Cookie
-            && ArrayCache.IsObjectStart(block, obj, SlabPage.Of(page)->Colour) && ArrayCache.TryPush(block, obj))
+            && ArrayCache.TryFree(block, obj, page))
         {
             return;
         }

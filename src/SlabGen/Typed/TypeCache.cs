@@ -266,7 +266,7 @@ public static unsafe class TypeCache<T>
     /// <summary>The fast path of every free form: the push onto the thread's block with the cache's constants.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool PushThreadCache(nint* block, T* obj) =>
-        ArrayCache.TryPush(block, obj, FreeWordLayout.Offset, FreeWordLayout.Tag, FreeWordLayout.SlabMask);
+        ArrayCache.TryPush(block, obj, checkStart: false, colour: 0, FreeWordLayout.Offset, FreeWordLayout.Tag, FreeWordLayout.SlabMask);
 
     /// <summary>
     /// The cache's free-word constants as static readonly fields, which the tier-1 JIT folds into the fast paths as
