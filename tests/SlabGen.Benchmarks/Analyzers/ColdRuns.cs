@@ -5,6 +5,7 @@
 // two setups moved by more than the analyzers cost (bepuphysics2, three rounds: 0.45–1.49 s). Three configurations: the compile alone, the compile
 // with the baseline analyzer (NullAnalyzer.cs), and the compile with the baseline and SlabGen's analyzers.
 using System.Diagnostics;
+using System.Globalization;
 using System.Text.RegularExpressions;
 using Microsoft.CodeAnalysis;
 
@@ -64,18 +65,38 @@ internal sealed partial class ColdRuns
     }
 
     /// <summary>CPU seconds of compiling every project of <paramref name="codebase"/> in <paramref name="setup"/>, and the SLAB diagnostics reported.</summary>
-    public (double Seconds, int Findings) Run(Codebase codebase, Setup setup)
+    public (double Seconds, int Findings, double Callbacks) Run(Codebase codebase, Setup setup)
     {
-        double seconds = 0;
+        double seconds = 0, callbacks = 0;
         int findings = 0;
         foreach (Project project in codebase.Projects)
         {
-            (double s, int f, _) = Compile(codebase, project, setup, Path.Combine(_work, "out", setup.ToString(), project.Name + ".dll"));
+            (double s, int f, string text) = Compile(codebase, project, setup, Path.Combine(_work, "out", setup.ToString(), project.Name + ".dll"));
             seconds += s;
             findings += f;
+            callbacks += setup == Setup.SlabGen ? ReportedSeconds(text, "SlabGen.Analyzers, Version=") : 0;
         }
 
-        return (seconds, findings);
+        return (seconds, findings, callbacks);
+    }
+
+    /// <summary>
+    /// The seconds csc's <c>-reportanalyzer</c> gives an analyzer assembly (its line of "Time (s)  %  Analyzer"): the time
+    /// the compiler measured inside that assembly's callbacks.
+    /// </summary>
+    private static double ReportedSeconds(string output, string assembly)
+    {
+        foreach (string line in output.Split('\n'))
+        {
+            string[] fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (line.Contains(assembly, StringComparison.Ordinal) && fields.Length >= 3
+                && double.TryParse(fields[0].TrimStart('<'), NumberStyles.Float, CultureInfo.InvariantCulture, out double seconds))
+            {
+                return seconds;
+            }
+        }
+
+        throw new InvalidOperationException($"csc -reportanalyzer printed no line for {assembly}:\n{output[^Math.Min(output.Length, 2000)..]}");
     }
 
     /// <summary>The references of a project: the framework's reference assemblies, SlabGen, and the projects before it.</summary>
@@ -106,7 +127,9 @@ internal sealed partial class ColdRuns
 
         if (setup != Setup.Compile)
         {
+            // Both setups with analyzers pay -reportanalyzer's timing of every callback alike.
             start.ArgumentList.Add("-analyzer:" + _nullAnalyzer);
+            start.ArgumentList.Add("-reportanalyzer");
         }
 
         if (setup == Setup.SlabGen)
