@@ -130,7 +130,8 @@ internal static class AnalyzerCost
         return share.Median < Goal;
     }
 
-    private static string Format(List<double> values, string format)
+    /// <summary>Median [quartiles] of <paramref name="values"/> (the median alone for one value); GeneratorCost prints with it too.</summary>
+    internal static string Format(List<double> values, string format)
     {
         PreciseReport.Summary s = PreciseReport.Summary.Of(values);
         return values.Count == 1
@@ -138,5 +139,6 @@ internal static class AnalyzerCost
             : string.Create(CultureInfo.InvariantCulture, $"{s.Median.ToString(format, CultureInfo.InvariantCulture)} [{s.Q1.ToString(format, CultureInfo.InvariantCulture)}–{s.Q3.ToString(format, CultureInfo.InvariantCulture)}]");
     }
 
-    private static string? Value(string[] args, string name) => Array.IndexOf(args, name) is int at and >= 0 && at + 1 < args.Length ? args[at + 1] : null;
+    /// <summary>The argument after <paramref name="name"/>, or null.</summary>
+    internal static string? Value(string[] args, string name) => Array.IndexOf(args, name) is int at and >= 0 && at + 1 < args.Length ? args[at + 1] : null;
 }

@@ -24,7 +24,7 @@ internal static class GeneratorCost
     public static int Run(string[] args)
     {
         bool quick = args.Contains("--quick");
-        int rounds = Array.IndexOf(args, "--rounds") is int at and >= 0 && at + 1 < args.Length ? int.Parse(args[at + 1], CultureInfo.InvariantCulture) : quick ? 2 : 5;
+        int rounds = AnalyzerCost.Value(args, "--rounds") is { } r ? int.Parse(r, CultureInfo.InvariantCulture) : quick ? 2 : 5;
         int[] sizes = quick ? [GoalStructs] : [GoalStructs, 4 * GoalStructs];
         IIncrementalGenerator generator = LoadGenerator();
         var parse = new CSharpParseOptions(LanguageVersion.Latest);
@@ -60,7 +60,7 @@ internal static class GeneratorCost
 
             List<double> ratio = [.. generate.Zip(compile, static (g, c) => g / c)];
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {size:N0} | {files:N0} | {Format(generate, "F3")} | {Format(compile, "F3")} | {Format(ratio, "P0")} |"));
+                $"| {size:N0} | {files:N0} | {AnalyzerCost.Format(generate, "F3")} | {AnalyzerCost.Format(compile, "F3")} | {AnalyzerCost.Format(ratio, "P0")} |"));
             if (size == GoalStructs)
             {
                 met = PreciseReport.Summary.Of(generate).Median < GoalSeconds;
@@ -141,11 +141,5 @@ internal static class GeneratorCost
         Assembly assembly = Assembly.LoadFrom(candidates.OrderByDescending(File.GetLastWriteTimeUtc).First());
         Type type = assembly.GetTypes().Single(static t => !t.IsAbstract && typeof(IIncrementalGenerator).IsAssignableFrom(t));
         return (IIncrementalGenerator)Activator.CreateInstance(type)!;
-    }
-
-    private static string Format(List<double> values, string format)
-    {
-        PreciseReport.Summary s = PreciseReport.Summary.Of(values);
-        return string.Create(CultureInfo.InvariantCulture, $"{s.Median.ToString(format, CultureInfo.InvariantCulture)} [{s.Q1.ToString(format, CultureInfo.InvariantCulture)}–{s.Q3.ToString(format, CultureInfo.InvariantCulture)}]");
     }
 }
