@@ -11,23 +11,28 @@ namespace SlabGen.Analyzers;
 
 internal static class CallEdges
 {
+    // The hot tests switch on IOperation.Kind, one interface call, rather than on the operation's type: each type test
+    // is a cast helper's walk of the class's interfaces, several per operation in a command-line build's every operation.
+
     /// <summary>Whether <paramref name="operation"/> calls anything at all: a cheap test before <see cref="Targets"/>.</summary>
     [System.Runtime.CompilerServices.MethodImpl(Hot.Path)]
-    public static bool HasTargets(IOperation operation) => operation switch
+    public static bool HasTargets(IOperation operation) => operation.Kind switch
     {
-        IInvocationOperation or IObjectCreationOperation { Constructor: not null } or IPropertyReferenceOperation
-            or IEventAssignmentOperation or IForEachLoopOperation or IUsingOperation or IUsingDeclarationOperation => true,
+        OperationKind.Invocation or OperationKind.PropertyReference or OperationKind.EventAssignment or OperationKind.Using
+            or OperationKind.UsingDeclaration => true,
+        OperationKind.ObjectCreation => ((IObjectCreationOperation)operation).Constructor is not null,
+        OperationKind.Loop => ((ILoopOperation)operation).LoopKind == LoopKind.ForEach,
         _ => OperatorMethod(operation) is not null,
     };
 
     /// <summary>The user-defined operator or conversion an operator, assignment, ++/-- or conversion calls, or null.</summary>
-    private static IMethodSymbol? OperatorMethod(IOperation operation) => operation switch
+    private static IMethodSymbol? OperatorMethod(IOperation operation) => operation.Kind switch
     {
-        IBinaryOperation binary => binary.OperatorMethod,
-        IUnaryOperation unary => unary.OperatorMethod,
-        ICompoundAssignmentOperation compound => compound.OperatorMethod,
-        IIncrementOrDecrementOperation step => step.OperatorMethod,
-        IConversionOperation conversion => conversion.OperatorMethod,
+        OperationKind.Binary => ((IBinaryOperation)operation).OperatorMethod,
+        OperationKind.Unary => ((IUnaryOperation)operation).OperatorMethod,
+        OperationKind.CompoundAssignment => ((ICompoundAssignmentOperation)operation).OperatorMethod,
+        OperationKind.Increment or OperationKind.Decrement => ((IIncrementOrDecrementOperation)operation).OperatorMethod,
+        OperationKind.Conversion => ((IConversionOperation)operation).OperatorMethod,
         _ => null,
     };
 

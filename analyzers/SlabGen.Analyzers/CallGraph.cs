@@ -4,8 +4,9 @@
 // graph, gives every method that reaches one the next step of its shortest chain: linear in the graph,
 // cycle-safe, and the same whatever order the methods were declared or analysed in. A generic body whose calls
 // depend on its type arguments (a call on a type parameter) is a node once more per instantiation reached with
-// concrete arguments, where such a call goes to the argument's implementation (Nodes). The sleeping rules
-// (InterruptContextAnalyzer) and the managed-allocation rule (ManagedAllocationAnalyzer) each keep one.
+// concrete arguments, where such a call goes to the argument's implementation (Nodes). One graph serves the sleeping
+// rules and the managed-allocation rule (InterruptContextAnalyzer): an operation's call edges are found once, each edge
+// marked with the kinds of chain it belongs to.
 using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
@@ -25,145 +26,189 @@ internal interface IChainEnd
     Location Location { get; }
 }
 
-internal sealed class CallGraph<TFinding>(KnownSymbols known)
-    where TFinding : class, IChainEnd
+/// <summary>The kinds of finding one call graph follows: each edge and finding belongs to some of them.</summary>
+[Flags]
+internal enum Chains : byte
+{
+    /// <summary>Code that may sleep (SLAB101-105; chains are SLAB104).</summary>
+    Sleep = 1,
+
+    /// <summary>Managed allocation (SLAB107).</summary>
+    Allocation = 2,
+}
+
+internal sealed class CallGraph(KnownSymbols known)
 {
     /// <summary>Made once: a method group passed to GetOrAdd would be a new delegate per operation.</summary>
     private readonly Func<ISymbol, bool> _isInterruptContext = known.IsInterruptContext;
 
     private readonly ConcurrentDictionary<IMethodSymbol, Summary> _summaries = new(SymbolEqualityComparer.Default);
-    private readonly ConcurrentBag<(IMethodSymbol Caller, IMethodSymbol Callee, Location Location, IMethodSymbol Target)> _interruptCalls = [];
+    private readonly ConcurrentBag<(IMethodSymbol Caller, IMethodSymbol Callee, Location Location, IMethodSymbol Target, Chains Kinds)> _interruptCalls = [];
 
     /// <summary>At most this many instantiations of generic methods are followed (recursive generics could make more without end).</summary>
     private const int MaxNodes = 20_000;
     private readonly ConcurrentDictionary<ISymbol, bool> _interrupt = new(SymbolEqualityComparer.Default);
 
+    /// <summary>Callees a chain does not go into, looked up once per method: interrupt-context ones (checked on their own) and [Amortized] ones.</summary>
+    private readonly ConcurrentDictionary<IMethodSymbol, bool> _stops = new(SymbolEqualityComparer.Default);
+    private readonly Func<IMethodSymbol, bool> _isStop = method => known.IsInterruptContext(method) || known.IsAmortized(method);
+
+    /// <summary>The graph resolved at the end of the compilation (generic instantiations added), made once for every kind.</summary>
+    private Resolved? _resolved;
+
     /// <summary>
-    /// One walk up from the operation: the method or local function whose body holds it, whether a lambda lies
-    /// between, whether it is to be skipped (inside a call the compiler removes, CallEdges.IsOmitted, or in an
-    /// attribute's arguments, evaluated when the attribute is read), and the [InterruptContext] delegate type of
-    /// the innermost lambda around it, if that lambda is converted to one.
+    /// Where an operation is: the method or local function whose body holds it (its summary's owner), whether a lambda
+    /// lies between, and the [InterruptContext] delegate type of the innermost lambda around it, if that lambda is
+    /// converted to one.
+    /// </summary>
+    public readonly struct Site(IMethodSymbol owner, bool insideLambda, ITypeSymbol? delegateContract, bool interrupt)
+    {
+        public IMethodSymbol Owner { get; } = owner;
+
+        public bool InsideLambda { get; } = insideLambda;
+
+        public ITypeSymbol? DelegateContract { get; } = delegateContract;
+
+        /// <summary>Whether the code is in interrupt context: its member is, or a lambda around it is converted to an [InterruptContext] delegate type.</summary>
+        public bool Interrupt { get; } = interrupt;
+    }
+
+    /// <summary>
+    /// One walk up from the operation (see <see cref="Site"/>); false when the operation is to be skipped: inside a
+    /// call the compiler removes (CallEdges.IsOmitted), in an attribute's arguments (evaluated when the attribute is
+    /// read), or outside any method.
     /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(Hot.Path)]
-    private (IMethodSymbol? Owner, bool InsideLambda, bool Skipped, ITypeSymbol? DelegateContract) Where(IOperation operation, ISymbol containing)
+    public bool TryLocate(IOperation operation, Block block, out Site site)
     {
         bool insideLambda = false;
         IMethodSymbol? local = null;
         ITypeSymbol? contract = null;
+        site = default;
+        // Switched on Kind, one interface call per node, rather than on the node's type: each type test is a cast
+        // helper's walk of the class's interfaces, several per node, for every node above every operation.
         for (IOperation? node = operation; node is not null; node = node.Parent)
         {
-            switch (node)
+            switch (node.Kind)
             {
-                case IInvocationOperation invocation when CallEdges.MayBeOmitted(invocation.TargetMethod) && CallEdges.IsOmitted(invocation):
-                    return (null, false, true, null);
-                case IAttributeOperation:
-                    return (null, false, true, null);
-                case IAnonymousFunctionOperation when node != operation && local is null:
-                    if (!insideLambda && node.Parent is IDelegateCreationOperation { Type: var type } && known.IsInterruptDelegate(type))
+                case OperationKind.Invocation:
+                    var invocation = (IInvocationOperation)node;
+                    if (CallEdges.MayBeOmitted(invocation.TargetMethod) && CallEdges.IsOmitted(invocation))
+                    {
+                        return false;
+                    }
+
+                    break;
+                case OperationKind.Attribute:
+                    return false;
+                case OperationKind.AnonymousFunction when node != operation && local is null:
+                    if (!insideLambda && node.Parent is { Kind: OperationKind.DelegateCreation, Type: var type } && known.IsInterruptDelegate(type))
                     {
                         contract = type;
                     }
 
                     insideLambda = true;
                     break;
-                case ILocalFunctionOperation function when node != operation && local is null:
-                    local = function.Symbol;
+                case OperationKind.LocalFunction when node != operation && local is null:
+                    local = ((ILocalFunctionOperation)node).Symbol;
                     break;
             }
         }
 
-        return (local ?? containing as IMethodSymbol, insideLambda, false, contract);
+        if ((local ?? block.Owner as IMethodSymbol) is not { } owner)
+        {
+            return false;
+        }
+
+        site = new Site(owner, insideLambda, contract, contract is not null || block.Interrupt);
+        return true;
     }
 
     /// <summary>
-    /// Records one operation: a finding (reported at once through <paramref name="report"/>, with how to name the
-    /// code, when the code is in interrupt context, and kept as its method's first finding), or else the calls it
-    /// makes. Code is in interrupt context when its member is (KnownSymbols.IsInterruptContext: attributes and
-    /// contracts), or when it is inside a lambda converted to an [InterruptContext] delegate type.
+    /// Keeps <paramref name="finding"/> as its method's first finding of <paramref name="kind"/> (in source order);
+    /// code inside a lambda is not its method's (the lambda runs when it is called).
     /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(Hot.Path)]
-    public void Analyze(OperationAnalysisContext context, Block block, Func<IOperation, TFinding?> find,
-        Action<OperationAnalysisContext, TFinding, string> report)
+    public void AddFinding(in Site site, Block block, Chains kind, IChainEnd finding)
     {
-        IOperation operation = context.Operation;
-        (IMethodSymbol? owner, bool insideLambda, bool skipped, ITypeSymbol? delegateContract) = Where(operation, block.Owner);
-        if (owner is null || skipped)
+        if (site.InsideLambda)
         {
             return;
         }
 
-        bool interrupt = delegateContract is not null || block.Interrupt;
-        if (find(operation) is { } finding)
+        int slot = Slot(kind);
+        Summary summary = SummaryOf(site.Owner, block);
+        lock (summary)
         {
-            if (interrupt)
+            if (summary.First[slot] is not { } first || CallGraph.LocationOrder.Instance.Compare(finding.Location, first.Location) < 0)
             {
-                report(context, finding, Label(block, delegateContract));
+                summary.First[slot] = finding;
             }
-
-            if (!insideLambda)
-            {
-                Summary summary = SummaryOf(owner, block);
-                lock (summary)
-                {
-                    if (summary.FirstFinding is null || CallGraph.LocationOrder.Instance.Compare(finding.Location, summary.FirstFinding.Location) < 0)
-                    {
-                        summary.FirstFinding = finding;
-                    }
-                }
-            }
-
-            return;
         }
+    }
 
-        if (!insideLambda && operation is IInvocationOperation invocation && CallEdges.ConstrainedParameter(invocation) is { } parameter)
+    /// <summary>
+    /// Records the source methods <paramref name="operation"/> calls as edges of the chains in <paramref name="kinds"/>
+    /// (those for which the operation is not a finding itself), and its interrupt-context calls.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(Hot.Path)]
+    public void AddCalls(in Site site, Block block, IOperation operation, Chains kinds)
+    {
+        IMethodSymbol owner = site.Owner;
+        if (!site.InsideLambda && operation.Kind == OperationKind.Invocation && CallEdges.ConstrainedParameter((IInvocationOperation)operation) is { } parameter)
         {
             // Known once the type argument is: resolved for each instantiation at the end (Nodes).
             Summary summary = SummaryOf(owner, block);
             lock (summary)
             {
-                summary.Constrained.Add(((ITypeParameterSymbol)parameter.OriginalDefinition, invocation.TargetMethod, invocation.Syntax.GetLocation()));
+                summary.Constrained.Add(((ITypeParameterSymbol)parameter.OriginalDefinition, ((IInvocationOperation)operation).TargetMethod, operation.Syntax.GetLocation(), kinds));
             }
+        }
+
+        if (operation.Kind == OperationKind.Invocation)
+        {
+            AddCall(site, block, CallEdges.Devirtualize((IInvocationOperation)operation), operation.Syntax, kinds); // most edges: no iterator
+            return;
         }
 
         foreach ((IMethodSymbol target, SyntaxNode at) in CallEdges.Targets(operation))
         {
-            if (CallGraph.SourceMethod(target) is not { } callee || _interrupt.GetOrAdd(callee, _isInterruptContext) || known.IsAmortized(callee))
-            {
-                continue; // interrupt-context callees are checked on their own; [Amortized] ones are not followed
-            }
-
-            Location location = at.GetLocation();
-            IMethodSymbol constructed = target.ReducedFrom is null ? target : target.GetConstructedReducedFrom() ?? target;
-            if (interrupt && callee.MethodKind != MethodKind.LocalFunction)
-            {
-                _interruptCalls.Add((owner, callee, location, constructed));
-            }
-
-            if (!insideLambda)
-            {
-                Summary summary = SummaryOf(owner, block);
-                lock (summary)
-                {
-                    summary.Calls.Add((callee, location, constructed));
-                }
-            }
+            AddCall(site, block, target, at, kinds);
         }
     }
 
-    /// <summary>How messages name the interrupt-context code the operation is in, or null when it is not in interrupt context.</summary>
-    public string? InterruptLabel(OperationAnalysisContext context, Block block)
+    [System.Runtime.CompilerServices.MethodImpl(Hot.Path)]
+    private void AddCall(in Site site, Block block, IMethodSymbol target, SyntaxNode at, Chains kinds)
     {
-        (IMethodSymbol? owner, _, bool skipped, ITypeSymbol? delegateContract) = Where(context.Operation, block.Owner);
-        if (owner is null || skipped)
+        if (CallGraph.SourceMethod(target) is not { } callee || _stops.GetOrAdd(callee, _isStop))
         {
-            return null;
+            return; // interrupt-context callees are checked on their own; [Amortized] ones are not followed
         }
 
-        return delegateContract is not null || block.Interrupt ? Label(block, delegateContract) : null;
+        Location location = at.GetLocation();
+        IMethodSymbol constructed = target.ReducedFrom is null ? target : target.GetConstructedReducedFrom() ?? target;
+        if (site.Interrupt && callee.MethodKind != MethodKind.LocalFunction)
+        {
+            _interruptCalls.Add((site.Owner, callee, location, constructed, kinds));
+        }
+
+        if (!site.InsideLambda)
+        {
+            Summary summary = SummaryOf(site.Owner, block);
+            lock (summary)
+            {
+                summary.Calls.Add((callee, location, constructed, kinds));
+            }
+        }
     }
+
+    /// <summary>How many kinds of finding there are (<see cref="Chains"/>).</summary>
+    private const int Kinds = 2;
+
+    private static int Slot(Chains kind) => kind == Chains.Sleep ? 0 : 1;
 
     /// <summary>How messages name interrupt-context code: a lambda for a contract delegate type, else the member (and its contract).</summary>
-    private string Label(Block block, ITypeSymbol? delegateContract) => delegateContract is not null
+    public string Label(Block block, in Site site) => site.DelegateContract is { } delegateContract
         ? $"a lambda in {CallGraph.Name(block.Owner)} for [InterruptContext] {delegateContract.Name}"
         : known.ContextName(block.Owner);
 
@@ -196,24 +241,24 @@ internal sealed class CallGraph<TFinding>(KnownSymbols known)
         internal Summary? Summary;
     }
 
-    /// <summary>Every interrupt-context call of a method that reaches a finding, with the chain written out and the finding it ends at.</summary>
-    public IEnumerable<(IMethodSymbol Callee, Location Location, string Chain, TFinding Finding)> InterruptChains(CancellationToken cancellationToken)
+    /// <summary>
+    /// Every interrupt-context call of a method that reaches a finding of <paramref name="kind"/>, with the chain
+    /// written out and the finding it ends at.
+    /// </summary>
+    public IEnumerable<(IMethodSymbol Callee, Location Location, string Chain, IChainEnd Finding)> InterruptChains(Chains kind, CancellationToken cancellationToken)
     {
         if (_interruptCalls.IsEmpty)
         {
             yield break;
         }
 
-        HashSet<IMethodSymbol> generic = Specializable();
-        var pending = new Queue<IMethodSymbol>();
-        var calls = _interruptCalls.OrderBy(static c => c.Location, CallGraph.LocationOrder.Instance)
-            .Select(c => (c.Caller, Callee: Key(c.Callee, c.Target, generic, pending), c.Location)).ToList();
-        Dictionary<IMethodSymbol, Node> nodes = Nodes(generic, pending, cancellationToken);
-        Dictionary<IMethodSymbol, IMethodSymbol?> next = NextSteps(nodes, cancellationToken);
-        foreach ((IMethodSymbol caller, IMethodSymbol callee, Location location) in calls)
+        Resolved resolved = _resolved ??= Resolve(cancellationToken);
+        int slot = Slot(kind);
+        Dictionary<IMethodSymbol, IMethodSymbol?> next = NextSteps(resolved.Nodes, kind, cancellationToken);
+        foreach ((IMethodSymbol caller, IMethodSymbol callee, Location location, Chains kinds) in resolved.Calls)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (!next.ContainsKey(callee))
+            if ((kinds & kind) == 0 || !next.ContainsKey(callee))
             {
                 continue;
             }
@@ -224,17 +269,35 @@ internal sealed class CallGraph<TFinding>(KnownSymbols known)
                 steps.Add(step);
             }
 
-            TFinding finding = nodes[steps[steps.Count - 1]].Finding!;
+            IChainEnd finding = resolved.Nodes[steps[steps.Count - 1]].First[slot]!;
             yield return (CallGraph.SourceMethod(callee) ?? callee, location, string.Join(" → ", CallGraph.ChainNames(steps).Concat([finding.Target])), finding);
         }
     }
 
-    /// <summary>A node of the graph: a method body, or one instantiation of a generic one (a constructed symbol).</summary>
-    private sealed class Node(TFinding? finding, List<(IMethodSymbol Callee, Location Location)> calls)
+    /// <summary>The interrupt-context calls in source order, each to its node, and the nodes: what every kind's chains are read from.</summary>
+    private Resolved Resolve(CancellationToken cancellationToken)
     {
-        public TFinding? Finding { get; } = finding;
+        HashSet<IMethodSymbol> generic = Specializable();
+        var pending = new Queue<IMethodSymbol>();
+        var calls = _interruptCalls.OrderBy(static c => c.Location, CallGraph.LocationOrder.Instance)
+            .Select(c => (c.Caller, Key(c.Callee, c.Target, generic, pending), c.Location, c.Kinds)).ToList();
+        return new Resolved(calls, Nodes(generic, pending, cancellationToken));
+    }
 
-        public List<(IMethodSymbol Callee, Location Location)> Calls { get; } = calls;
+    private sealed class Resolved(List<(IMethodSymbol Caller, IMethodSymbol Callee, Location Location, Chains Kinds)> calls, Dictionary<IMethodSymbol, Node> nodes)
+    {
+        public List<(IMethodSymbol Caller, IMethodSymbol Callee, Location Location, Chains Kinds)> Calls { get; } = calls;
+
+        public Dictionary<IMethodSymbol, Node> Nodes { get; } = nodes;
+    }
+
+    /// <summary>A node of the graph: a method body, or one instantiation of a generic one (a constructed symbol).</summary>
+    private sealed class Node(IChainEnd?[] first, List<(IMethodSymbol Callee, Location Location, Chains Kinds)> calls)
+    {
+        /// <summary>The body's first finding of each kind (indexed by Slot).</summary>
+        public IChainEnd?[] First { get; } = first;
+
+        public List<(IMethodSymbol Callee, Location Location, Chains Kinds)> Calls { get; } = calls;
     }
 
     /// <summary>
@@ -248,7 +311,7 @@ internal sealed class CallGraph<TFinding>(KnownSymbols known)
         var nodes = new Dictionary<IMethodSymbol, Node>(SymbolEqualityComparer.Default);
         foreach (KeyValuePair<IMethodSymbol, Summary> entry in _summaries)
         {
-            nodes[entry.Key] = new Node(entry.Value.FirstFinding, Edges(entry.Value, null, generic, pending));
+            nodes[entry.Key] = new Node(entry.Value.First, Edges(entry.Value, null, generic, pending));
         }
 
         while (pending.Count != 0 && nodes.Count < MaxNodes)
@@ -258,8 +321,8 @@ internal sealed class CallGraph<TFinding>(KnownSymbols known)
             if (!nodes.ContainsKey(key))
             {
                 nodes[key] = _summaries.TryGetValue(CallGraph.SourceMethod(key)!, out Summary? summary)
-                    ? new Node(summary.FirstFinding, Edges(summary, TypeMap(key), generic, pending))
-                    : new Node(null, []);
+                    ? new Node(summary.First, Edges(summary, TypeMap(key), generic, pending))
+                    : new Node(new IChainEnd?[Kinds], []);
             }
         }
 
@@ -267,13 +330,13 @@ internal sealed class CallGraph<TFinding>(KnownSymbols known)
     }
 
     /// <summary>The calls of one body, in one instantiation (<paramref name="map"/>) or as written (null).</summary>
-    private List<(IMethodSymbol Callee, Location Location)> Edges(Summary summary, Dictionary<ITypeParameterSymbol, ITypeSymbol>? map,
+    private List<(IMethodSymbol Callee, Location Location, Chains Kinds)> Edges(Summary summary, Dictionary<ITypeParameterSymbol, ITypeSymbol>? map,
         HashSet<IMethodSymbol> generic, Queue<IMethodSymbol> pending)
     {
-        var edges = new List<(IMethodSymbol, Location)>(summary.Calls.Count);
-        foreach ((IMethodSymbol callee, Location location, IMethodSymbol target) in summary.Calls)
+        var edges = new List<(IMethodSymbol, Location, Chains)>(summary.Calls.Count);
+        foreach ((IMethodSymbol callee, Location location, IMethodSymbol target, Chains kinds) in summary.Calls)
         {
-            edges.Add((Key(callee, map is null ? target : Substitute(target, map) ?? target, generic, pending), location));
+            edges.Add((Key(callee, map is null ? target : Substitute(target, map) ?? target, generic, pending), location, kinds));
         }
 
         if (map is null)
@@ -281,14 +344,14 @@ internal sealed class CallGraph<TFinding>(KnownSymbols known)
             return edges;
         }
 
-        foreach ((ITypeParameterSymbol parameter, IMethodSymbol member, Location location) in summary.Constrained)
+        foreach ((ITypeParameterSymbol parameter, IMethodSymbol member, Location location, Chains kinds) in summary.Constrained)
         {
             if (map.TryGetValue(parameter, out ITypeSymbol? argument) && argument is INamedTypeSymbol { } exact && (exact.IsValueType || exact.IsSealed)
                 && CallEdges.Implementation(exact, Substitute(member, map) ?? member) is { } implementation
                 && CallGraph.SourceMethod(implementation) is { } callee
-                && !_interrupt.GetOrAdd(callee, _isInterruptContext) && !known.IsAmortized(callee))
+                && !_stops.GetOrAdd(callee, _isStop))
             {
-                edges.Add((Key(callee, implementation, generic, pending), location));
+                edges.Add((Key(callee, implementation, generic, pending), location, kinds));
             }
         }
 
@@ -400,16 +463,22 @@ internal sealed class CallGraph<TFinding>(KnownSymbols known)
     };
 
     /// <summary>
-    /// For every node that reaches a finding, the callee that starts its shortest chain there (null for a node with a
-    /// finding of its own), nodes and edges visited in source order.
+    /// For every node that reaches a finding of <paramref name="kind"/>, the callee that starts its shortest chain there
+    /// (null for a node with a finding of its own), over that kind's edges, nodes and edges visited in source order.
     /// </summary>
-    private static Dictionary<IMethodSymbol, IMethodSymbol?> NextSteps(Dictionary<IMethodSymbol, Node> nodes, CancellationToken cancellationToken)
+    private static Dictionary<IMethodSymbol, IMethodSymbol?> NextSteps(Dictionary<IMethodSymbol, Node> nodes, Chains kind, CancellationToken cancellationToken)
     {
+        int slot = Slot(kind);
         var callers = new Dictionary<IMethodSymbol, List<(IMethodSymbol Caller, Location Location)>>(SymbolEqualityComparer.Default);
         foreach (KeyValuePair<IMethodSymbol, Node> entry in nodes)
         {
-            foreach ((IMethodSymbol callee, Location location) in entry.Value.Calls)
+            foreach ((IMethodSymbol callee, Location location, Chains kinds) in entry.Value.Calls)
             {
+                if ((kinds & kind) == 0)
+                {
+                    continue;
+                }
+
                 if (!callers.TryGetValue(callee, out List<(IMethodSymbol, Location)>? list))
                 {
                     callers[callee] = list = [];
@@ -422,8 +491,8 @@ internal sealed class CallGraph<TFinding>(KnownSymbols known)
         var next = new Dictionary<IMethodSymbol, IMethodSymbol?>(SymbolEqualityComparer.Default);
         var queue = new Queue<IMethodSymbol>();
         foreach (KeyValuePair<IMethodSymbol, Node> entry in nodes
-            .Where(static e => e.Value.Finding is not null)
-            .OrderBy(static e => e.Value.Finding!.Location, CallGraph.LocationOrder.Instance))
+            .Where(e => e.Value.First[slot] is not null)
+            .OrderBy(e => e.Value.First[slot]!.Location, CallGraph.LocationOrder.Instance))
         {
             next[entry.Key] = null;
             queue.Enqueue(entry.Key);
@@ -451,22 +520,25 @@ internal sealed class CallGraph<TFinding>(KnownSymbols known)
         return next;
     }
 
-    /// <summary>What a method body does: its first direct finding, the source methods it calls, and its calls on type parameters.</summary>
+    /// <summary>
+    /// What a method body does: its first direct finding of each kind, the source methods it calls, and its calls on
+    /// type parameters; each call with the kinds of chain it is an edge of (a call that is a finding of one kind, such as
+    /// <c>new</c> of a class for allocation, is not followed for that kind).
+    /// </summary>
     internal sealed class Summary
     {
-        public TFinding? FirstFinding;
+        /// <summary>The first finding of each kind, indexed by Slot.</summary>
+        public readonly IChainEnd?[] First = new IChainEnd?[Kinds];
 
         /// <summary>The source methods called, each with the call's target as written (constructed, for a generic one).</summary>
-        public readonly List<(IMethodSymbol Callee, Location Location, IMethodSymbol Target)> Calls = [];
+        public readonly List<(IMethodSymbol Callee, Location Location, IMethodSymbol Target, Chains Kinds)> Calls = [];
 
         /// <summary>Calls on a type parameter (<c>pool.Rent()</c> where <c>pool</c> is a <c>TPool</c>): followed per instantiation.</summary>
-        public readonly List<(ITypeParameterSymbol Parameter, IMethodSymbol Member, Location Location)> Constrained = [];
+        public readonly List<(ITypeParameterSymbol Parameter, IMethodSymbol Member, Location Location, Chains Kinds)> Constrained = [];
     }
-}
 
-/// <summary>Names and lookups the call graphs share.</summary>
-internal static class CallGraph
-{
+    // Names and lookups: how chains and messages write members, and which methods have bodies here.
+
     /// <summary>A member as chains and messages write it: <c>Type.Method</c>, <c>new Type</c>, <c>Type.Property.get</c>.</summary>
     public static string Name(ISymbol symbol) => symbol switch
     {

@@ -1,4 +1,7 @@
-// SLAB1xx: code that may sleep, called in interrupt context. A method is in interrupt context when it or its
+// SLAB1xx: code that may sleep, managed allocation and await, in interrupt context. One analyzer for all of them, so
+// that every operation is located and its call edges found once (CallGraph.cs), for both kinds of chain: what may sleep
+// (SleepingCalls.cs; SLAB101-105), what allocates on the managed heap (ManagedAllocations.cs; SLAB107), and awaits
+// (Awaits.cs; SLAB106). A method is in interrupt context when it or its
 // type carries [InterruptContext]; lambdas, anonymous methods and local functions written inside it are too.
 //
 // Direct findings (Vmalloc, GfpFlags.Kernel, [MaySleep], blocking framework calls) are reported as the
@@ -8,8 +11,8 @@
 // ([Conditional] whose symbol the file does not define, partial methods without a body) are not edges, and nothing
 // inside their arguments counts either.
 //
-// For calls of other methods of this compilation, every method body gets a summary (its first direct finding and
-// the methods it calls). At the end of the compilation one breadth-first pass from the methods that sleep, over
+// For calls of other methods of this compilation, every method body gets a summary (its first direct finding of each
+// kind and the methods it calls). At the end of the compilation one breadth-first pass from the methods that sleep, over
 // the reversed call graph, gives every method that reaches one the next step of its shortest chain: linear in the
 // call graph, cycle-safe, and independent of declaration order. Chains write overloads with their parameters when
 // two steps share a name.
@@ -17,13 +20,15 @@
 // What it cannot see: calls through delegates and interfaces, and virtual calls resolved to an override at run
 // time (it follows the method named at the call site); GfpFlags that are not constants.
 using System.Collections.Immutable;
+using System.Linq;
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.Diagnostics;
 using Microsoft.CodeAnalysis.Operations;
 
 namespace SlabGen.Analyzers;
 
-/// <summary>Reports calls that may sleep in <c>[InterruptContext]</c> code.</summary>
+/// <summary>Reports calls that may sleep, managed allocations and awaits in <c>[InterruptContext]</c> code.</summary>
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
 public sealed class InterruptContextAnalyzer : DiagnosticAnalyzer
 {
@@ -34,8 +39,8 @@ public sealed class InterruptContextAnalyzer : DiagnosticAnalyzer
     public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } =
     [
         Descriptors.VmallocInInterrupt, Descriptors.KernelFlagsInInterrupt, Descriptors.MaySleepCallInInterrupt,
-        Descriptors.SleepingCallChainInInterrupt, Descriptors.BlockingCallInInterrupt,
-        Descriptors.UnknownTargetInInterrupt, Descriptors.PInvokeInInterrupt,
+        Descriptors.SleepingCallChainInInterrupt, Descriptors.BlockingCallInInterrupt, Descriptors.AwaitInInterrupt,
+        Descriptors.ManagedAllocationInInterrupt, Descriptors.UnknownTargetInInterrupt, Descriptors.PInvokeInInterrupt,
     ];
 
     /// <inheritdoc/>
@@ -54,7 +59,8 @@ public sealed class InterruptContextAnalyzer : DiagnosticAnalyzer
                 return;
             }
 
-            var analysis = new CompilationAnalysis(known);
+            bool cachesStaticMethodGroups = start.Compilation is CSharpCompilation { LanguageVersion: >= LanguageVersion.CSharp11 };
+            var analysis = new CompilationAnalysis(known, cachesStaticMethodGroups);
             start.RegisterOperationBlockStartAction(blockStart =>
             {
                 if (blockStart.IsGeneratedCode)
@@ -62,49 +68,91 @@ public sealed class InterruptContextAnalyzer : DiagnosticAnalyzer
                     return;
                 }
 
-                CallGraph<Finding>.Block block = analysis.StartBlock(blockStart.OwningSymbol);
+                CallGraph.Block block = analysis.StartBlock(blockStart.OwningSymbol);
                 blockStart.RegisterOperationAction(context => analysis.AnalyzeOperation(context, block),
                     OperationKind.Invocation, OperationKind.PropertyReference, OperationKind.Lock, OperationKind.ObjectCreation,
-                    OperationKind.Binary, OperationKind.Unary, OperationKind.Conversion, OperationKind.CompoundAssignment,
-                    OperationKind.Increment, OperationKind.Decrement, OperationKind.EventAssignment, OperationKind.Loop,
-                    OperationKind.Using, OperationKind.UsingDeclaration);
+                    OperationKind.ArrayCreation, OperationKind.Binary, OperationKind.Unary, OperationKind.Conversion,
+                    OperationKind.CompoundAssignment, OperationKind.Increment, OperationKind.Decrement, OperationKind.EventAssignment,
+                    OperationKind.Loop, OperationKind.Using, OperationKind.UsingDeclaration, OperationKind.DelegateCreation,
+                    OperationKind.InterpolatedString, OperationKind.CollectionExpression, OperationKind.Await);
             });
             start.RegisterCompilationEndAction(analysis.ReportCallChains);
         });
     }
 
-    /// <summary>
-    /// One thing that may sleep: the rule that reports it directly, the member's name, what a chain ends in, where,
-    /// and a detail for the message (how the flags may sleep, why a call blocks). The interrupt-context code's name
-    /// is added when it is reported.
-    /// </summary>
-    private sealed record Finding(DiagnosticDescriptor Rule, string Name, string Target, Location Location, string Detail = "") : IChainEnd
+    private sealed class CompilationAnalysis(KnownSymbols known, bool cachesStaticMethodGroups)
     {
-        public Diagnostic ToDiagnostic(string context) => Diagnostic.Create(Rule, Location, Rule.Id switch
-        {
-            RuleIdentifiers.KernelFlagsInInterrupt => [Name, Detail, context],
-            RuleIdentifiers.BlockingCallInInterrupt => [Name, context, Detail],
-            _ => new object[] { Name, context },
-        });
-    }
+        private readonly CallGraph _graph = new(known);
+        private readonly SleepingCalls _sleeping = new(known);
 
-    private sealed class CompilationAnalysis(KnownSymbols known)
-    {
-        private readonly CallGraph<Finding> _graph = new(known);
+        public CallGraph.Block StartBlock(ISymbol owner) => _graph.StartBlock(owner);
 
-        public CallGraph<Finding>.Block StartBlock(ISymbol owner) => _graph.StartBlock(owner);
-
+        /// <summary>
+        /// One operation: located once; a finding of each kind it may be (reported at once in interrupt context, and
+        /// kept as its method's first); for the kinds it is not a finding of, the calls it makes, as edges.
+        /// </summary>
         [System.Runtime.CompilerServices.MethodImpl(Hot.Path)]
-        public void AnalyzeOperation(OperationAnalysisContext context, CallGraph<Finding>.Block block)
+        public void AnalyzeOperation(OperationAnalysisContext context, CallGraph.Block block)
         {
-            if (context.Operation is ILockOperation || CallEdges.HasTargets(context.Operation))
+            IOperation operation = context.Operation;
+            bool calls = CallEdges.HasTargets(operation);
+            OperationKind kind = operation.Kind;
+            bool maySleep = calls || kind == OperationKind.Lock;
+            bool mayAllocate = calls || ManagedAllocations.MayAllocate(operation);
+            if (kind is OperationKind.Await or OperationKind.Loop or OperationKind.Using or OperationKind.UsingDeclaration)
             {
-                _graph.Analyze(context, block, Find, static (context, finding, where) => context.ReportDiagnostic(finding.ToDiagnostic(where)));
+                Awaits.Analyze(context, block, known);
             }
 
-            if (context.Operation is IInvocationOperation invocation)
+            if ((!maySleep && !mayAllocate) || !_graph.TryLocate(operation, block, out CallGraph.Site site))
             {
-                ReportOpaqueCall(context, block, invocation);
+                return;
+            }
+
+            Chains follow = 0;
+            if (maySleep)
+            {
+                if (_sleeping.Find(operation) is { } finding)
+                {
+                    if (site.Interrupt)
+                    {
+                        context.ReportDiagnostic(finding.ToDiagnostic(_graph.Label(block, site)));
+                    }
+
+                    _graph.AddFinding(site, block, Chains.Sleep, finding);
+                }
+                else
+                {
+                    follow |= Chains.Sleep;
+                }
+            }
+
+            if (mayAllocate)
+            {
+                if (ManagedAllocations.Find(operation, cachesStaticMethodGroups) is { } allocation)
+                {
+                    if (site.Interrupt)
+                    {
+                        context.ReportDiagnostic(Diagnostic.Create(Descriptors.ManagedAllocationInInterrupt, allocation.Location, allocation.Target,
+                            $"in '{_graph.Label(block, site)}'"));
+                    }
+
+                    _graph.AddFinding(site, block, Chains.Allocation, allocation);
+                }
+                else
+                {
+                    follow |= Chains.Allocation;
+                }
+            }
+
+            if (calls && follow != 0)
+            {
+                _graph.AddCalls(site, block, operation, follow);
+            }
+
+            if (kind == OperationKind.Invocation)
+            {
+                ReportOpaqueCall(context, block, site, (IInvocationOperation)operation);
             }
         }
 
@@ -113,7 +161,7 @@ public sealed class InterruptContextAnalyzer : DiagnosticAnalyzer
         /// virtual method of this compilation on a receiver of unknown type, or a delegate) unless it is an
         /// [InterruptContext] contract, and SLAB109 for a P/Invoke without [SuppressGCTransition].
         /// </summary>
-        private void ReportOpaqueCall(OperationAnalysisContext context, CallGraph<Finding>.Block block, IInvocationOperation invocation)
+        private void ReportOpaqueCall(OperationAnalysisContext context, CallGraph.Block block, in CallGraph.Site site, IInvocationOperation invocation)
         {
             IMethodSymbol target = invocation.TargetMethod;
             string? through = target.MethodKind == MethodKind.DelegateInvoke ? "a delegate"
@@ -127,11 +175,12 @@ public sealed class InterruptContextAnalyzer : DiagnosticAnalyzer
                 return;
             }
 
-            if (_graph.InterruptLabel(context, block) is not { } where)
+            if (!site.Interrupt)
             {
                 return;
             }
 
+            string where = _graph.Label(block, site);
             if (native)
             {
                 context.ReportDiagnostic(Diagnostic.Create(Descriptors.PInvokeInInterrupt, invocation.Syntax.GetLocation(), CallGraph.Name(target), where));
@@ -158,86 +207,20 @@ public sealed class InterruptContextAnalyzer : DiagnosticAnalyzer
 
         public void ReportCallChains(CompilationAnalysisContext context)
         {
-            foreach ((IMethodSymbol callee, Location location, string chain, _) in _graph.InterruptChains(context.CancellationToken))
+            foreach ((IMethodSymbol callee, Location location, string chain, _) in _graph.InterruptChains(Chains.Sleep, context.CancellationToken))
             {
                 context.ReportDiagnostic(Diagnostic.Create(Descriptors.SleepingCallChainInInterrupt, location, CallGraph.Name(callee), chain));
             }
+
+            // One warning per allocation, at the allocation, with its first chain and how many interrupt-context calls
+            // reach it: one growth site that 55 hot callers reach is one warning, suppressed (or fixed) in one place.
+            foreach (var cause in _graph.InterruptChains(Chains.Allocation, context.CancellationToken).GroupBy(static c => c.Finding))
+            {
+                string chain = cause.First().Chain;
+                int more = cause.Count() - 1;
+                context.ReportDiagnostic(Diagnostic.Create(Descriptors.ManagedAllocationInInterrupt, cause.Key.Location, cause.Key.Target,
+                    "through " + chain + (more == 0 ? "" : $" (and {more} more interrupt-context call{(more == 1 ? "" : "s")})")));
+            }
         }
-
-        /// <summary>What in this operation may sleep, or null.</summary>
-        [System.Runtime.CompilerServices.MethodImpl(Hot.Path)]
-        private Finding? Find(IOperation operation) => operation switch
-        {
-            ILockOperation => Blocking("lock", operation.Syntax.GetLocation(), " (lock waits for the holder)"),
-            IPropertyReferenceOperation property when BlockingApis.IsBlocking(property.Property) =>
-                Blocking(CallGraph.Name(property.Property), operation.Syntax.GetLocation(), ""),
-            IInvocationOperation invocation => FindInCall(invocation.TargetMethod, invocation.Arguments, invocation.Syntax, invocation.Instance?.Type),
-            IObjectCreationOperation { Constructor: { } constructor } creation => FindInCall(constructor, creation.Arguments, creation.Syntax, null),
-            _ => FindInTargets(operation),
-        };
-
-        /// <summary>A blocking or [MaySleep] target of the other call edges (accessors, operators, foreach, using).</summary>
-        private Finding? FindInTargets(IOperation operation)
-        {
-            foreach ((IMethodSymbol target, SyntaxNode at) in CallEdges.Targets(operation))
-            {
-                if (FindInCall(target, [], at, null) is { } finding)
-                {
-                    return finding;
-                }
-            }
-
-            return null;
-        }
-
-        [System.Runtime.CompilerServices.MethodImpl(Hot.Path)]
-        private Finding? FindInCall(IMethodSymbol method, ImmutableArray<IArgumentOperation> arguments, SyntaxNode at, ITypeSymbol? receiver)
-        {
-            IMethodSymbol target = method.ReducedFrom ?? method;
-            if (known.IsVmalloc(target))
-            {
-                string name = CallGraph.Name(target);
-                return new Finding(Descriptors.VmallocInInterrupt, name, name, at.GetLocation());
-            }
-
-            foreach (IArgumentOperation argument in arguments)
-            {
-                if (known.IsKernelFlags(argument))
-                {
-                    bool implicitDefault = argument.ArgumentKind == ArgumentKind.DefaultValue;
-                    string how = implicitDefault ? "GfpFlags.Kernel (the default)"
-                        : known.NamesKernel(argument) ? "GfpFlags.Kernel"
-                        : $"{argument.Value.Syntax} (without GfpFlags.Atomic, that is GfpFlags.Kernel)";
-                    string name = CallGraph.Name(target);
-                    return new Finding(Descriptors.KernelFlagsInInterrupt, name, name + " with GfpFlags.Kernel",
-                        (implicitDefault ? at : argument.Syntax).GetLocation(), how);
-                }
-            }
-
-            if (known.IsMaySleep(target))
-            {
-                string name = CallGraph.Name(target);
-                return new Finding(Descriptors.MaySleepCallInInterrupt, name, name, at.GetLocation());
-            }
-
-            if (BlockingApis.IsBlocking(target, receiver))
-            {
-                return Blocking(CallGraph.Name(target), at.GetLocation(), Why(target, arguments));
-            }
-
-            return known.IsUserListed(target)
-                ? Blocking(CallGraph.Name(target), at.GetLocation(), $" (listed in {MaySleepMethodsKey})")
-                : null;
-        }
-
-        /// <summary>What SLAB105's message adds to a table entry, when the table knows more than "it blocks".</summary>
-        private static string Why(IMethodSymbol target, ImmutableArray<IArgumentOperation> arguments) =>
-            BlockingApis.IsNativeAllocation(target) ? BlockingApis.NativeAllocationReason
-            : target.ContainingType is { Name: "SpinWait" } ? (target.Name == "SpinOnce" && arguments.Length == 1
-                && arguments[0].Value.ConstantValue is { HasValue: true, Value: -1 } ? BlockingApis.SpinWithoutSleepReason : BlockingApis.SpinReason)
-            : "";
-
-        private static Finding Blocking(string name, Location location, string why) =>
-            new(Descriptors.BlockingCallInInterrupt, name, name, location, why);
     }
 }

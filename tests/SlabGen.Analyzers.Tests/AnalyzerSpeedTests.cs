@@ -79,7 +79,7 @@ public class AnalyzerSpeedTests(ITestOutputHelper output)
 
     private static async Task<(ImmutableArray<Diagnostic>, TimeSpan)> Analyse(CSharpCompilation compilation)
     {
-        DiagnosticAnalyzer[] analyzers = [new InterruptContextAnalyzer(), new SlabCacheAnalyzer(), new ManagedAllocationAnalyzer(), new AwaitInInterruptContextAnalyzer()];
+        DiagnosticAnalyzer[] analyzers = [new InterruptContextAnalyzer(), new SlabCacheAnalyzer()];
         CompilationWithAnalyzers run = compilation.WithAnalyzers([.. analyzers],
             new CompilationWithAnalyzersOptions(new AnalyzerOptions([]), onAnalyzerException: null, concurrentAnalysis: true, logAnalyzerExecutionTime: true));
         ImmutableArray<Diagnostic> diagnostics = await run.GetAnalyzerDiagnosticsAsync();

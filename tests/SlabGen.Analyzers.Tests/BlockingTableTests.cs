@@ -98,7 +98,7 @@ public class BlockingTableTests
     {
         _ = entry;
         string marked = call.StartsWith("_ = ", StringComparison.Ordinal) ? "_ = {|SLAB105:" + call[4..] + "|}" : "{|SLAB105:" + call + "|}";
-        return Verify.Analyzer<InterruptContextAnalyzer>(Usings + Source(marked));
+        return Verify.Rules(Verify.SleepRules, Usings + Source(marked));
     }
 
     [Theory]
@@ -106,12 +106,12 @@ public class BlockingTableTests
     public Task The_look_alikes_do_not(string entry, string call)
     {
         _ = entry;
-        return Verify.Analyzer<InterruptContextAnalyzer>(Usings + Source(call));
+        return Verify.Rules(Verify.SleepRules, Usings + Source(call));
     }
 
     [Fact]
     public Task A_native_allocation_says_why_it_is_reported_and_reached_through_a_call_it_is_a_chain() =>
-        Verify.AnalyzerExpecting<InterruptContextAnalyzer>(Usings + """
+        Verify.RulesExpecting(Verify.SleepRules, Usings + """
             public unsafe class Pool
             {
                 private void* _buffer;
@@ -132,13 +132,13 @@ public class BlockingTableTests
 
     [Fact]
     public Task SpinOnce_with_minus_one_is_still_a_wait_and_the_message_says_it_never_sleeps() =>
-        Verify.AnalyzerExpecting<InterruptContextAnalyzer>(Usings + Source("{|#0:new SpinWait().SpinOnce(-1)|}"),
+        Verify.RulesExpecting(Verify.SleepRules, Usings + Source("{|#0:new SpinWait().SpinOnce(-1)|}"),
             Verify.Diagnostic(Descriptors.BlockingCallInInterrupt).WithLocation(0)
                 .WithArguments("SpinWait.SpinOnce", "Host.Frame", BlockingApis.SpinWithoutSleepReason));
 
     [Fact]
     public Task A_stream_subclass_whose_Read_is_in_the_compilation_is_followed_into_its_body() =>
-        Verify.Analyzer<InterruptContextAnalyzer>(Usings + """
+        Verify.Rules(Verify.SleepRules, Usings + """
             public sealed class RingStream : Stream
             {
                 private readonly byte[] _ring = new byte[64];

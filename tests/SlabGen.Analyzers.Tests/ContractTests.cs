@@ -14,7 +14,7 @@ public class ContractTests
     private const string Usings = "using System; using System.IO; using System.Runtime.InteropServices; using System.Threading; using SlabGen;\n";
 
     private static Task Check(string source, params (string, string)[] editorConfig) =>
-        Verify.Analyzer<InterruptContextAnalyzer>(Usings + source, editorConfig);
+        Verify.Rules(Verify.SleepRules, Usings + source, editorConfig);
 
     [Fact]
     public async Task Implementations_of_an_interrupt_interface_member_are_checked_and_name_the_contract()

@@ -28,7 +28,7 @@ public class CorpusTests
     private sealed class AllAnalyzersTest : CSharpAnalyzerTest<InterruptContextAnalyzer, DefaultVerifier>
     {
         protected override IEnumerable<DiagnosticAnalyzer> GetDiagnosticAnalyzers() =>
-            [new InterruptContextAnalyzer(), new ManagedAllocationAnalyzer(), new AwaitInInterruptContextAnalyzer(), new SlabCacheAnalyzer()];
+            [new InterruptContextAnalyzer(), new SlabCacheAnalyzer()];
     }
 }
 

@@ -49,7 +49,7 @@ public class DescriptorTests
     [Fact]
     public void The_analyzers_report_every_descriptor_and_ids_are_unique()
     {
-        DiagnosticAnalyzer[] analyzers = [new SlabCacheAnalyzer(), new InterruptContextAnalyzer(), new AwaitInInterruptContextAnalyzer(), new ManagedAllocationAnalyzer(), new InterruptScopeAnalyzer()];
+        DiagnosticAnalyzer[] analyzers = [new SlabCacheAnalyzer(), new InterruptContextAnalyzer(), new InterruptScopeAnalyzer()];
         var supported = analyzers.SelectMany(static a => a.SupportedDiagnostics).Select(static d => d.Id).ToList();
 
         Assert.Equal(supported.Count, supported.Distinct().Count());

@@ -7,7 +7,7 @@ public class InterruptContextAnalyzerTests
     private const string Usings = "using System; using System.IO; using System.Threading; using System.Threading.Tasks; using SlabGen;\n";
 
     private static Task Check(string source, params (string, string)[] editorConfig) =>
-        Verify.Analyzer<InterruptContextAnalyzer>(Usings + source, editorConfig);
+        Verify.Rules(Verify.SleepRules, Usings + source, editorConfig);
 
     [Fact]
     public Task Clean_interrupt_code_and_sleeping_code_outside_interrupt_context_get_no_diagnostics() => Check("""
@@ -69,8 +69,44 @@ public class InterruptContextAnalyzerTests
         """);
 
     [Fact]
+    public Task One_call_graph_serves_both_rules_and_a_call_that_allocates_is_followed_only_for_sleeping() =>
+        Verify.RulesExpecting([.. Verify.SleepRules, .. Verify.AllocationRules, .. Verify.AwaitRules], Usings + """
+            public class Spawner
+            {
+                private static readonly object s_gate = new();
+                [InterruptContext]
+                public void Frame()
+                {
+                    var enemy = {|#0:new Enemy()|};
+                    {|#1:Helper()|};
+                }
+                private static void Helper()
+                {
+                    var marks = {|#2:new int[4]|};
+                    lock (s_gate) { }
+                }
+            }
+            public class Enemy
+            {
+                private static readonly object s_gate = new();
+                private readonly int[] _slots;
+                public Enemy()
+                {
+                    _slots = new int[8];
+                    lock (s_gate) { }
+                }
+            }
+            """,
+            // new Enemy() is an allocation itself (so the constructor's array is not followed for SLAB107) and a call
+            // whose body takes a lock (followed for SLAB104): one edge, two kinds of chain.
+            Verify.Diagnostic(Descriptors.ManagedAllocationInInterrupt).WithLocation(0).WithArguments("new Enemy", "in 'Spawner.Frame'"),
+            Verify.Diagnostic(Descriptors.SleepingCallChainInInterrupt).WithLocation(0).WithArguments("new Enemy", "Spawner.Frame → new Enemy → lock"),
+            Verify.Diagnostic(Descriptors.SleepingCallChainInInterrupt).WithLocation(1).WithArguments("Spawner.Helper", "Spawner.Frame → Spawner.Helper → lock"),
+            Verify.Diagnostic(Descriptors.ManagedAllocationInInterrupt).WithLocation(2).WithArguments("new int[]", "through Spawner.Frame → Spawner.Helper → new int[]"));
+
+    [Fact]
     public Task The_kernel_flags_message_names_the_flags_as_written_and_says_may_sleep_once() =>
-        Verify.AnalyzerExpecting<InterruptContextAnalyzer>(Usings + """
+        Verify.RulesExpecting(Verify.SleepRules, Usings + """
             public unsafe class Game
             {
                 [InterruptContext]

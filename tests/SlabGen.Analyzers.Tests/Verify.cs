@@ -17,6 +17,38 @@ internal static class Verify
     /// <summary>The running framework's assemblies and SlabGen.</summary>
     public static MetadataReference[] References => SlabGen.Tests.Shared.CompilationReferences.All;
 
+    /// <summary>The rules of InterruptContextAnalyzer about code that may sleep (and the opt-in SLAB108/109).</summary>
+    public static readonly string[] SleepRules = ["SLAB101", "SLAB102", "SLAB103", "SLAB104", "SLAB105", "SLAB108", "SLAB109"];
+
+    /// <summary>InterruptContextAnalyzer's managed-allocation rule.</summary>
+    public static readonly string[] AllocationRules = ["SLAB107"];
+
+    /// <summary>InterruptContextAnalyzer's await rule.</summary>
+    public static readonly string[] AwaitRules = ["SLAB106"];
+
+    /// <summary>Checks the diagnostics marked inline in <paramref name="source"/> of InterruptContextAnalyzer's <paramref name="rules"/> only (the others disabled).</summary>
+    public static async Task Rules(string[] rules, string source, params (string Key, string Value)[] editorConfig)
+    {
+        var test = new CSharpAnalyzerTest<InterruptContextAnalyzer, DefaultVerifier> { TestCode = source };
+        Configure(test.TestState, editorConfig);
+        Only(test, rules);
+        await test.RunAsync();
+    }
+
+    /// <summary>Checks <paramref name="expected"/> against the diagnostics of InterruptContextAnalyzer's <paramref name="rules"/> only.</summary>
+    public static async Task RulesExpecting(string[] rules, string source, params DiagnosticResult[] expected)
+    {
+        var test = new CSharpAnalyzerTest<InterruptContextAnalyzer, DefaultVerifier> { TestCode = source };
+        test.ExpectedDiagnostics.AddRange(expected);
+        Configure(test.TestState, []);
+        Only(test, rules);
+        await test.RunAsync();
+    }
+
+    /// <summary>Disables every rule of InterruptContextAnalyzer but <paramref name="rules"/> in <paramref name="test"/>.</summary>
+    public static void Only(AnalyzerTest<DefaultVerifier> test, string[] rules) =>
+        test.DisabledDiagnostics.AddRange(new InterruptContextAnalyzer().SupportedDiagnostics.Select(static d => d.Id).Except(rules));
+
     /// <summary>Checks the diagnostics marked inline in <paramref name="source"/>, with optional global analyzer config.</summary>
     public static async Task Analyzer<TAnalyzer>(string source, params (string Key, string Value)[] editorConfig)
         where TAnalyzer : DiagnosticAnalyzer, new()

@@ -68,7 +68,7 @@ public partial class DocsCompileTests
     private static async Task<string[]> Errors(string code)
     {
         Compilation output = Compile(code);
-        var analyzers = output.WithAnalyzers([new SlabCacheAnalyzer(), new InterruptContextAnalyzer(), new AwaitInInterruptContextAnalyzer()]);
+        var analyzers = output.WithAnalyzers([new SlabCacheAnalyzer(), new InterruptContextAnalyzer()]);
         return [.. (await analyzers.GetAllDiagnosticsAsync())
             .Where(static d => d.Severity == DiagnosticSeverity.Error && d.Id != "CS5001")
             .Select(static d => d.ToString())];

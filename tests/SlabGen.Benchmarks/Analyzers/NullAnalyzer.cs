@@ -31,7 +31,7 @@ internal static class NullAnalyzer
                             OperationKind.ArrayCreation, OperationKind.Binary, OperationKind.Unary, OperationKind.Conversion,
                             OperationKind.CompoundAssignment, OperationKind.Increment, OperationKind.Decrement,
                             OperationKind.EventAssignment, OperationKind.Loop, OperationKind.Using, OperationKind.UsingDeclaration,
-                            OperationKind.DelegateCreation, OperationKind.InterpolatedString, OperationKind.CollectionExpression)));
+                            OperationKind.DelegateCreation, OperationKind.InterpolatedString, OperationKind.CollectionExpression, OperationKind.Await)));
             }
         }
         """;

@@ -1,7 +1,8 @@
-// SLAB107: managed (GC) allocation in interrupt context. A frame loop's first worry is a GC pause: every object,
+// What allocates on the managed heap in one operation, for SLAB107 (InterruptContextAnalyzer.cs): managed (GC)
+// allocation in interrupt context. A frame loop's first worry is a GC pause: every object,
 // array, box, closure, delegate and string the frame allocates brings the next collection closer. Reported where
 // interrupt-context code allocates, and at each call of a method of this compilation that reaches an allocation,
-// with the chain (the same call graph as the sleeping rules: CallGraph.cs).
+// with the chain (the call graph the sleeping rules use too: CallGraph.cs).
 //
 // What counts: new of a class or delegate, arrays (params arrays included, not empty ones), boxing, lambdas that
 // capture and delegates of instance methods, string concatenation and interpolation to string, LINQ, collection
@@ -10,81 +11,20 @@
 // What does not: allocations on a throw path, stackalloc, spans, static lambdas and non-capturing lambdas (the
 // compiler caches them), delegates of static methods (cached since C# 11), interpolation into a handler.
 using System.Collections.Generic;
-using System.Collections.Immutable;
 using System.Linq;
 using Microsoft.CodeAnalysis;
-using Microsoft.CodeAnalysis.CSharp;
-using Microsoft.CodeAnalysis.Diagnostics;
 using Microsoft.CodeAnalysis.Operations;
 
 namespace SlabGen.Analyzers;
 
-/// <summary>Reports managed allocations in <c>[InterruptContext]</c> code (SLAB107, a warning by default).</summary>
-[DiagnosticAnalyzer(LanguageNames.CSharp)]
-public sealed class ManagedAllocationAnalyzer : DiagnosticAnalyzer
+/// <summary>Finds managed allocations in an operation.</summary>
+internal static class ManagedAllocations
 {
-    /// <inheritdoc/>
-    public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } = [Descriptors.ManagedAllocationInInterrupt];
-
-    /// <inheritdoc/>
-    public override void Initialize(AnalysisContext context)
-    {
-        // Generated code is skipped block by block, as InterruptContextAnalyzer does (its comment says why).
-        context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.Analyze | GeneratedCodeAnalysisFlags.ReportDiagnostics);
-        context.EnableConcurrentExecution();
-        context.RegisterCompilationStartAction(static start =>
-        {
-            var known = KnownSymbols.Create(start.Compilation, start.Options, start.CancellationToken);
-            if (known is null)
-            {
-                return;
-            }
-
-            var graph = new CallGraph<Allocation>(known);
-            bool cachesStaticMethodGroups = start.Compilation is CSharpCompilation { LanguageVersion: >= LanguageVersion.CSharp11 };
-            start.RegisterOperationBlockStartAction(blockStart =>
-            {
-                if (blockStart.IsGeneratedCode)
-                {
-                    return;
-                }
-
-                CallGraph<Allocation>.Block block = graph.StartBlock(blockStart.OwningSymbol);
-                blockStart.RegisterOperationAction(context =>
-                    {
-                        if (MayAllocate(context.Operation) || CallEdges.HasTargets(context.Operation))
-                        {
-                            graph.Analyze(context, block, operation => Find(operation, cachesStaticMethodGroups),
-                                static (context, allocation, where) => context.ReportDiagnostic(Diagnostic.Create(Descriptors.ManagedAllocationInInterrupt,
-                                    allocation.Location, allocation.Target, $"in '{where}'")));
-                        }
-                    },
-                    OperationKind.Invocation, OperationKind.PropertyReference, OperationKind.ObjectCreation, OperationKind.ArrayCreation,
-                    OperationKind.Binary, OperationKind.Unary, OperationKind.Conversion, OperationKind.CompoundAssignment,
-                    OperationKind.Increment, OperationKind.Decrement, OperationKind.EventAssignment, OperationKind.Loop,
-                    OperationKind.Using, OperationKind.UsingDeclaration, OperationKind.DelegateCreation,
-                    OperationKind.InterpolatedString, OperationKind.CollectionExpression);
-            });
-            start.RegisterCompilationEndAction(end =>
-            {
-                // One warning per cause, at the allocation, with its first chain and how many interrupt-context calls
-                // reach it: one growth site that 55 hot callers reach is one warning, suppressed (or fixed) in one place.
-                foreach (var cause in graph.InterruptChains(end.CancellationToken).GroupBy(static c => c.Finding))
-                {
-                    string chain = cause.First().Chain;
-                    int more = cause.Count() - 1;
-                    end.ReportDiagnostic(Diagnostic.Create(Descriptors.ManagedAllocationInInterrupt, cause.Key.Location, cause.Key.Target,
-                        "through " + chain + (more == 0 ? "" : $" (and {more} more interrupt-context call{(more == 1 ? "" : "s")})")));
-                }
-            });
-        });
-    }
-
     /// <summary>
     /// One managed allocation: what allocates (a description, and the type to write after it, formatted only when a
     /// message needs it: most allocations are in code no interrupt context reaches), and where.
     /// </summary>
-    private sealed class Allocation(string what, ITypeSymbol? type, Location location) : IChainEnd
+    internal sealed class Allocation(string what, ITypeSymbol? type, Location location) : IChainEnd
     {
         public string Target => type is null ? what : what + type.ToDisplayString(SymbolDisplayFormat.MinimallyQualifiedFormat);
 
@@ -100,31 +40,32 @@ public sealed class ManagedAllocationAnalyzer : DiagnosticAnalyzer
 
     /// <summary>A cheap test before <see cref="Find"/>: the operation kinds that can allocate by themselves.</summary>
     [System.Runtime.CompilerServices.MethodImpl(Hot.Path)]
-    private static bool MayAllocate(IOperation operation) => operation switch
+    public static bool MayAllocate(IOperation operation) => operation.Kind switch // not a type switch: CallEdges.HasTargets says why
     {
-        IObjectCreationOperation or IArrayCreationOperation or IDelegateCreationOperation or IInterpolatedStringOperation
-            or ICollectionExpressionOperation => true,
-        IBinaryOperation binary => binary.Type?.SpecialType == SpecialType.System_String,
-        IConversionOperation conversion => conversion.Operand.Type is { IsValueType: true } && conversion.Type is { IsReferenceType: true },
+        OperationKind.ObjectCreation or OperationKind.ArrayCreation or OperationKind.DelegateCreation or OperationKind.InterpolatedString
+            or OperationKind.CollectionExpression => true,
+        OperationKind.Binary => operation.Type?.SpecialType == SpecialType.System_String,
+        OperationKind.Conversion => ((IConversionOperation)operation).Operand.Type is { IsValueType: true } && operation.Type is { IsReferenceType: true },
         _ => false,
     };
 
     [System.Runtime.CompilerServices.MethodImpl(Hot.Path)]
-    private static Allocation? Find(IOperation operation, bool cachesStaticMethodGroups)
+    public static Allocation? Find(IOperation operation, bool cachesStaticMethodGroups)
     {
-        (string? what, ITypeSymbol? type) = operation switch
+        (string? what, ITypeSymbol? type) = operation.Kind switch // not a type switch: CallEdges.HasTargets says why
         {
-            IObjectCreationOperation { Type: { IsReferenceType: true } created } => ("new ", created),
-            IArrayCreationOperation array when !IsEmpty(array) => array.IsImplicit ? ("a params array", null) : ("new ", array.Type),
-            IConversionOperation conversion when IsBoxing(conversion) => ("boxing ", conversion.Operand.Type),
-            IDelegateCreationOperation creation when Allocates(creation, cachesStaticMethodGroups) => creation.Target is IAnonymousFunctionOperation
-                ? ("a capturing lambda (closure and delegate)", null) : ("a delegate of an instance method", null),
-            IBinaryOperation { OperatorKind: BinaryOperatorKind.Add, Type.SpecialType: SpecialType.System_String, ConstantValue.HasValue: false } binary
-                when binary.Parent is not IBinaryOperation { Type.SpecialType: SpecialType.System_String } => ("string concatenation", null),
-            IInterpolatedStringOperation { Type.SpecialType: SpecialType.System_String, ConstantValue.HasValue: false } interpolation
-                when interpolation.Parent is not IInterpolatedStringHandlerCreationOperation => ("string interpolation", null),
-            ICollectionExpressionOperation collection when Allocates(collection) => ("a collection expression of ", collection.Type),
-            IInvocationOperation invocation => (Allocates(invocation), null),
+            OperationKind.Invocation => (Allocates((IInvocationOperation)operation), null),
+            OperationKind.ObjectCreation when operation.Type is { IsReferenceType: true } created => ("new ", created),
+            OperationKind.ArrayCreation when (IArrayCreationOperation)operation is var array && !IsEmpty(array) =>
+                array.IsImplicit ? ("a params array", null) : ("new ", array.Type),
+            OperationKind.Conversion when (IConversionOperation)operation is var conversion && IsBoxing(conversion) => ("boxing ", conversion.Operand.Type),
+            OperationKind.DelegateCreation when (IDelegateCreationOperation)operation is var creation && Allocates(creation, cachesStaticMethodGroups) =>
+                creation.Target is IAnonymousFunctionOperation ? ("a capturing lambda (closure and delegate)", null) : ("a delegate of an instance method", null),
+            OperationKind.Binary when operation is IBinaryOperation { OperatorKind: BinaryOperatorKind.Add, Type.SpecialType: SpecialType.System_String, ConstantValue.HasValue: false }
+                && operation.Parent is not IBinaryOperation { Type.SpecialType: SpecialType.System_String } => ("string concatenation", null),
+            OperationKind.InterpolatedString when operation is { Type.SpecialType: SpecialType.System_String, ConstantValue.HasValue: false }
+                && operation.Parent is not IInterpolatedStringHandlerCreationOperation => ("string interpolation", null),
+            OperationKind.CollectionExpression when Allocates((ICollectionExpressionOperation)operation) => ("a collection expression of ", operation.Type),
             _ => ((string?)null, (ITypeSymbol?)null),
         };
         return what is null || OnThrowPath(operation) ? null : new Allocation(what, type, operation.Syntax.GetLocation());
@@ -208,7 +149,7 @@ public sealed class ManagedAllocationAnalyzer : DiagnosticAnalyzer
     {
         for (IOperation? node = operation; node is not null; node = node.Parent)
         {
-            if (node is IThrowOperation)
+            if (node.Kind == OperationKind.Throw)
             {
                 return true;
             }

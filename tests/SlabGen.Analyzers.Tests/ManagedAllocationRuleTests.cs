@@ -6,11 +6,11 @@ using Microsoft.CodeAnalysis.Testing;
 
 namespace SlabGen.Analyzers.Tests;
 
-public class ManagedAllocationAnalyzerTests
+public class ManagedAllocationRuleTests
 {
     private const string Usings = "using System; using System.Collections.Generic; using System.Linq; using System.Numerics; using System.Threading.Tasks; using SlabGen;\n";
 
-    private static Task Check(string source) => Verify.Analyzer<ManagedAllocationAnalyzer>(Usings + source);
+    private static Task Check(string source) => Verify.Rules(Verify.AllocationRules, Usings + source);
 
     [Fact]
     public Task Each_kind_of_allocation_in_a_frame_is_reported() => Check("""
@@ -70,7 +70,7 @@ public class ManagedAllocationAnalyzerTests
     [Fact]
     public async Task An_allocation_reached_through_calls_is_reported_once_at_the_allocation_with_its_first_chain_and_the_count_of_the_others()
     {
-        var test = new CSharpAnalyzerTest<ManagedAllocationAnalyzer, DefaultVerifier>
+        var test = new CSharpAnalyzerTest<InterruptContextAnalyzer, DefaultVerifier>
         {
             TestCode = Usings + """
                 public class World

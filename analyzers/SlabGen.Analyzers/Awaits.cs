@@ -6,39 +6,17 @@
 // `using (InterruptContext.Enter())` or what follows `using var scope = InterruptContext.Enter();` in its block.
 // A lambda or local function written inside a scope is not in the scope (it runs whenever it is called).
 // What it cannot see: a scope entered without a using and disposed by hand.
-using System.Collections.Immutable;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Diagnostics;
 using Microsoft.CodeAnalysis.Operations;
 
 namespace SlabGen.Analyzers;
 
-/// <summary>Reports <c>await</c> in interrupt-context code and inside <c>InterruptContext.Enter()</c> scopes.</summary>
-[DiagnosticAnalyzer(LanguageNames.CSharp)]
-public sealed class AwaitInInterruptContextAnalyzer : DiagnosticAnalyzer
+/// <summary>Finds <c>await</c> in interrupt-context code and inside <c>InterruptContext.Enter()</c> scopes.</summary>
+internal static class Awaits
 {
-    /// <inheritdoc/>
-    public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } = [Descriptors.AwaitInInterrupt];
-
-    /// <inheritdoc/>
-    public override void Initialize(AnalysisContext context)
-    {
-        context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
-        context.EnableConcurrentExecution();
-        context.RegisterCompilationStartAction(static start =>
-        {
-            var known = KnownSymbols.Create(start.Compilation, start.Options, start.CancellationToken);
-            if (known is null)
-            {
-                return;
-            }
-
-            start.RegisterOperationAction(context => Analyze(context, known),
-                OperationKind.Await, OperationKind.Loop, OperationKind.Using, OperationKind.UsingDeclaration);
-        });
-    }
-
-    private static void Analyze(OperationAnalysisContext context, KnownSymbols known)
+    /// <summary>Reports <paramref name="context"/>'s operation when it awaits in interrupt-context code (<paramref name="block"/>'s member) or in a scope.</summary>
+    public static void Analyze(OperationAnalysisContext context, CallGraph.Block block, KnownSymbols known)
     {
         IOperation operation = context.Operation;
         string? what = operation switch
@@ -54,8 +32,8 @@ public sealed class AwaitInInterruptContextAnalyzer : DiagnosticAnalyzer
             return;
         }
 
-        string? where = known.IsInterruptContext(context.ContainingSymbol)
-            ? $"interrupt-context code ('{context.ContainingSymbol.Name}')"
+        string? where = block.Interrupt
+            ? $"interrupt-context code ('{block.Owner.Name}')"
             : EnterScopes.Contains(operation, known) ? "an InterruptContext.Enter() scope" : null;
         if (where is not null)
         {

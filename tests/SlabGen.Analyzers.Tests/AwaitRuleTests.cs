@@ -2,11 +2,11 @@
 // a scope, after it, in a lambda written inside one, in ordinary async code.
 namespace SlabGen.Analyzers.Tests;
 
-public class AwaitInInterruptContextAnalyzerTests
+public class AwaitRuleTests
 {
     private const string Usings = "using System; using System.Collections.Generic; using System.IO; using System.Threading.Tasks; using SlabGen;\n";
 
-    private static Task Check(string source) => Verify.Analyzer<AwaitInInterruptContextAnalyzer>(Usings + source);
+    private static Task Check(string source) => Verify.Rules(Verify.AwaitRules, Usings + source);
 
     [Fact]
     public Task Await_await_foreach_and_await_using_in_interrupt_context_methods_and_types() => Check("""
