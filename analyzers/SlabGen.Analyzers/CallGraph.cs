@@ -270,7 +270,7 @@ internal sealed class CallGraph(KnownSymbols known)
             }
 
             IChainEnd finding = resolved.Nodes[steps[steps.Count - 1]].First[slot]!;
-            yield return (CallGraph.SourceMethod(callee) ?? callee, location, string.Join(" → ", CallGraph.ChainNames(steps).Concat([finding.Target])), finding);
+            yield return (CallGraph.SourceMethod(callee) ?? callee, location, string.Join(" → ", CallGraph.ChainNames(steps)) + " → " + finding.Target, finding);
         }
     }
 
@@ -556,14 +556,30 @@ internal sealed class CallGraph(KnownSymbols known)
     };
 
     /// <summary>The steps' names; steps that share a name with another step carry their parameter types.</summary>
-    public static IEnumerable<string> ChainNames(List<IMethodSymbol> steps)
+    /// <remarks>Run for every chain reported (5,300 on the generated project): loops over the few steps, no LINQ.</remarks>
+    public static string[] ChainNames(List<IMethodSymbol> steps)
     {
-        var repeated = new HashSet<string>(steps.GroupBy(Name)
-            .Where(static g => g.Distinct<IMethodSymbol>(SymbolEqualityComparer.Default).Count() > 1)
-            .Select(static g => g.Key), StringComparer.Ordinal);
-        return steps.Select(step => repeated.Contains(Name(step))
-            ? $"{Name(step)}({string.Join(", ", step.Parameters.Select(static p => p.Type.ToDisplayString(SymbolDisplayFormat.MinimallyQualifiedFormat)))})"
-            : Name(step));
+        var names = new string[steps.Count];
+        for (int i = 0; i < names.Length; i++)
+        {
+            names[i] = Name(steps[i]);
+        }
+
+        var written = new string[names.Length];
+        for (int i = 0; i < names.Length; i++)
+        {
+            bool shared = false;
+            for (int j = 0; j < names.Length && !shared; j++)
+            {
+                shared = j != i && names[j] == names[i] && !SymbolEqualityComparer.Default.Equals(steps[j], steps[i]);
+            }
+
+            written[i] = shared
+                ? $"{names[i]}({string.Join(", ", steps[i].Parameters.Select(static p => p.Type.ToDisplayString(SymbolDisplayFormat.MinimallyQualifiedFormat)))})"
+                : names[i];
+        }
+
+        return written;
     }
 
     /// <summary>The method whose body this compilation holds, or null (metadata, abstract, extern, delegates).</summary>
