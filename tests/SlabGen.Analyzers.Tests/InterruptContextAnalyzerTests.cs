@@ -105,6 +105,41 @@ public class InterruptContextAnalyzerTests
             Verify.Diagnostic(Descriptors.ManagedAllocationInInterrupt).WithLocation(2).WithArguments("new int[]", "through Spawner.Frame → Spawner.Helper → new int[]"));
 
     [Fact]
+    public Task A_helper_ends_a_chain_at_its_first_finding_and_its_lambdas_code_is_not_its_own() =>
+        Verify.RulesExpecting([.. Verify.SleepRules, .. Verify.AllocationRules], Usings + """
+            public class World
+            {
+                private static readonly object s_gate = new();
+                [InterruptContext]
+                public void Frame()
+                {
+                    {|#0:Grow()|};
+                    Defer();
+                }
+                private static void Grow()
+                {
+                    var first = {|#1:new int[1]|};
+                    var second = new long[2];
+                    Other();
+                }
+                private static void Other()
+                {
+                    var elsewhere = new byte[3];
+                    lock (s_gate) { }
+                }
+                private static void Defer()
+                {
+                    Action later = static () => { lock (s_gate) { } var boxed = new object(); };
+                    _ = later;
+                }
+            }
+            """,
+            // Grow's first allocation ends the allocation chain (not its second, nor Other's); the sleeping chain goes on
+            // through Other to its lock. Defer's lambda locks and allocates, but only when called: Defer reaches neither.
+            Verify.Diagnostic(Descriptors.SleepingCallChainInInterrupt).WithLocation(0).WithArguments("World.Grow", "World.Frame → World.Grow → World.Other → lock"),
+            Verify.Diagnostic(Descriptors.ManagedAllocationInInterrupt).WithLocation(1).WithArguments("new int[]", "through World.Frame → World.Grow → new int[]"));
+
+    [Fact]
     public Task The_kernel_flags_message_names_the_flags_as_written_and_says_may_sleep_once() =>
         Verify.RulesExpecting(Verify.SleepRules, Usings + """
             public unsafe class Game
