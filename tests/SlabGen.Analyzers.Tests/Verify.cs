@@ -27,44 +27,37 @@ internal static class Verify
     public static readonly string[] AwaitRules = ["SLAB106"];
 
     /// <summary>Checks the diagnostics marked inline in <paramref name="source"/> of InterruptContextAnalyzer's <paramref name="rules"/> only (the others disabled).</summary>
-    public static async Task Rules(string[] rules, string source, params (string Key, string Value)[] editorConfig)
-    {
-        var test = new CSharpAnalyzerTest<InterruptContextAnalyzer, DefaultVerifier> { TestCode = source };
-        Configure(test.TestState, editorConfig);
-        Only(test, rules);
-        await test.RunAsync();
-    }
+    public static Task Rules(string[] rules, string source, params (string Key, string Value)[] editorConfig) =>
+        Run<InterruptContextAnalyzer>(source, editorConfig, [], rules);
 
     /// <summary>Checks <paramref name="expected"/> against the diagnostics of InterruptContextAnalyzer's <paramref name="rules"/> only.</summary>
-    public static async Task RulesExpecting(string[] rules, string source, params DiagnosticResult[] expected)
-    {
-        var test = new CSharpAnalyzerTest<InterruptContextAnalyzer, DefaultVerifier> { TestCode = source };
-        test.ExpectedDiagnostics.AddRange(expected);
-        Configure(test.TestState, []);
-        Only(test, rules);
-        await test.RunAsync();
-    }
+    public static Task RulesExpecting(string[] rules, string source, params DiagnosticResult[] expected) =>
+        Run<InterruptContextAnalyzer>(source, [], expected, rules);
 
     /// <summary>Disables every rule of InterruptContextAnalyzer but <paramref name="rules"/> in <paramref name="test"/>.</summary>
     public static void Only(AnalyzerTest<DefaultVerifier> test, string[] rules) =>
         test.DisabledDiagnostics.AddRange(new InterruptContextAnalyzer().SupportedDiagnostics.Select(static d => d.Id).Except(rules));
 
     /// <summary>Checks the diagnostics marked inline in <paramref name="source"/>, with optional global analyzer config.</summary>
-    public static async Task Analyzer<TAnalyzer>(string source, params (string Key, string Value)[] editorConfig)
-        where TAnalyzer : DiagnosticAnalyzer, new()
-    {
-        var test = new CSharpAnalyzerTest<TAnalyzer, DefaultVerifier> { TestCode = source };
-        Configure(test.TestState, editorConfig);
-        await test.RunAsync();
-    }
+    public static Task Analyzer<TAnalyzer>(string source, params (string Key, string Value)[] editorConfig)
+        where TAnalyzer : DiagnosticAnalyzer, new() => Run<TAnalyzer>(source, editorConfig, [], null);
 
     /// <summary>Checks <paramref name="expected"/> (messages and all) against the diagnostics of <paramref name="source"/>, whose locations are marked {|#n:…|}.</summary>
-    public static async Task AnalyzerExpecting<TAnalyzer>(string source, params DiagnosticResult[] expected)
+    public static Task AnalyzerExpecting<TAnalyzer>(string source, params DiagnosticResult[] expected)
+        where TAnalyzer : DiagnosticAnalyzer, new() => Run<TAnalyzer>(source, [], expected, null);
+
+    /// <summary>One analyzer test: <paramref name="source"/>, its config, the diagnostics expected beside the inline marks, and the rules kept (null: all).</summary>
+    private static async Task Run<TAnalyzer>(string source, (string Key, string Value)[] editorConfig, DiagnosticResult[] expected, string[]? rules)
         where TAnalyzer : DiagnosticAnalyzer, new()
     {
         var test = new CSharpAnalyzerTest<TAnalyzer, DefaultVerifier> { TestCode = source };
         test.ExpectedDiagnostics.AddRange(expected);
-        Configure(test.TestState, []);
+        Configure(test.TestState, editorConfig);
+        if (rules is not null)
+        {
+            Only(test, rules);
+        }
+
         await test.RunAsync();
     }
 
