@@ -54,9 +54,9 @@ internal static class ChildProcess
     /// Runs <paramref name="body"/> in a child process where its exception goes unhandled, as in a program's Main, and
     /// returns what the runtime printed (standard error). Fails if the child exits cleanly.
     /// </summary>
-    public static string RunUnhandled(Action body)
+    public static string RunUnhandled(Action body, params (string Name, string Value)[] environment)
     {
-        (int exitCode, string output) = Start(body, UnhandledVerb, TimeSpan.FromMinutes(1));
+        (int exitCode, string output) = Start(body, UnhandledVerb, TimeSpan.FromMinutes(1), environment);
         Assert.True(exitCode != 0, $"{body.Method.Name} was expected to die of an unhandled exception:\n{output}");
         return output;
     }

@@ -177,6 +177,12 @@ public static unsafe partial class Kmem
             return;
         }
 
+        if (Sampler.Holds(memory))
+        {
+            Sampler.Pool!.Free(null, memory, "kfree");
+            return;
+        }
+
         PageFrame* slab = PageAllocator.HeadFrameOf(memory);
         if (slab != null && SlabPage.IsSlab(slab))
         {
@@ -209,6 +215,11 @@ public static unsafe partial class Kmem
     public static nuint Ksize(void* memory)
     {
         ArgumentNullException.ThrowIfNull(memory);
+        if (Sampler.Holds(memory))
+        {
+            return Sampler.Pool!.UsableSize(memory, "ksize");
+        }
+
         PageFrame* head = HeadOf(memory, "ksize");
         if (!SlabPage.IsSlab(head))
         {

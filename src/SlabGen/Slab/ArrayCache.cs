@@ -9,11 +9,12 @@
 //
 // The block (PerThreadBlock.cs) is found through ThreadSlots by cache id, through a generated type's own thread
 // static, or through kmalloc's per-thread table; all three reach this same block, whose address never changes:
-//   [header: Cookie Busy State Capacity Limit InterruptDepth* Count][FreeTag FreeWord SlabMask Span Divisor][entry 0 .. entry Limit-1]
+//   [header: Cookie Busy State Capacity Limit InterruptDepth* Count][FreeTag FreeWord SlabMask Span Divisor SampleCountdown][entry 0 .. entry Limit-1]
 //   Count = objects on the stack, the last of them the hottest; Capacity = Limit (0 while a drain has the block).
 // The entries are inline so a pop or a push touches the block's own cache lines only. The five words after the
 // common header are the cache's constants that the checked free needs, copied here so every route reads them from
-// the line it already holds.
+// the line it already holds; the sixth is the thread's countdown to its next sampled allocation when sampling is by
+// count (Sampling/Sampler.cs: the pop's one test, folded away when sampling is off).
 //
 // Checked frees (every free path, default mode): the object's free word (FreeWord.cs has its states and every
 // function that reads or writes it). A push first reads the word: if it may mean "free" (it decodes into the
@@ -47,7 +48,10 @@ internal sealed unsafe class ArrayCache : PerThreadState
     /// <summary>ceil(2^64 / stride): an offset is a multiple of the stride iff offset × this ≤ this − 1 (mod 2^64).</summary>
     public const int DivisorIndex = SpanIndex + 1;
 
-    public const int EntriesIndex = DivisorIndex + 1;
+    /// <summary>Sampling by count (Sampling/Sampler.cs): allocations of this cache left on this thread until the next sample.</summary>
+    public const int SampleCountdownIndex = DivisorIndex + 1;
+
+    public const int EntriesIndex = SampleCountdownIndex + 1;
 
     /// <summary>
     /// The AppContext switch (or environment variable <c>SLABGEN_DISABLE_FREE_CHECKS=1</c>) that turns the default free
@@ -79,6 +83,7 @@ internal sealed unsafe class ArrayCache : PerThreadState
         Block[SlabMaskIndex] = cache.Layout.SlabMask;
         Block[SpanIndex] = (nint)((nuint)cache.ObjectsPerSlab * cache.Layout.Stride);
         Block[DivisorIndex] = (nint)(ulong.MaxValue / cache.Layout.Stride + 1);
+        Block[SampleCountdownIndex] = Sampler.FirstCountdown();
     }
 
     public KmemCache Cache { get; }
@@ -132,6 +137,11 @@ internal sealed unsafe class ArrayCache : PerThreadState
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void* TryPop(nint* block, GfpFlags flags, nint freeWord)
     {
+        if (Sampler.GateFires(block))
+        {
+            return null;
+        }
+
         if (Gfp.FastPathServes(flags, PerThreadBlock.Header(block)->InterruptDepth))
         {
             nint count = PerThreadBlock.Header(block)->Count;

@@ -104,6 +104,27 @@ public sealed unsafe partial class KmemCache
             UnpinSlabs(slabs, stamp);
         }
 
+        if (Sampler.Enabled && Sampler.Pool!.LiveObjectsOf(this) is nint[] sampled)
+        {
+            foreach (nint obj in sampled)
+            {
+                try
+                {
+                    Sampler.Pool.Free(this, (void*)obj, "kmem_cache_reset");
+                    freed++;
+                }
+                catch (InvalidOperationException e)
+                {
+                    freed++; // freed all the same: the bytes around it were overwritten
+                    firstError ??= e;
+                }
+                catch (ArgumentException)
+                {
+                    // freed by another thread since the list was taken
+                }
+            }
+        }
+
         return firstError is null ? freed : throw new InvalidOperationException($"kmem_cache_reset({Name}): {firstError.Message}", firstError);
     }
 

@@ -320,6 +320,11 @@ public sealed unsafe partial class KmemCache : IDisposable, IShrinker
     /// <returns>The live cache whose slab holds <paramref name="obj"/>, or <see langword="null"/> when no slab does.</returns>
     public static KmemCache? CacheOf(void* obj)
     {
+        if (Sampler.Holds(obj))
+        {
+            return Sampler.Pool!.CacheOf(obj);
+        }
+
         PageFrame* head = PageAllocator.HeadFrameOf(obj);
         return head != null && SlabPage.IsSlab(head) ? CacheRegistry.Find(SlabPage.Of(head)->CacheId) : null;
     }
@@ -409,7 +414,29 @@ public sealed unsafe partial class KmemCache : IDisposable, IShrinker
     /// kmalloc's allocation of <paramref name="requested"/> bytes from this size cache: in a debug cache, the bytes
     /// past the size asked for are red zone too, and <see cref="UsableSize"/> is that size.
     /// </summary>
-    internal void* AllocSized(GfpFlags flags, int requested) => _debug ? AllocSlow(flags, requested) : Alloc(flags);
+    internal void* AllocSized(GfpFlags flags, int requested) => _debug || Sampler.Enabled ? AllocSlow(flags, requested) : Alloc(flags);
+
+    /// <summary>A sampled object of <paramref name="requested"/> bytes when this allocation is the one sampled (Sampling/), else null.</summary>
+    private void* TrySample(int requested) =>
+        Sampler.Enabled && Sampler.TakeSample(ThreadBlock()) ? Sampler.Pool!.TryAlloc(this, requested) : null;
+
+    /// <summary>Counts a sampled object in or out of the active objects, so LiveObjects, slabinfo and Destroy see it.</summary>
+    internal void CountSampled(int delta)
+    {
+        lock (_node.Lock)
+        {
+            _node.ActiveObjects += delta;
+        }
+    }
+
+    /// <summary>Runs the constructor, if any, on a sampled object, which no slab populated.</summary>
+    internal void ConstructSampled(void* obj)
+    {
+        if (_ctor != null)
+        {
+            _ctor(obj);
+        }
+    }
 
     /// <summary>What the caller may use of a live object: the size it asked for in a debug cache, else the object size.</summary>
     internal nuint UsableSize(void* obj)
@@ -434,7 +461,12 @@ public sealed unsafe partial class KmemCache : IDisposable, IShrinker
 
         ObjectDisposedException.ThrowIf(_id < 0, this);
         Gfp.Check(flags, "kmem_cache_alloc", Name);
-        void* obj = _debug ? AllocDebug(flags, requested) : AllocFromArrayCache(flags);
+        void* obj = _debug ? AllocDebug(flags, requested) : TrySample(requested);
+        if (obj == null && !_debug)
+        {
+            obj = AllocFromArrayCache(flags);
+        }
+
         if (obj != null && (flags & GfpFlags.Zero) != 0)
         {
             NativeMemory.Clear(obj, (nuint)requested);
@@ -452,6 +484,12 @@ public sealed unsafe partial class KmemCache : IDisposable, IShrinker
         }
 
         ObjectDisposedException.ThrowIf(_id < 0, this);
+        if (Sampler.Holds(obj))
+        {
+            Sampler.Pool!.Free(this, obj, "kmem_cache_free");
+            return;
+        }
+
         PageFrame* slab = SlabOf(obj);
         if (_debug)
         {

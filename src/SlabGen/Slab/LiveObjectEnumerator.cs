@@ -31,6 +31,9 @@ public unsafe ref struct LiveObjectEnumerator
     /// <summary>The end of the current slab's objects.</summary>
     private byte* _end;
 
+    /// <summary>With sampling on, the cache's sampled objects, visited after the slabs (taken when the slabs run out).</summary>
+    private SampledObjects? _sampled;
+
     internal LiveObjectEnumerator(KmemCache cache)
     {
         _cache = cache;
@@ -65,6 +68,12 @@ public unsafe ref struct LiveObjectEnumerator
         }
 
         Run next = NextSlab(_slabs, _stamp, _cache.ObjectsPerSlab, stride, freeWord, tag, mask);
+        if (Sampler.Enabled && next.First == null && _slabs != null)
+        {
+            _sampled ??= SampledObjects.Of(_cache);
+            next.First = _sampled.Next();
+        }
+
         _current = next.First;
         _end = next.End;
         return next.First != null;
@@ -106,6 +115,38 @@ public unsafe ref struct LiveObjectEnumerator
         }
 
         return default;
+    }
+
+    /// <summary>The sampled objects of a cache that were live when the slabs ran out, each visited if still live when reached.</summary>
+    private sealed class SampledObjects
+    {
+        private static readonly SampledObjects None = new(null!, []);
+        private readonly KmemCache _cache;
+        private readonly nint[] _objects;
+        private int _next;
+
+        private SampledObjects(KmemCache cache, nint[] objects)
+        {
+            _cache = cache;
+            _objects = objects;
+        }
+
+        public static SampledObjects Of(KmemCache cache) =>
+            Sampler.Pool!.LiveObjectsOf(cache) is nint[] objects ? new SampledObjects(cache, objects) : None;
+
+        public byte* Next()
+        {
+            while (_next < _objects.Length)
+            {
+                nint obj = _objects[_next++];
+                if (Sampler.Pool!.IsLive(obj, _cache))
+                {
+                    return (byte*)obj;
+                }
+            }
+
+            return null;
+        }
     }
 
     /// <summary>Where the enumeration goes on: an object and the end of its slab's objects (returned in two registers).</summary>

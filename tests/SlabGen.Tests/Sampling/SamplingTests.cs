@@ -1,0 +1,470 @@
+namespace SlabGen.Tests.Sampling;
+
+using System.Collections.Concurrent;
+using Kmem = SlabGen.Kmem;
+using Option = SlabGen.Sampling;
+
+/// <summary>
+/// Sampled guard-page allocations (docs/sampling.md): each case runs in a child process with SLABGEN_SAMPLE set, since
+/// the option is read once per process; the faulting cases die there, and their report is read from the child's output.
+/// </summary>
+public sealed unsafe class SamplingTests
+{
+    private const string EveryAllocation = "1/1";
+
+    [Theory]
+    [InlineData("100ms", 0, 100.0)]
+    [InlineData("2s", 0, 2000.0)]
+    [InlineData("500us", 0, 0.5)]
+    [InlineData("on", 0, 100.0)]
+    [InlineData("1/1000", 1000, 0.0)]
+    [InlineData(" 1/1 ", 1, 0.0)]
+    [InlineData("off", 0, 0.0)]
+    [InlineData("", 0, 0.0)]
+    [InlineData(null, 0, 0.0)]
+    public void The_option_reads_an_interval_a_count_or_off(string? option, int every, double milliseconds)
+    {
+        Assert.True(Sampler.TryParse(option, out int parsedEvery, out TimeSpan interval, out string? problem), problem);
+        Assert.Equal(every, parsedEvery);
+        Assert.Equal(milliseconds, interval.TotalMilliseconds, 6);
+    }
+
+    [Theory]
+    [InlineData("1/0")]
+    [InlineData("1/-3")]
+    [InlineData("1/x")]
+    [InlineData("100")]
+    [InlineData("-5ms")]
+    [InlineData("fast")]
+    [InlineData("0us")]
+    public void A_bad_option_is_refused_with_the_reason(string option)
+    {
+        Assert.False(Sampler.TryParse(option, out _, out _, out string? problem));
+        Assert.Contains(option.Trim(), problem);
+    }
+
+    [Fact]
+    public void Sampling_is_off_by_default_and_costs_no_pool()
+    {
+        Assert.False(Option.IsEnabled);
+        Assert.Equal("off", Option.Rate);
+        Assert.Equal(default, Option.GetStatistics());
+        var p = (byte*)Kmem.Kmalloc(64);
+        Assert.False(Sampler.Holds(p));
+        Kmem.Kfree(p);
+    }
+
+    [Fact]
+    public void An_unreadable_option_leaves_sampling_off() =>
+        ChildProcess.Run(UnreadableOption, TimeSpan.FromSeconds(60), (Option.EnvironmentVariable, "sometimes"));
+
+    private static void UnreadableOption()
+    {
+        Assert.False(Option.IsEnabled);
+        var p = (byte*)Kmem.Kmalloc(64);
+        Assert.False(Sampler.Holds(p));
+        Kmem.Kfree(p);
+    }
+
+    [Fact]
+    public void Every_allocation_sampled_keeps_objects_usable_counted_and_freeable_by_every_route() =>
+        ChildProcess.Run(SampledObjectsWork, TimeSpan.FromSeconds(60), (Option.EnvironmentVariable, EveryAllocation));
+
+    private static void SampledObjectsWork()
+    {
+        Assert.True(Option.IsEnabled);
+        Assert.Equal("1/1", Option.Rate);
+        Assert.True(Option.GuardPages);
+        Assert.True(Option.ReportsFaults);
+
+        using var cache = KmemCache.Create("sampled-48", 48, 16);
+        var objects = new List<nint>();
+        for (int i = 0; i < 20; i++)
+        {
+            var p = (byte*)cache.Alloc();
+            Assert.True(Sampler.Holds(p));
+            Assert.Equal(0u, (nuint)p % 16);
+            Assert.Same(cache, KmemCache.CacheOf(p));
+            new Span<byte>(p, 48).Fill((byte)i);
+            objects.Add((nint)p);
+        }
+
+        // Both sides: half the objects end at their page's end (against the right guard page), half start at its start.
+        Assert.Contains(objects, p => (p + 48) % 4096 == 0);
+        Assert.Contains(objects, p => p % 4096 == 0);
+        Assert.Equal(20, cache.LiveObjects);
+        Assert.Contains("still has objects", Assert.Throws<InvalidOperationException>(cache.Destroy).Message);
+
+        var visited = new List<nint>();
+        foreach (nint p in cache)
+        {
+            visited.Add(p);
+        }
+
+        Assert.Equal(objects.Order(), visited.Order());
+        for (int i = 0; i < objects.Count; i++)
+        {
+            Assert.True(new Span<byte>((byte*)objects[i], 48).IndexOfAnyExcept((byte)i) < 0);
+            cache.Free((void*)objects[i]);
+        }
+
+        Assert.Equal(0, cache.LiveObjects);
+        SamplingStatistics statistics = Option.GetStatistics();
+        Assert.Equal(0, statistics.InUse);
+        Assert.True(statistics.Sampled >= 20 && statistics.Freed >= 20, statistics.ToString());
+
+        // kmalloc: the size asked for is the usable size; Kfree, Krealloc and Kzalloc work on sampled memory.
+        var k = (byte*)Kmem.Kmalloc(50);
+        Assert.True(Sampler.Holds(k));
+        Assert.Equal((nuint)50, Kmem.Ksize(k));
+        Assert.Equal(50, Kmem.AsSpan(k).Length);
+        k[49] = 7;
+        var grown = (byte*)Kmem.Krealloc(k, 100);
+        Assert.Equal(7, grown[49]);
+        Kmem.Kfree(grown);
+        var z = (byte*)Kmem.Kzalloc(200);
+        Assert.True(new Span<byte>(z, 200).IndexOfAnyExcept((byte)0) < 0);
+        Kmem.Kfree(z);
+
+        // A constructor runs on a sampled object, which no slab populated.
+        using var constructed = KmemCache.Create("sampled-ctor", 32, 0, SlabFlags.None, &Construct, null);
+        var c = (long*)constructed.Alloc();
+        Assert.True(Sampler.Holds(c));
+        Assert.Equal(0x5eed, c[0]);
+        constructed.Free(c);
+
+        // Reset frees sampled objects with the rest.
+        using var level = KmemCache.Create("sampled-level", 24, 0);
+        for (int i = 0; i < 5; i++)
+        {
+            level.Alloc();
+        }
+
+        Assert.Equal(5, level.Reset());
+        Assert.Equal(0, level.LiveObjects);
+        level.Destroy();
+    }
+
+    private static void Construct(void* obj) => *(long*)obj = 0x5eed;
+
+    [Fact]
+    public void Bad_frees_of_sampled_objects_are_refused_and_the_allocator_stays_usable() =>
+        ChildProcess.Run(BadFrees, TimeSpan.FromSeconds(60), (Option.EnvironmentVariable, EveryAllocation));
+
+    private static void BadFrees()
+    {
+        using var cache = KmemCache.Create("sampled-bad", 64, 0);
+        using var other = KmemCache.Create("sampled-other", 64, 0);
+        var p = (byte*)cache.Alloc();
+        Assert.Contains("interior pointer: it is 8 bytes from the start of sampled object",
+            Assert.Throws<ArgumentException>(() => cache.Free(p + 8)).Message);
+        Assert.Contains("wrong cache: the object belongs to cache 'sampled-bad'",
+            Assert.Throws<ArgumentException>(() => other.Free(p)).Message);
+        byte* guard = (nuint)p % 4096 == 0 ? p - 4096 : p + 64;
+        Assert.Contains("guard page", Assert.Throws<ArgumentException>(() => Kmem.Kfree(guard)).Message);
+        cache.Free(p);
+        string doubleFree = Assert.Throws<ArgumentException>(() => cache.Free(p)).Message;
+        Assert.Contains("double free: the sampled object was freed at SamplingTests.cs:", doubleFree);
+        Assert.Contains("allocated at SamplingTests.cs:", doubleFree);
+        Assert.Contains("double free", Assert.Throws<ArgumentException>(() => Kmem.Kfree(p)).Message);
+        Assert.Contains("ksize", Assert.Throws<ArgumentException>(() => Kmem.Ksize(p)).Message);
+        Assert.Equal(5, Option.GetStatistics().Errors); // ksize refuses without counting: it frees nothing
+
+        var q = (byte*)cache.Alloc();
+        q[63] = 1;
+        cache.Free(q);
+        Assert.Equal(0, cache.LiveObjects);
+    }
+
+    [Fact]
+    public void A_small_overflow_inside_the_page_is_caught_on_free_and_the_object_is_freed() =>
+        ChildProcess.Run(SmallOverflow, TimeSpan.FromSeconds(60), (Option.EnvironmentVariable, EveryAllocation));
+
+    private static void SmallOverflow()
+    {
+        // kmalloc(50) from kmalloc-64 ends 14 bytes before the guard page when placed on the right: those bytes hold
+        // the pattern. Placed on the left, the rest of the page does.
+        for (int i = 0; i < 2; i++)
+        {
+            var p = (byte*)Kmem.Kmalloc(50);
+            p[50] = 0x41;
+            string message = Assert.Throws<InvalidOperationException>(() => Kmem.Kfree(p)).Message;
+            Assert.Contains("sampled object: out-of-bounds write: byte 0 past its end was 0x41", message);
+            Assert.Contains("allocated at SamplingTests.cs:", message);
+            Assert.Contains("The object was freed", message);
+        }
+
+        Assert.Equal(0, Option.GetStatistics().InUse);
+        Assert.Equal(2, Option.GetStatistics().Errors);
+    }
+
+    [Fact]
+    public void Typed_objects_are_sampled_and_the_typed_free_sends_them_back_to_the_pool() =>
+        ChildProcess.Run(TypedObjects, TimeSpan.FromSeconds(60), (Option.EnvironmentVariable, EveryAllocation));
+
+    private static void TypedObjects()
+    {
+        var handles = new List<SlabRef<SampledSpark>>();
+        for (int i = 0; i < 10; i++)
+        {
+            SlabRef<SampledSpark> spark = SampledSpark.New(i, i * 2);
+            Assert.True(Sampler.Holds(spark.AsPointer()));
+            handles.Add(spark);
+        }
+
+        SlabThreadCache<SampledSpark> thread = SampledSpark.ThisThread;
+        SlabRef<SampledSpark> hot = thread.Alloc();
+        Assert.True(Sampler.Holds(hot.AsPointer()));
+        thread.Free(hot);
+        long sum = 0;
+        foreach (SlabRef<SampledSpark> spark in handles)
+        {
+            sum += spark.Value.X + spark.Value.Y;
+            SampledSpark.Free(spark);
+        }
+
+        Assert.Equal(3 * 45, sum);
+        Assert.Equal(0, SampledSpark.Cache.LiveObjects);
+        Assert.Equal(0, Option.GetStatistics().InUse);
+    }
+
+    [Fact]
+    public void Two_threads_allocating_and_freeing_each_others_objects_under_sampling_keep_every_byte() =>
+        ChildProcess.Run(CrossThread, TimeSpan.FromSeconds(90), (Option.EnvironmentVariable, "1/7"));
+
+    private static void CrossThread()
+    {
+        using var cache = KmemCache.Create("sampled-shared", 40, 0);
+        var handoff = new[] { new BlockingCollection<nint>(256), new BlockingCollection<nint>(256) };
+        long bad = 0;
+        long sampled = 0;
+        var threads = Enumerable.Range(0, 2).Select(t => new Thread(() =>
+        {
+            var random = new Random(t);
+            for (int i = 0; i < 20_000; i++)
+            {
+                var p = (long*)(i % 2 == 0 ? cache.Alloc() : Kmem.Kmalloc(40));
+                if (Sampler.Holds(p))
+                {
+                    Interlocked.Increment(ref sampled);
+                }
+
+                long seed = random.NextInt64();
+                for (int w = 0; w < 4; w++)
+                {
+                    p[w] = seed + w;
+                }
+
+                p[4] = (i % 2) + (seed * 7);
+                handoff[1 - t].Add((nint)p);
+                while (handoff[t].TryTake(out nint theirs))
+                {
+                    FreeChecked((long*)theirs, cache, ref bad);
+                }
+            }
+
+            handoff[1 - t].CompleteAdding();
+            foreach (nint theirs in handoff[t].GetConsumingEnumerable())
+            {
+                FreeChecked((long*)theirs, cache, ref bad);
+            }
+        })).ToArray();
+        foreach (Thread thread in threads)
+        {
+            thread.Start();
+        }
+
+        foreach (Thread thread in threads)
+        {
+            thread.Join();
+        }
+
+        Assert.Equal(0, bad);
+        Assert.True(sampled > 1000, $"{sampled} sampled");
+        Assert.Equal(0, cache.LiveObjects);
+        Assert.Equal(0, Option.GetStatistics().InUse);
+        Assert.Equal(0, Option.GetStatistics().Errors);
+    }
+
+    private static void FreeChecked(long* p, KmemCache cache, ref long bad)
+    {
+        long seed = p[0];
+        long kind = p[4] - (seed * 7);
+        if (p[1] != seed + 1 || p[2] != seed + 2 || p[3] != seed + 3 || kind is not (0 or 1))
+        {
+            Interlocked.Increment(ref bad);
+            return;
+        }
+
+        if (kind == 0)
+        {
+            cache.Free(p);
+        }
+        else
+        {
+            Kmem.Kfree(p);
+        }
+    }
+
+    [Fact]
+    public void By_time_the_next_allocation_after_each_interval_is_sampled() =>
+        ChildProcess.Run(ByTime, TimeSpan.FromSeconds(60), (Option.EnvironmentVariable, "10ms"));
+
+    private static void ByTime()
+    {
+        Assert.Equal("10ms", Option.Rate);
+        using var cache = KmemCache.Create("sampled-by-time", 16, 0);
+        var start = DateTime.UtcNow;
+        int sampled = 0;
+        long allocations = 0;
+        while (sampled < 5 && DateTime.UtcNow - start < TimeSpan.FromSeconds(20))
+        {
+            void* p = cache.Alloc();
+            allocations++;
+            sampled += Sampler.Holds(p) ? 1 : 0;
+            cache.Free(p);
+        }
+
+        Assert.Equal(5, sampled);
+        Assert.True(allocations > 5 * 10, $"{allocations} allocations for 5 samples: not every allocation is sampled");
+    }
+
+    [Fact]
+    public void A_sampled_allocation_inside_an_interrupt_scope_is_not_counted_as_the_scope_s_managed_memory() =>
+        ChildProcess.Run(InInterruptContext, TimeSpan.FromSeconds(60), (Option.EnvironmentVariable, EveryAllocation));
+
+    private static void InInterruptContext()
+    {
+        using var cache = KmemCache.Create("sampled-irq", 16, 0);
+        void* warm = cache.Alloc();
+        cache.Free(warm);
+        using (InterruptContext.Enter())
+        {
+            void* p = cache.Alloc(GfpFlags.Atomic);
+            Assert.True(Sampler.Holds(p));
+            cache.Free(p);
+        }
+
+        Assert.Equal(0, InterruptContext.LastScopeManagedBytes);
+    }
+
+    [Fact]
+    public void A_write_past_the_end_into_the_guard_page_faults_with_the_object_s_report() =>
+        AssertFault(OverflowIntoGuardPage, "out-of-bounds access past the end of sampled object", "(object +0x0000000000000040)", "cache 'sampled-overflow'");
+
+    private static void OverflowIntoGuardPage()
+    {
+        var cache = KmemCache.Create("sampled-overflow", 64, 0);
+        byte* p = AllocPlaced(cache, right: true);
+        p[64] = 1;
+    }
+
+    [Fact]
+    public void A_write_before_the_start_into_the_guard_page_faults_with_the_object_s_report() =>
+        AssertFault(UnderflowIntoGuardPage, "out-of-bounds access before the start of sampled object", "(object -0x0000000000000001)", "cache 'sampled-underflow'");
+
+    private static void UnderflowIntoGuardPage()
+    {
+        var cache = KmemCache.Create("sampled-underflow", 64, 0);
+        byte* p = AllocPlaced(cache, right: false);
+        p[-1] = 1;
+    }
+
+    [Fact]
+    public void A_read_after_free_faults_with_where_the_object_was_allocated_and_freed() =>
+        AssertFault(ReadAfterFree, "use after free: sampled object", "(object +0x0000000000000010)", "freed at SamplingTests.cs:");
+
+    private static void ReadAfterFree()
+    {
+        var p = (long*)Kmem.Kmalloc(64);
+        Kmem.Kfree(p);
+        Console.Out.WriteLine(p[2]);
+    }
+
+    [Fact]
+    public void Null_references_stay_catchable_with_the_handler_in_front_of_the_runtime_s() =>
+        ChildProcess.Run(NullReferences, TimeSpan.FromSeconds(60), (Option.EnvironmentVariable, EveryAllocation));
+
+    private static void NullReferences()
+    {
+        Assert.True(Option.ReportsFaults);
+        int[]? array = Environment.TickCount64 < 0 ? [1] : null;
+        Assert.Throws<NullReferenceException>(() => array![0]);
+        long* pointer = Environment.TickCount64 < 0 ? (long*)1 : null;
+        Assert.Throws<NullReferenceException>(() => *pointer);
+    }
+
+    [Fact]
+    public void The_handler_s_bytes_are_its_assembly_source_assembled()
+    {
+        string source = Path.Combine(RepositoryRoot(), "src", "SlabGen", "Sampling", "fault-handler-x64.S");
+        string work = Directory.CreateTempSubdirectory("slabgen-handler").FullName;
+        try
+        {
+            Run("as", $"\"{source}\" -o \"{work}/h.o\"");
+            Run("objcopy", $"-O binary -j .text \"{work}/h.o\" \"{work}/h.bin\"");
+            byte[] assembled = File.ReadAllBytes(Path.Combine(work, "h.bin"));
+            Assert.Equal(FaultReporter.Code.ToArray(), assembled[..FaultReporter.Code.Length]);
+            Assert.Equal(FaultReporter.Code.Length + 8, assembled.Length); // the data block's address follows the code
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    private static void Run(string tool, string arguments)
+    {
+        using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(tool, arguments) { RedirectStandardError = true })!;
+        string error = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        Assert.True(process.ExitCode == 0, $"{tool} {arguments}: {error}");
+    }
+
+    private static string RepositoryRoot()
+    {
+        string? directory = AppContext.BaseDirectory;
+        while (directory is not null && !File.Exists(Path.Combine(directory, "SlabGen.sln")))
+        {
+            directory = Path.GetDirectoryName(directory);
+        }
+
+        return directory ?? throw new InvalidOperationException("SlabGen.sln not found above the test assembly");
+    }
+
+    /// <summary>A sampled object of <paramref name="cache"/> placed against its right guard page or its left one (placements alternate).</summary>
+    private static byte* AllocPlaced(KmemCache cache, bool right)
+    {
+        var p = (byte*)cache.Alloc();
+        bool isRight = ((nuint)p + cache.ObjectSize) % 4096 == 0;
+        return isRight == right ? p : (byte*)cache.Alloc();
+    }
+
+    private static void AssertFault(Action body, params string[] expected)
+    {
+        string output = ChildProcess.RunUnhandled(body, (Option.EnvironmentVariable, EveryAllocation));
+        Assert.Contains("SlabGen sampling: invalid access at 0x", output);
+        foreach (string text in expected)
+        {
+            Assert.Contains(text, output);
+        }
+
+        Assert.Contains("allocated at SamplingTests.cs:", output);
+        Assert.Contains("SlabGen: the runtime's report of the fault follows.", output);
+        Assert.Contains("AccessViolationException", output); // the runtime's own report still follows
+    }
+}
+
+/// <summary>A [SlabCache] struct of the sampling tests (its own cache, used only in their child processes).</summary>
+[SlabCache(Name = "sampled-spark")]
+public partial struct SampledSpark
+{
+    public long X;
+    public long Y;
+
+    public SampledSpark(long x, long y)
+    {
+        X = x;
+        Y = y;
+    }
+}
