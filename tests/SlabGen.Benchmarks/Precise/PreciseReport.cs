@@ -44,6 +44,19 @@ internal sealed class PreciseReport(Dictionary<string, Dictionary<string, List<d
         ("kmalloc64 ThisThread loop", "floor loop"),
     ];
 
+    /// <summary>The process with sampled allocations on at the default rate (Sampling/ in the runtime), and that rate.</summary>
+    public const string SamplingOn = "sampling on";
+
+    public const string SamplingRate = "100ms";
+
+    /// <summary>Every case that allocates through SlabGen's caches, which sampling may slow down.</summary>
+    private static readonly string[] SampledCases =
+    [
+        "typed loop", "typed call", "typed ThisThread loop", "kmemcache loop", "kmemcache call", "kmemcache ThisThread loop",
+        "kmalloc64 loop", "kmalloc64 call", "kmalloc64 ThisThread loop", "typed batch", "typed ThisThread batch",
+        "kmemcache batch", "kmemcache ThisThread batch", "kmalloc64 batch", "kmalloc64 ThisThread batch",
+    ];
+
     private static readonly string[] CheckedPairs =
         ["typed loop", "typed call", "typed ThisThread loop", "kmemcache loop", "kmemcache call", "kmemcache ThisThread loop", "kmalloc64 loop", "kmalloc64 call", "kmalloc64 ThisThread loop"];
 
@@ -89,6 +102,25 @@ internal sealed class PreciseReport(Dictionary<string, Dictionary<string, List<d
         }
     }
 
+    /// <summary>Sampling on at the default rate against off, case by case (on ns ÷ off ns per round, both under glibc).</summary>
+    public void PrintSampling()
+    {
+        if (!results.ContainsKey(SamplingOn))
+        {
+            return;
+        }
+
+        output.WriteLine();
+        output.WriteLine($"Sampling on (SLABGEN_SAMPLE={SamplingRate}) ÷ off, rounds paired (both under glibc; quartiles straddling 1 are noise):");
+        output.WriteLine();
+        output.WriteLine("| case | on ÷ off |");
+        output.WriteLine("|---|---:|");
+        foreach (string c in SampledCases.Where(results["glibc"].ContainsKey))
+        {
+            output.WriteLine($"| {c} | {Format(SamplingCost(c), "F3")} |");
+        }
+    }
+
     /// <summary>This build against another, case by case (this ns ÷ base ns per round: below 1 is faster now).</summary>
     public void PrintAgainst(string baseVariant)
     {
@@ -131,6 +163,11 @@ internal sealed class PreciseReport(Dictionary<string, Dictionary<string, List<d
             }
         }
 
+        foreach (string c in SampledCases.Where(results["glibc"].ContainsKey))
+        {
+            Add($"sampling on ({SamplingRate}) within 1% of off: {c}", results.ContainsKey(SamplingOn) ? SamplingCost(c) : null, v => v <= 1.01, "×");
+        }
+
         Add("typed batch ≥ 2× mimalloc", Faster("mimalloc", "typed batch", "native64 batch"), v => v >= 2, "×");
         Add("typed batch through T.ThisThread ≥ 2× mimalloc", Faster("mimalloc", "typed ThisThread batch", "native64 batch"), v => v >= 2, "×");
         Add("kmalloc64 batch ≥ 1.2× mimalloc", Faster("mimalloc", "kmalloc64 batch", "native64 batch"), v => v >= 1.2, "×");
@@ -169,6 +206,8 @@ internal sealed class PreciseReport(Dictionary<string, Dictionary<string, List<d
         results.TryGetValue(variant, out var times) && times.TryGetValue(a, out var first) && times.TryGetValue(b, out var second)
             ? Summary.Of(first.Zip(second, combine).ToList())
             : null;
+
+    private Summary SamplingCost(string c) => Summary.Of(Paired(SamplingOn, c, "glibc", c, (on, off) => on / off));
 
     private Summary ChecksCost(string c) => Summary.Of(Paired("glibc", c, "checks off", c, (on, off) => on - off));
 

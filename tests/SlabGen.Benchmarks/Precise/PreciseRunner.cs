@@ -1,6 +1,6 @@
 // The precise mode (`--precise`): what judges a fast-path change on a noisy shared machine, beside BenchmarkDotNet,
 // which makes the report. Several child processes (PreciseChild.cs) run the same cases: this build under glibc, this
-// build with the free checks off, this build under each installed native peer (LD_PRELOAD), and optionally another
+// build with the free checks off, this build with sampling on (SLABGEN_SAMPLE=100ms), this build under each installed native peer (LD_PRELOAD), and optionally another
 // build (`--against` its SlabGen.Benchmarks.dll: the previous commit). The runner asks them for rounds in turn, one
 // child at a time and in a rotating order, so every comparison is between runs made minutes, not hours, apart; each
 // ratio is taken within a round and the rounds' ratios are summarised by median and quartiles. A difference inside
@@ -22,6 +22,7 @@ internal static class PreciseRunner
 
         var variants = new List<Variant> { new("glibc", self, []) };
         variants.Add(new("checks off", self, [("SLABGEN_DISABLE_FREE_CHECKS", "1")]));
+        variants.Add(new(PreciseReport.SamplingOn, self, [("SLABGEN_SAMPLE", PreciseReport.SamplingRate)]));
         foreach ((string name, string path) in NativePeers.Installed)
         {
             variants.Add(new(name, self, [("LD_PRELOAD", path)]));
@@ -60,6 +61,7 @@ internal static class PreciseRunner
         var report = new PreciseReport(variants.ToDictionary(v => v.Name, v => v.Results), variants[0].Cases, Console.Out);
         report.PrintTimes();
         report.PrintRatios();
+        report.PrintSampling();
         int missed = report.PrintGoals();
         if (against is not null)
         {
