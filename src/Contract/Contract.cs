@@ -137,6 +137,14 @@ internal static class Contract
     /// <summary>The tag that names a SlabMemoryPool's owner on its instruments.</summary>
     public const string MemoryPoolOwnerTag = "slabgen.memory_pool.owner";
 
+    public const string SampleAllocations = "slabgen.sample.allocations";
+
+    public const string SampleInUse = "slabgen.sample.in_use";
+
+    public const string SampleSlots = "slabgen.sample.slots";
+
+    public const string SampleErrors = "slabgen.sample.errors";
+
     public const string VmallocAreas = "slabgen.vmalloc.areas";
 
     public const string VmallocSize = "slabgen.vmalloc.size";

@@ -27,8 +27,15 @@ internal sealed record PagesView(string Name, int Id, long Arenas, long OsBytes,
 /// <summary>The live vmalloc areas and their bytes.</summary>
 internal sealed record VmallocView(long Areas, long Bytes);
 
+/// <summary>The sampling pool's counters (SLABGEN_SAMPLE); all zero when the process does not sample.</summary>
+internal sealed record SamplingView(long Sampled, long InUse, long Slots, long Errors)
+{
+    /// <summary>Whether the process samples: only then does it publish the instruments, with a pool of some slots.</summary>
+    public bool Enabled => Slots > 0;
+}
+
 /// <summary>Everything one collection of the meter reported; <see cref="PageAllocators"/> has the shared allocator first.</summary>
-internal sealed record Snapshot(DateTimeOffset Time, IReadOnlyList<CacheRow> Caches, IReadOnlyList<PagesView> PageAllocators, VmallocView Vmalloc)
+internal sealed record Snapshot(DateTimeOffset Time, IReadOnlyList<CacheRow> Caches, IReadOnlyList<PagesView> PageAllocators, VmallocView Vmalloc, SamplingView Sampling)
 {
     /// <summary>The shared page allocator (an empty view before the process reported one).</summary>
     public PagesView Pages => PageAllocators.FirstOrDefault(static p => p.Name == "shared") ?? new PagesView("shared", 0, 0, 0, 0, new long[11]);
@@ -103,7 +110,8 @@ internal sealed class SnapshotBuilder
             Get(c.Value, Contract.CacheSize)))];
         PagesView[] pages = [.. _pages.OrderBy(static p => p.Key.Name == "shared" ? -1 : p.Key.Id).Select(static p => new PagesView(p.Key.Name, p.Key.Id,
             Get(p.Value.Values, Contract.PagesArenas), Get(p.Value.Values, Contract.PagesOsBytes), Get(p.Value.Values, Contract.PagesPerThreadPages), [.. p.Value.FreeBlocks]))];
-        var snapshot = new Snapshot(time, caches, pages, new VmallocView(Get(_values, Contract.VmallocAreas), Get(_values, Contract.VmallocSize)));
+        var snapshot = new Snapshot(time, caches, pages, new VmallocView(Get(_values, Contract.VmallocAreas), Get(_values, Contract.VmallocSize)),
+            new SamplingView(Get(_values, Contract.SampleAllocations), Get(_values, Contract.SampleInUse), Get(_values, Contract.SampleSlots), Get(_values, Contract.SampleErrors)));
         _caches.Clear();
         _values.Clear();
         _pages.Clear();

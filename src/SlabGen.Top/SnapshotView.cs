@@ -40,6 +40,11 @@ internal static class SnapshotView
         }
 
         Line(grid, "vmalloc", $"areas {s.Vmalloc.Areas}, size {Kib(s.Vmalloc.Bytes)}");
+        if (s.Sampling.Enabled)
+        {
+            Line(grid, "Sampling", $"{s.Sampling.Sampled} sampled, {s.Sampling.InUse} / {s.Sampling.Slots} slots in use, {s.Sampling.Errors} errors caught");
+        }
+
         return grid;
     }
 

@@ -6,7 +6,7 @@
 //                 observable instruments: Pages/PageAllocatorMetrics.cs, Slab/CacheMetrics.cs, Kmem/KmemMetrics.cs);
 //   the root and Context/, one layer: the flag policy (GfpFlags.cs) asks InterruptContext whether a caller may sleep;
 //   Pages/        the buddy allocator, which knows the caches above it only as shrinkers (Pages/IShrinker.cs);
-//   Slab/         the caches;
+//   Slab/         the caches, and their sampled allocations (Slab/Sampling/: the pool serves the caches' slow paths);
 //   Kmem/, Typed/ the kmalloc caches and the generated types' support, which do not know each other.
 // (PerThread/ is below Pages/, not above it as first planned: Pages' per-thread page lists are built on it, and it
 // uses nothing of any allocator.) The test compiles src/SlabGen from its sources with Roslyn and looks up every name

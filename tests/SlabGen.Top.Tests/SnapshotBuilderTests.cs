@@ -26,6 +26,10 @@ public sealed class SnapshotBuilderTests
         builder.Add("slabgen.pages.per_thread_pages", "", 6);
         builder.Add("slabgen.vmalloc.areas", "", 1);
         builder.Add("slabgen.vmalloc.size", "", 1 << 20);
+        builder.Add("slabgen.sample.allocations", "", 12);
+        builder.Add("slabgen.sample.in_use", "", 3);
+        builder.Add("slabgen.sample.slots", "", 255);
+        builder.Add("slabgen.sample.errors", "", 1);
         builder.Add("slabgen.something.new", "", 99);
 
         Snapshot snapshot = builder.Build(DateTimeOffset.UnixEpoch);
@@ -37,6 +41,8 @@ public sealed class SnapshotBuilderTests
         Assert.Equal(3 + 2 * 1024, snapshot.Pages.FreePages);
         Assert.Equal((4, 16L << 20, 6), (snapshot.Pages.Arenas, snapshot.Pages.OsBytes, snapshot.Pages.PerThreadPages));
         Assert.Equal(new VmallocView(1, 1 << 20), snapshot.Vmalloc);
+        Assert.Equal(new SamplingView(12, 3, 255, 1), snapshot.Sampling);
+        Assert.True(snapshot.Sampling.Enabled);
     }
 
     [Fact]
@@ -52,6 +58,7 @@ public sealed class SnapshotBuilderTests
 
         Assert.False(builder.HasValues);
         Assert.Empty(next.Caches);
+        Assert.False(next.Sampling.Enabled); // a process that does not sample publishes no sampling instruments
         Assert.All(next.Pages.FreeBlocks, static b => Assert.Equal(0, b));
     }
 

@@ -39,12 +39,18 @@ public static class InterruptContext
     [ThreadStatic]
     private static long t_lastScopeManagedBytes;
 
-    /// <summary>Managed bytes the sampling pool allocated on this thread (its reports) since the outermost scope began: not the scope's own.</summary>
+    /// <summary>Managed bytes the sampling pool (Slab/Sampling/) allocated inside the thread's current outermost scope: not the scope's own.</summary>
     [ThreadStatic]
     private static long t_samplerBytes;
 
-    /// <summary>Excuses <paramref name="bytes"/> that the sampling pool allocated from the thread's scope (only read when sampling is on).</summary>
-    internal static void ExcuseSamplerBytes(long bytes) => t_samplerBytes += bytes;
+    /// <summary>Excuses <paramref name="bytes"/> that the sampling pool allocated (its stack captures and reports) from the thread's scope, if it is in one.</summary>
+    internal static void ExcuseSamplerBytes(long bytes)
+    {
+        if (IsActive)
+        {
+            t_samplerBytes += bytes;
+        }
+    }
 
     /// <summary>
     /// The managed (GC) bytes the calling thread allocated inside its last outermost scope, as
@@ -67,11 +73,6 @@ public static class InterruptContext
     {
         int* word = ThreadSlots.InterruptDepthWord;
         int depth = ++*word;
-        if (Sampler.Enabled && depth == 1)
-        {
-            t_samplerBytes = 0;
-        }
-
         return new Scope(word, depth, depth == 1 ? GC.GetAllocatedBytesForCurrentThread() : 0);
     }
 
@@ -180,7 +181,8 @@ public static class InterruptContext
         /// <summary>Counts what an outermost scope allocated, and throws under the switch; the thread has left the scope already.</summary>
         private static void LeaveOutermost(long allocatedAtEntry)
         {
-            long bytes = GC.GetAllocatedBytesForCurrentThread() - allocatedAtEntry - (Sampler.Enabled ? t_samplerBytes : 0);
+            long bytes = GC.GetAllocatedBytesForCurrentThread() - allocatedAtEntry - t_samplerBytes;
+            t_samplerBytes = 0;
             t_lastScopeManagedBytes = bytes;
             if (bytes <= 0)
             {

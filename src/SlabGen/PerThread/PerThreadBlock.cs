@@ -7,7 +7,10 @@
 //   Cookie          the owner's cookie, never reused: the one ownership check (IsOwnedBy).
 //   Busy            written by the owning thread only, on its slow paths: 1 inside a slow-path step, else 0.
 //   State           Open (0); Held while a drain copies the block; Taken after a drain until the owner has
-//                   caught up with it (Reconcile); Dead once the block's owner (a cache, an allocator) is gone.
+//                   caught up with it (Reconcile); Dead once the block's owner (a cache, an allocator) is gone;
+//                   Armed when the sampler wants the owner's next pop to miss (Open→Armed by compare-exchange, any
+//                   thread; Armed→Open by the owner's slow path). A pop that reads Armed undoes its Count store as
+//                   one that reads Held does, which is safe for the reason below whenever a drain begins.
 //   Capacity        how much the block may hold: Limit while open, 0 otherwise.
 //   Limit           the configured capacity.
 //   InterruptDepth* the owning thread's interrupt-context depth word (InterruptContext), so a fast path tests it
@@ -91,6 +94,13 @@ internal static unsafe class PerThreadBlock
     /// <summary>State once the block's owner (a cache or an allocator) is gone: the block stays shut for good.</summary>
     public const nint Dead = 3;
 
+    /// <summary>
+    /// State of an open block that another thread armed (sampled allocations, Slab/Sampling/): the owner's next pop
+    /// misses as it would on a held block, and its slow path opens the block again (<see cref="Disarm"/>). Pushes do not
+    /// read the state, and a drain overwrites it as it overwrites Open.
+    /// </summary>
+    public const nint Armed = 4;
+
     /// <summary>The header of <paramref name="block"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static BlockHeader* Header(nint* block) => (BlockHeader*)block;
@@ -155,6 +165,12 @@ internal static unsafe class PerThreadBlock
         Volatile.Write(ref Header(block)->Capacity, Header(block)->Limit);
         Volatile.Write(ref Header(block)->State, Open);
     }
+
+    /// <summary>Any thread: arms an open block, so that its owner's next pop misses; false when it is not open.</summary>
+    public static bool TryArm(nint* block) => Interlocked.CompareExchange(ref Header(block)->State, Armed, Open) == Open;
+
+    /// <summary>Owner side: opens an armed block again; false when it was not armed (open, or a drain has it).</summary>
+    public static bool Disarm(nint* block) => Interlocked.CompareExchange(ref Header(block)->State, Open, Armed) == Armed;
 
     /// <summary>Holder side: shuts a held block for good; every later operation of its owner fails.</summary>
     public static void Kill(nint* block)

@@ -62,6 +62,12 @@ internal abstract unsafe class PerThreadState
                 return false;
             }
 
+            if (blockState == PerThreadBlock.Armed)
+            {
+                PerThreadBlock.Disarm(block);
+                continue;
+            }
+
             // Held or Taken: the lock waits for the holder, then the owner drops what it took.
             lock (HoldLock)
             {
@@ -86,6 +92,12 @@ internal abstract unsafe class PerThreadState
         }
 
         PerThreadBlock.EndStep(block);
+        if (blockState == PerThreadBlock.Armed)
+        {
+            PerThreadBlock.Disarm(block);
+            return TryEnter();
+        }
+
         if (blockState != PerThreadBlock.Taken || !HoldLock.TryEnter())
         {
             return false;

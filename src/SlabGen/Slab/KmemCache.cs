@@ -420,6 +420,15 @@ public sealed unsafe partial class KmemCache : IDisposable, IShrinker
     private void* TrySample(int requested) =>
         Sampler.Enabled && Sampler.TakeSample(ThreadBlock()) ? Sampler.Pool!.TryAlloc(this, requested) : null;
 
+    /// <summary>Arms every thread's array cache of this cache for sampling by time: each one's next pop misses to the slow path (PerThreadBlock.Armed).</summary>
+    internal void ArmThreadBlocks()
+    {
+        foreach (ArrayCache cache in _arrayCaches.Snapshot())
+        {
+            PerThreadBlock.TryArm(cache.Block);
+        }
+    }
+
     /// <summary>Counts a sampled object in or out of the active objects, so LiveObjects, slabinfo and Destroy see it.</summary>
     internal void CountSampled(int delta)
     {

@@ -307,6 +307,96 @@ public sealed unsafe class SamplingTests
     }
 
     [Fact]
+    public void An_armed_block_misses_once_and_its_slow_path_opens_it_with_every_object_kept()
+    {
+        using var cache = KmemCache.Create("armed-block", 32, 0);
+        var first = (long*)cache.Alloc();
+        cache.Free(first); // the thread's block now holds it
+        nint* block = cache.ThreadBlock();
+        Assert.True(PerThreadBlock.TryArm(block));
+        Assert.False(PerThreadBlock.TryArm(block)); // only an open block is armed
+        Assert.Equal(PerThreadBlock.Armed, PerThreadBlock.Header(block)->State);
+        nint count = PerThreadBlock.Header(block)->Count;
+        Assert.Equal((nint)first, block[ArrayCache.EntriesIndex + count - 1]); // the hottest: the one just freed
+
+        var again = (long*)cache.Alloc(); // the pop misses; the slow path opens the block and pops
+        Assert.Equal(PerThreadBlock.Open, PerThreadBlock.Header(block)->State);
+        Assert.True(again == first, "the object the armed block held is handed out, not lost");
+        Assert.Equal(count - 1, PerThreadBlock.Header(block)->Count);
+        cache.Free(again);
+        Assert.Equal(0, cache.LiveObjects);
+    }
+
+    [Fact]
+    public void Arming_every_millisecond_races_with_drains_and_cross_thread_frees_without_losing_a_byte() =>
+        ChildProcess.Run(ArmingRaces, TimeSpan.FromSeconds(90), (Option.EnvironmentVariable, "1ms"));
+
+    private static void ArmingRaces()
+    {
+        using var cache = KmemCache.Create("sampled-armed", 40, 0);
+        var handoff = new[] { new BlockingCollection<nint>(256), new BlockingCollection<nint>(256) };
+        long bad = 0;
+        long sampled = 0;
+        using var stop = new CancellationTokenSource();
+        var drainer = new Thread(() =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                cache.Shrink(); // drains every thread's block, armed or not
+                Sampler.Arm();
+            }
+        });
+        drainer.Start();
+        var threads = Enumerable.Range(0, 2).Select(t => new Thread(() =>
+        {
+            var random = new Random(t);
+            for (int i = 0; i < 30_000; i++)
+            {
+                var p = (long*)(i % 2 == 0 ? cache.Alloc() : Kmem.Kmalloc(40));
+                if (Sampler.Holds(p))
+                {
+                    Interlocked.Increment(ref sampled);
+                }
+
+                long seed = random.NextInt64();
+                for (int w = 0; w < 4; w++)
+                {
+                    p[w] = seed + w;
+                }
+
+                p[4] = (i % 2) + (seed * 7);
+                handoff[1 - t].Add((nint)p);
+                while (handoff[t].TryTake(out nint theirs))
+                {
+                    FreeChecked((long*)theirs, cache, ref bad);
+                }
+            }
+
+            handoff[1 - t].CompleteAdding();
+            foreach (nint theirs in handoff[t].GetConsumingEnumerable())
+            {
+                FreeChecked((long*)theirs, cache, ref bad);
+            }
+        })).ToArray();
+        foreach (Thread thread in threads)
+        {
+            thread.Start();
+        }
+
+        foreach (Thread thread in threads)
+        {
+            thread.Join();
+        }
+
+        stop.Cancel();
+        drainer.Join();
+        Assert.Equal(0, bad);
+        Assert.True(sampled > 10, $"{sampled} sampled");
+        Assert.Equal(0, cache.LiveObjects);
+        Assert.Equal(0, Option.GetStatistics().InUse);
+    }
+
+    [Fact]
     public void By_time_the_next_allocation_after_each_interval_is_sampled() =>
         ChildProcess.Run(ByTime, TimeSpan.FromSeconds(60), (Option.EnvironmentVariable, "10ms"));
 
@@ -397,7 +487,7 @@ public sealed unsafe class SamplingTests
     [Fact]
     public void The_handler_s_bytes_are_its_assembly_source_assembled()
     {
-        string source = Path.Combine(RepositoryRoot(), "src", "SlabGen", "Sampling", "fault-handler-x64.S");
+        string source = Path.Combine(RepositoryRoot(), "src", "SlabGen", "Slab", "Sampling", "fault-handler-x64.S");
         string work = Directory.CreateTempSubdirectory("slabgen-handler").FullName;
         try
         {

@@ -1,14 +1,17 @@
 // The gate of sampled allocations (the kernel's KFENCE, GWP-ASan): which allocations the sampling pool takes
 // (SamplePool.cs), read once per process from SLABGEN_SAMPLE or the AppContext setting SlabGen.Sample:
-//   100ms (or 2s, 500us; "on" is 100ms)   by time: a timer arms a flag every interval, the next allocation that sees it
-//                                         is sampled (the kernel's kfence.sample_interval, 100 ms by default)
+//   100ms (or 2s, 500us; "on" is 100ms)   by time: every interval the next allocation is sampled (the kernel's
+//                                         kfence.sample_interval, 100 ms by default)
 //   1/N                                   by count: every Nth allocation of a cache on a thread
 //   off (or unset, 0)                     never
-// The fast paths (ArrayCache.TryPop, so KmemCache.Alloc, Kmalloc and the generated New) ask GateFires: ByCount and
-// ByTime are static readonly, so the tier-1 JIT folds the test away when sampling is off and keeps one of the two
-// otherwise: by count, a decrement of the thread's countdown in its block (a line the pop already writes) and a
-// branch; by time, a load of the armed flag and a branch. A gate that fires sends the allocation to its slow path,
-// where KmemCache asks TakeSample and hands the allocation to the pool.
+// By time, the fast paths pay nothing, as KFENCE's static key costs the kernel nothing between samples: at each
+// interval a timer arms every thread's array-cache block (PerThreadBlock.Armed, a state the pop already tests, so the
+// owner's next pop misses as on a drained block) and sets a global flag. Each armed block's next allocation goes to
+// its slow path, which opens the block again (TakeSample), and the first of them to clear the flag is sampled.
+// By count, the pop asks GateFires: a decrement of the thread's countdown in its block (a line the pop already writes)
+// and a branch. ByCount and ByTime are static readonly, so the tier-1 JIT folds every test away when sampling is off
+// (and the count test when sampling is by time). KmemCache's slow path asks TakeSample and hands the allocation to
+// the pool.
 // The free fast paths pay nothing: a sampled object is in no arena, so the page-frame lookup of KmemCache.Free and
 // Kfree sends it to their slow paths; the typed free, which reads no frame, tests Holds (folded away when off).
 using System.Runtime.CompilerServices;
@@ -71,6 +74,7 @@ internal static unsafe class Sampler
         }
 
         Pool = pool;
+        SamplingMetrics.Register(pool);
         PoolBase = (nuint)pool.Base;
         PoolBytes = pool.Bytes;
         Every = every;
@@ -80,7 +84,7 @@ internal static unsafe class Sampler
         Rate = ByCount ? $"1/{every}" : $"{interval.TotalMilliseconds}ms";
         if (ByTime)
         {
-            s_timer = new Timer(static _ => Volatile.Write(ref s_armed, 1), null, interval, interval);
+            s_timer = new Timer(static _ => Arm(), null, interval, interval);
         }
     }
 
@@ -92,12 +96,11 @@ internal static unsafe class Sampler
     }
 
     /// <summary>
-    /// The fast path's test, in <see cref="ArrayCache.TryPop(nint*, GfpFlags, nint)"/>: whether this allocation goes to
-    /// the slow path to be sampled. By count it also counts the allocation down.
+    /// The fast path's test by count, in <see cref="ArrayCache.TryPop(nint*, GfpFlags, nint)"/>: counts the allocation
+    /// down and says whether it goes to the slow path to be sampled. False, folded away, otherwise.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool GateFires(nint* block) =>
-        ByCount ? --block[ArrayCache.SampleCountdownIndex] < 0 : ByTime && Volatile.Read(ref s_armed) != 0;
+    public static bool GateFires(nint* block) => ByCount && --block[ArrayCache.SampleCountdownIndex] < 0;
 
     /// <summary>
     /// The slow path's decision, for the allocation whose gate may have fired: by count, whether the thread's
@@ -122,14 +125,30 @@ internal static unsafe class Sampler
             return true;
         }
 
+        if (block != null)
+        {
+            PerThreadBlock.Disarm(block);
+        }
+
         return ByTime && Volatile.Read(ref s_armed) != 0 && Interlocked.Exchange(ref s_armed, 0) != 0;
     }
 
     /// <summary>The countdown a new block of a thread starts with: spread over 1..N so threads do not sample in step.</summary>
     public static nint FirstCountdown() => ByCount ? Random.Shared.Next(Every) : 0;
 
-    /// <summary>Arms the gate by hand, as an interval's end does (tests force the next allocation's sample with it).</summary>
-    public static void Arm() => Volatile.Write(ref s_armed, 1);
+    /// <summary>
+    /// What an interval's end does (tests force the next allocation's sample with it): arms every thread's block of
+    /// every cache, then the flag the first allocation to reach a slow path clears.
+    /// </summary>
+    public static void Arm()
+    {
+        foreach (KmemCache cache in CacheRegistry.All())
+        {
+            cache.ArmThreadBlocks();
+        }
+
+        Volatile.Write(ref s_armed, 1);
+    }
 
     /// <summary>Whether <paramref name="address"/> is in the sampling pool; false, folded, when sampling is off.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
