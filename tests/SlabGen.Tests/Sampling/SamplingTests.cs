@@ -76,6 +76,7 @@ public sealed unsafe class SamplingTests
         Assert.Equal("1/1", Option.Rate);
         Assert.True(Option.GuardPages);
         Assert.True(Option.ReportsFaults);
+        Assert.True(Sampler.PoolIsLow, $"the pool is at 0x{Sampler.PoolBase:x}, not below 2 GiB");
 
         using var cache = KmemCache.Create("sampled-48", 48, 16);
         var objects = new List<nint>();
@@ -412,6 +413,7 @@ public sealed unsafe class SamplingTests
             void* p = cache.Alloc();
             allocations++;
             sampled += Sampler.Holds(p) ? 1 : 0;
+            Assert.Equal(Sampler.Holds(p), Sampler.MayHold(p)); // the typed free's one compare: exact for arena memory
             cache.Free(p);
         }
 

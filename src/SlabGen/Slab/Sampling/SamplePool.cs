@@ -86,7 +86,7 @@ internal sealed unsafe partial class SamplePool
         SamplePool pool;
         if (OperatingSystem.IsLinux())
         {
-            nint pages = mmap(0, bytes, ProtNone, MapPrivateAnonymous, -1, 0);
+            nint pages = MapLow(bytes);
             if (pages == -1)
             {
                 NativeMemory.Free(reports);
@@ -485,6 +485,29 @@ internal sealed unsafe partial class SamplePool
         return at < 0 ? null : (nuint)at;
     }
 
+    /// <summary>Where the pool is mapped when it can be: low, under every arena and the runtime's heaps, for the typed free's one-compare test.</summary>
+    internal const nint LowBase = 0x1000_0000;
+
+    /// <summary>The pool's mapping: at <see cref="LowBase"/> or one of the next few 256 MiB steps if free there, else wherever the OS puts it.</summary>
+    private static nint MapLow(nuint bytes)
+    {
+        for (nint at = LowBase; at < 0x7000_0000; at += 0x1000_0000)
+        {
+            nint pages = mmap(at, bytes, ProtNone, MapPrivateAnonymous | MapFixedNoReplace, -1, 0);
+            if (pages == at)
+            {
+                return pages;
+            }
+
+            if (pages != -1)
+            {
+                _ = munmap(pages, bytes); // a kernel without MAP_FIXED_NOREPLACE took the address as a hint only
+            }
+        }
+
+        return mmap(0, bytes, ProtNone, MapPrivateAnonymous, -1, 0);
+    }
+
     private void Protect(byte* page, int protection)
     {
         if (Protects && mprotect((nint)page, PageSize, protection) != 0)
@@ -516,9 +539,13 @@ internal sealed unsafe partial class SamplePool
     private const int ProtNone = 0;
     private const int ProtReadWrite = 3;
     private const int MapPrivateAnonymous = 0x02 | 0x20;
+    private const int MapFixedNoReplace = 0x100000;
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial nint mmap(nint address, nuint length, int protection, int flags, int fd, nint offset);
+
+    [LibraryImport("libc")]
+    private static partial int munmap(nint address, nuint length);
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int mprotect(nint address, nuint length, int protection);

@@ -13,7 +13,9 @@
 // (and the count test when sampling is by time). KmemCache's slow path asks TakeSample and hands the allocation to
 // the pool.
 // The free fast paths pay nothing: a sampled object is in no arena, so the page-frame lookup of KmemCache.Free and
-// Kfree sends it to their slow paths; the typed free, which reads no frame, tests Holds (folded away when off).
+// Kfree sends it to their slow paths; the typed free, which reads no frame, tests MayHold (folded away when off):
+// the pool is mapped below 2 GiB where it can be (SamplePool.LowBase), under every arena, so the test is one compare
+// with a constant.
 using System.Runtime.CompilerServices;
 
 namespace SlabGen;
@@ -40,6 +42,9 @@ internal static unsafe class Sampler
 
     /// <summary>The pool's bytes, or 0 when sampling is off.</summary>
     public static readonly nuint PoolBytes;
+
+    /// <summary>Whether the pool lies below 2 GiB, under every arena: then an address below its end may be sampled.</summary>
+    public static readonly bool PoolIsLow;
 
     /// <summary>The pool, or null when sampling is off.</summary>
     public static readonly SamplePool? Pool;
@@ -77,6 +82,7 @@ internal static unsafe class Sampler
         SamplingMetrics.Register(pool);
         PoolBase = (nuint)pool.Base;
         PoolBytes = pool.Bytes;
+        PoolIsLow = PoolBase + PoolBytes <= int.MaxValue;
         Every = every;
         Interval = interval;
         ByCount = every != 0;
@@ -153,6 +159,14 @@ internal static unsafe class Sampler
     /// <summary>Whether <paramref name="address"/> is in the sampling pool; false, folded, when sampling is off.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool Holds(void* address) => (ByCount || ByTime) && (nuint)address - PoolBase < PoolBytes;
+
+    /// <summary>
+    /// The typed free's test: true for every address in the pool, and with a low pool for every address below its end
+    /// (memory a caller lent below 2 GiB then takes the slow path, which asks <see cref="Holds"/>); folded when off.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool MayHold(void* address) =>
+        (ByCount || ByTime) && (PoolIsLow ? (nuint)address < PoolBase + PoolBytes : (nuint)address - PoolBase < PoolBytes);
 
     /// <summary>
     /// Reads the option: <paramref name="every"/> for 1/N, <paramref name="interval"/> for a time, both 0 for off; false
