@@ -81,7 +81,10 @@ public static class SlabInfo
         return entries;
     }
 
-    /// <summary>The whole report: the two header lines and a row per cache, each ending in a newline.</summary>
+    /// <summary>
+    /// The whole report: the two header lines and a row per cache, each ending in a newline; in a process that samples
+    /// allocations (<see cref="Sampling"/>), a last comment line with the sampling pool's counters.
+    /// </summary>
     /// <returns>The report, header lines included.</returns>
     public static string Format()
     {
@@ -89,6 +92,12 @@ public static class SlabInfo
         foreach (SlabInfoEntry entry in Snapshot())
         {
             report.Append(entry).Append('\n');
+        }
+
+        if (Sampling.IsEnabled)
+        {
+            SamplingStatistics s = Sampling.GetStatistics();
+            report.Append(CultureInfo.InvariantCulture, $"# sampling {Sampling.Rate}: {s.Sampled} sampled, {s.InUse}/{s.Slots} slots in use, {s.Errors} errors, {s.Skipped} skipped\n");
         }
 
         return report.ToString();

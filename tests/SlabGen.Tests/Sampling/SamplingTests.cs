@@ -110,6 +110,7 @@ public sealed unsafe class SamplingTests
         }
 
         Assert.Equal(0, cache.LiveObjects);
+        Assert.Contains("\n# sampling 1/1: ", SlabInfo.Format());
         SamplingStatistics statistics = Option.GetStatistics();
         Assert.Equal(0, statistics.InUse);
         Assert.True(statistics.Sampled >= 20 && statistics.Freed >= 20, statistics.ToString());
@@ -395,6 +396,26 @@ public sealed unsafe class SamplingTests
         Assert.True(sampled > 10, $"{sampled} sampled");
         Assert.Equal(0, cache.LiveObjects);
         Assert.Equal(0, Option.GetStatistics().InUse);
+    }
+
+    [Fact]
+    public void Arming_by_hand_samples_exactly_the_next_allocation() =>
+        ChildProcess.Run(ArmByHand, TimeSpan.FromSeconds(60), (Option.EnvironmentVariable, "1000s"));
+
+    private static void ArmByHand()
+    {
+        using var cache = KmemCache.Create("sampled-chosen", 24, 0);
+        void* before = cache.Alloc();
+        Sampler.Arm();
+        void* chosen = cache.Alloc();
+        void* after = cache.Alloc();
+        Assert.False(Sampler.Holds(before));
+        Assert.True(Sampler.Holds(chosen));
+        Assert.False(Sampler.Holds(after));
+        Assert.Equal(1, Option.GetStatistics().Sampled);
+        cache.Free(after);
+        cache.Free(chosen);
+        cache.Free(before);
     }
 
     [Fact]
