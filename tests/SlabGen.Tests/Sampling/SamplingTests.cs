@@ -166,8 +166,8 @@ public sealed unsafe class SamplingTests
         Assert.Contains("guard page", Assert.Throws<ArgumentException>(() => Kmem.Kfree(guard)).Message);
         cache.Free(p);
         string doubleFree = Assert.Throws<ArgumentException>(() => cache.Free(p)).Message;
-        Assert.Contains("double free: the sampled object was freed at SamplingTests.cs:", doubleFree);
-        Assert.Contains("allocated at SamplingTests.cs:", doubleFree);
+        Assert.Contains("double free: the sampled object was freed at SlabGen.Tests.Sampling.SamplingTests.BadFrees + IL_", doubleFree);
+        Assert.Contains("(allocated at SlabGen.Tests.Sampling.SamplingTests.BadFrees + IL_", doubleFree);
         Assert.Contains("double free", Assert.Throws<ArgumentException>(() => Kmem.Kfree(p)).Message);
         Assert.Contains("ksize", Assert.Throws<ArgumentException>(() => Kmem.Ksize(p)).Message);
         Assert.Equal(5, Option.GetStatistics().Errors); // ksize refuses without counting: it frees nothing
@@ -192,7 +192,7 @@ public sealed unsafe class SamplingTests
             p[50] = 0x41;
             string message = Assert.Throws<InvalidOperationException>(() => Kmem.Kfree(p)).Message;
             Assert.Contains("sampled object: out-of-bounds write: byte 0 past its end was 0x41", message);
-            Assert.Contains("allocated at SamplingTests.cs:", message);
+            Assert.Contains("allocated at SlabGen.Tests.Sampling.SamplingTests.SmallOverflow + IL_", message);
             Assert.Contains("The object was freed", message);
         }
 
@@ -485,7 +485,7 @@ public sealed unsafe class SamplingTests
 
     [Fact]
     public void A_read_after_free_faults_with_where_the_object_was_allocated_and_freed() =>
-        AssertFault(ReadAfterFree, "use after free: sampled object", "(object +0x0000000000000010)", "freed at SamplingTests.cs:");
+        AssertFault(ReadAfterFree, "use after free: sampled object", "(object +0x0000000000000010)", "freed at SlabGen.Tests.Sampling.SamplingTests.ReadAfterFree + IL_");
 
     private static void ReadAfterFree()
     {
@@ -562,7 +562,7 @@ public sealed unsafe class SamplingTests
             Assert.Contains(text, output);
         }
 
-        Assert.Contains("allocated at SamplingTests.cs:", output);
+        Assert.Contains("allocated at SlabGen.Tests.Sampling.SamplingTests.", output); // the method and IL offset: no symbols read
         Assert.Contains("SlabGen: the runtime's report of the fault follows.", output);
         Assert.Contains("AccessViolationException", output); // the runtime's own report still follows
     }

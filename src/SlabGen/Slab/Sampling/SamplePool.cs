@@ -123,7 +123,7 @@ internal sealed unsafe partial class SamplePool
         }
 
         long managedBefore = GC.GetAllocatedBytesForCurrentThread();
-        string site = AllocationSite.Capture();
+        string site = AllocationSite.CaptureWithoutFiles();
         int index;
         lock (_lock)
         {
@@ -212,7 +212,7 @@ internal sealed unsafe partial class SamplePool
 
         byte* page = DataPage(index);
         string? overwritten = Overwritten(index, slot);
-        slot.FreeSite = AllocationSite.Capture();
+        slot.FreeSite = AllocationSite.CaptureWithoutFiles();
         if (Protects)
         {
             Protect(page, ProtNone);

@@ -131,9 +131,9 @@ internal static unsafe class Sampler
             return true;
         }
 
-        if (block != null)
+        if (block != null && Volatile.Read(ref PerThreadBlock.Header(block)->State) == PerThreadBlock.Armed)
         {
-            PerThreadBlock.Disarm(block);
+            PerThreadBlock.Disarm(block); // an atomic only when armed: a slow path pays a plain read otherwise
         }
 
         return ByTime && Volatile.Read(ref s_armed) != 0 && Interlocked.Exchange(ref s_armed, 0) != 0;
