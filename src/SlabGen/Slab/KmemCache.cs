@@ -414,7 +414,23 @@ public sealed unsafe partial class KmemCache : IDisposable, IShrinker
     /// kmalloc's allocation of <paramref name="requested"/> bytes from this size cache: in a debug cache, the bytes
     /// past the size asked for are red zone too, and <see cref="UsableSize"/> is that size.
     /// </summary>
-    internal void* AllocSized(GfpFlags flags, int requested) => _debug || Sampler.Enabled ? AllocSlow(flags, requested) : Alloc(flags);
+    internal void* AllocSized(GfpFlags flags, int requested)
+    {
+        if (_debug)
+        {
+            return AllocSlow(flags, requested);
+        }
+
+        if (!Sampler.Enabled)
+        {
+            return Alloc(flags);
+        }
+
+        // Sampling on: Alloc's pop, but a miss takes the slow path with the size asked for, which a sample keeps.
+        nint* block = ThreadSlots.Find(_id);
+        void* obj = PerThreadBlock.IsOwnedBy(block, _cookie) ? ArrayCache.TryPop(block, flags) : null;
+        return obj != null ? obj : AllocSlow(flags, requested);
+    }
 
     /// <summary>A sampled object of <paramref name="requested"/> bytes when this allocation is the one sampled (Sampling/), else null.</summary>
     private void* TrySample(int requested) =>

@@ -128,6 +128,14 @@ public sealed unsafe class SamplingTests
         Assert.True(new Span<byte>(z, 200).IndexOfAnyExcept((byte)0) < 0);
         Kmem.Kfree(z);
 
+        // A kmalloc allocator of its own samples too, and keeps the size asked for.
+        using var pages = new PageAllocator(new PageAllocatorOptions { MaxBytes = 8 << 20 });
+        using var own = new KmallocAllocator(pages, "sampled-own");
+        var o = (byte*)own.Kmalloc(33);
+        Assert.True(Sampler.Holds(o));
+        Assert.Equal((nuint)33, Kmem.Ksize(o));
+        Kmem.Kfree(o);
+
         // A constructor runs on a sampled object, which no slab populated.
         using var constructed = KmemCache.Create("sampled-ctor", 32, 0, SlabFlags.None, &Construct, null);
         var c = (long*)constructed.Alloc();
