@@ -139,7 +139,7 @@ public static unsafe class TypeCache<T>
         }
 
         var block = (nint*)threadCache;
-        if (block != null && pointer != null && !Sampler.MayHold(pointer) && PushThreadCache(block, pointer))
+        if (block != null && Sampler.MayPush(pointer) && PushThreadCache(block, pointer))
         {
             return;
         }
@@ -211,7 +211,7 @@ public static unsafe class TypeCache<T>
     {
         var block = (nint*)threadCache;
         T* pointer = obj.RawPointer;
-        if (block != null && pointer != null && !Sampler.MayHold(pointer) && PushThreadCache(block, pointer))
+        if (block != null && Sampler.MayPush(pointer) && PushThreadCache(block, pointer))
         {
             return;
         }

@@ -442,11 +442,12 @@ public sealed unsafe class SamplingTests
             void* p = cache.Alloc();
             allocations++;
             sampled += Sampler.Holds(p) ? 1 : 0;
-            Assert.Equal(Sampler.Holds(p), Sampler.MayHold(p)); // the typed free's one compare: exact for arena memory
+            Assert.Equal(!Sampler.Holds(p), Sampler.MayPush(p)); // the typed free's one compare: exact for arena memory
             cache.Free(p);
         }
 
         Assert.Equal(5, sampled);
+        Assert.False(Sampler.MayPush(null)); // the same compare refuses null
         Assert.True(allocations > 5 * 10, $"{allocations} allocations for 5 samples: not every allocation is sampled");
     }
 

@@ -13,9 +13,9 @@
 // (and the count test when sampling is by time). KmemCache's slow path asks TakeSample and hands the allocation to
 // the pool.
 // The free fast paths pay nothing: a sampled object is in no arena, so the page-frame lookup of KmemCache.Free and
-// Kfree sends it to their slow paths; the typed free, which reads no frame, tests MayHold (folded away when off):
-// the pool is mapped below 2 GiB where it can be (SamplePool.LowBase), under every arena, so the test is one compare
-// with a constant.
+// Kfree sends it to their slow paths; the typed free, which reads no frame, tests MayPush instead of its null test:
+// the pool is mapped below 2 GiB where it can be (SamplePool.LowBase), under every arena, so "at or above the pool's
+// end" is one compare with a constant that also refuses null.
 using System.Runtime.CompilerServices;
 
 namespace SlabGen;
@@ -161,12 +161,15 @@ internal static unsafe class Sampler
     public static bool Holds(void* address) => (ByCount || ByTime) && (nuint)address - PoolBase < PoolBytes;
 
     /// <summary>
-    /// The typed free's test: true for every address in the pool, and with a low pool for every address below its end
-    /// (memory a caller lent below 2 GiB then takes the slow path, which asks <see cref="Holds"/>); folded when off.
+    /// The typed free's test of its pointer: not null, and not sampled. Sampling off, the null test alone. With a low
+    /// pool one compare does both, as null is below the pool too: every address below the pool's end takes the slow path
+    /// (memory a caller lent below 2 GiB too, which the slow path frees as usual), so sampling adds nothing to that free.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool MayHold(void* address) =>
-        (ByCount || ByTime) && (PoolIsLow ? (nuint)address < PoolBase + PoolBytes : (nuint)address - PoolBase < PoolBytes);
+    public static bool MayPush(void* address) =>
+        !(ByCount || ByTime) ? address != null
+        : PoolIsLow ? (nuint)address >= PoolBase + PoolBytes
+        : address != null && (nuint)address - PoolBase >= PoolBytes;
 
     /// <summary>
     /// Reads the option: <paramref name="every"/> for 1/N, <paramref name="interval"/> for a time, both 0 for off; false
