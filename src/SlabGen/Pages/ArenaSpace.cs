@@ -23,7 +23,7 @@ using System.Runtime.InteropServices;
 namespace SlabGen;
 
 /// <summary>The reserved ranges for arenas and their frames (see the file header); Bytes is 0 when none was reserved.</summary>
-internal static unsafe partial class ArenaSpace
+internal static unsafe class ArenaSpace
 {
     /// <summary>The arenas the space holds at most: 64 GiB of address space, 1 GiB of frame space (neither committed).</summary>
     public const int Slots = 16_384;
@@ -138,13 +138,13 @@ internal static unsafe partial class ArenaSpace
     {
         nuint slot = ((nuint)memory - Base) / Arena.Bytes;
         PageFrame* frames = (PageFrame*)Frames + (slot * Arena.Pages);
-        if (madvise((nint)frames, Arena.Pages * (nuint)sizeof(PageFrame), MadvDontNeed) != 0)
+        if (Mman.madvise((nint)frames, Arena.Pages * (nuint)sizeof(PageFrame), MadvDontNeed) != 0)
         {
             NativeMemory.Clear(frames, Arena.Pages * (nuint)sizeof(PageFrame)); // a free slot's frames must read zero
         }
 
         // Best effort: memory the OS keeps, or a slot left accessible, is only memory held until the slot is taken again.
-        _ = madvise((nint)memory, Arena.Bytes, MadvDontNeed);
+        _ = Mman.madvise((nint)memory, Arena.Bytes, MadvDontNeed);
         _ = Protect(memory, Arena.Bytes, ProtNone);
         lock (s_lock)
         {
@@ -157,7 +157,7 @@ internal static unsafe partial class ArenaSpace
     /// (private memory reads zero when next touched; a shared file mapping rereads the file): MADV_DONTNEED, on Linux only.
     /// </summary>
     /// <returns>Whether the OS took them.</returns>
-    public static bool Discard(void* memory, nuint bytes) => OperatingSystem.IsLinux() && madvise((nint)memory, bytes, MadvDontNeed) == 0;
+    public static bool Discard(void* memory, nuint bytes) => OperatingSystem.IsLinux() && Mman.madvise((nint)memory, bytes, MadvDontNeed) == 0;
 
     /// <summary>
     /// Whether the kernel accounts every writable private mapping against a commit limit (vm.overcommit_memory = 2):
@@ -175,14 +175,14 @@ internal static unsafe partial class ArenaSpace
         }
     }
 
-    private const int ProtNone = 0;
-    private const int ProtReadWrite = 1 | 2;
-    private const int MapPrivateAnonymousNoReserve = 0x02 | 0x20 | 0x4000;
-    private const int MadvDontNeed = 4;
+    private const int ProtNone = Mman.ProtNone;
+    private const int ProtReadWrite = Mman.ProtReadWrite;
+    private const int MapPrivateAnonymousNoReserve = Mman.MapPrivateAnonymous | Mman.MapNoReserve;
+    private const int MadvDontNeed = Mman.MadvDontNeed;
 
     private static byte* Map(nuint bytes, int protection)
     {
-        nint result = mmap(0, bytes, protection, MapPrivateAnonymousNoReserve, -1, 0);
+        nint result = Mman.mmap(0, bytes, protection, MapPrivateAnonymousNoReserve, -1, 0);
         return result == -1 ? null : (byte*)result;
     }
 
@@ -190,21 +190,9 @@ internal static unsafe partial class ArenaSpace
     {
         if (bytes != 0)
         {
-            _ = munmap((nint)address, bytes); // slack of the reservation: a failure only leaves it reserved
+            _ = Mman.munmap((nint)address, bytes); // slack of the reservation: a failure only leaves it reserved
         }
     }
 
-    private static int Protect(void* address, nuint bytes, int protection) => mprotect((nint)address, bytes, protection);
-
-    [LibraryImport("libc")]
-    private static partial nint mmap(nint address, nuint length, int protection, int flags, int fd, nint offset);
-
-    [LibraryImport("libc")]
-    private static partial int munmap(nint address, nuint length);
-
-    [LibraryImport("libc")]
-    private static partial int mprotect(nint address, nuint length, int protection);
-
-    [LibraryImport("libc")]
-    private static partial int madvise(nint address, nuint length, int advice);
+    private static int Protect(void* address, nuint bytes, int protection) => Mman.mprotect((nint)address, bytes, protection);
 }

@@ -245,13 +245,28 @@ public sealed unsafe class SamplingTests
     private static void CrossThread()
     {
         using var cache = KmemCache.Create("sampled-shared", 40, 0);
+        (long bad, long sampled) = ExchangeAcrossTwoThreads(cache, 20_000);
+        Assert.Equal(0, bad);
+        Assert.True(sampled > 1000, $"{sampled} sampled");
+        Assert.Equal(0, cache.LiveObjects);
+        Assert.Equal(0, Option.GetStatistics().InUse);
+        Assert.Equal(0, Option.GetStatistics().Errors);
+    }
+
+    /// <summary>
+    /// Two threads each allocate <paramref name="perThread"/> objects (of <paramref name="cache"/> and of kmalloc, in
+    /// turn), fill them with a checksum and hand them to the other, which checks and frees them. Returns the objects
+    /// whose bytes were wrong and how many were sampled.
+    /// </summary>
+    private static (long Bad, long Sampled) ExchangeAcrossTwoThreads(KmemCache cache, int perThread)
+    {
         var handoff = new[] { new BlockingCollection<nint>(256), new BlockingCollection<nint>(256) };
         long bad = 0;
         long sampled = 0;
         var threads = Enumerable.Range(0, 2).Select(t => new Thread(() =>
         {
             var random = new Random(t);
-            for (int i = 0; i < 20_000; i++)
+            for (int i = 0; i < perThread; i++)
             {
                 var p = (long*)(i % 2 == 0 ? cache.Alloc() : Kmem.Kmalloc(40));
                 if (Sampler.Holds(p))
@@ -289,11 +304,7 @@ public sealed unsafe class SamplingTests
             thread.Join();
         }
 
-        Assert.Equal(0, bad);
-        Assert.True(sampled > 1000, $"{sampled} sampled");
-        Assert.Equal(0, cache.LiveObjects);
-        Assert.Equal(0, Option.GetStatistics().InUse);
-        Assert.Equal(0, Option.GetStatistics().Errors);
+        return (bad, sampled);
     }
 
     private static void FreeChecked(long* p, KmemCache cache, ref long bad)
@@ -344,9 +355,6 @@ public sealed unsafe class SamplingTests
     private static void ArmingRaces()
     {
         using var cache = KmemCache.Create("sampled-armed", 40, 0);
-        var handoff = new[] { new BlockingCollection<nint>(256), new BlockingCollection<nint>(256) };
-        long bad = 0;
-        long sampled = 0;
         using var stop = new CancellationTokenSource();
         var drainer = new Thread(() =>
         {
@@ -357,47 +365,7 @@ public sealed unsafe class SamplingTests
             }
         });
         drainer.Start();
-        var threads = Enumerable.Range(0, 2).Select(t => new Thread(() =>
-        {
-            var random = new Random(t);
-            for (int i = 0; i < 30_000; i++)
-            {
-                var p = (long*)(i % 2 == 0 ? cache.Alloc() : Kmem.Kmalloc(40));
-                if (Sampler.Holds(p))
-                {
-                    Interlocked.Increment(ref sampled);
-                }
-
-                long seed = random.NextInt64();
-                for (int w = 0; w < 4; w++)
-                {
-                    p[w] = seed + w;
-                }
-
-                p[4] = (i % 2) + (seed * 7);
-                handoff[1 - t].Add((nint)p);
-                while (handoff[t].TryTake(out nint theirs))
-                {
-                    FreeChecked((long*)theirs, cache, ref bad);
-                }
-            }
-
-            handoff[1 - t].CompleteAdding();
-            foreach (nint theirs in handoff[t].GetConsumingEnumerable())
-            {
-                FreeChecked((long*)theirs, cache, ref bad);
-            }
-        })).ToArray();
-        foreach (Thread thread in threads)
-        {
-            thread.Start();
-        }
-
-        foreach (Thread thread in threads)
-        {
-            thread.Join();
-        }
-
+        (long bad, long sampled) = ExchangeAcrossTwoThreads(cache, 30_000);
         stop.Cancel();
         drainer.Join();
         Assert.Equal(0, bad);

@@ -75,15 +75,15 @@ internal static unsafe partial class FaultReporter
         *(nint*)(data + 24) = previous;
         Encoding.ASCII.GetBytes(Line, new Span<byte>(data + 32, Line.Length));
 
-        nint code = mmap(0, PageAllocator.PageSize, ProtReadWrite, MapPrivateAnonymous, -1, 0);
-        if (code == -1)
+        nint code = Mman.mmap(0, PageAllocator.PageSize, Mman.ProtReadWrite, Mman.MapPrivateAnonymous, -1, 0);
+        if (code == Mman.Failed)
         {
             return false;
         }
 
         Code.CopyTo(new Span<byte>((void*)code, Code.Length));
         *(nint*)(code + Code.Length) = (nint)data;
-        if (mprotect(code, PageAllocator.PageSize, ProtReadExecute) != 0)
+        if (Mman.mprotect(code, PageAllocator.PageSize, Mman.ProtReadExecute) != 0)
         {
             return false;
         }
@@ -94,16 +94,6 @@ internal static unsafe partial class FaultReporter
         return sigaction(Sigsegv, action, null) == 0;
     }
 
-    private const int ProtReadWrite = 3;
-    private const int ProtReadExecute = 5;
-    private const int MapPrivateAnonymous = 0x02 | 0x20;
-
     [LibraryImport("libc")]
     private static partial int sigaction(int signal, byte* action, byte* oldAction);
-
-    [LibraryImport("libc")]
-    private static partial nint mmap(nint address, nuint length, int protection, int flags, int fd, nint offset);
-
-    [LibraryImport("libc")]
-    private static partial int mprotect(nint address, nuint length, int protection);
 }

@@ -21,7 +21,7 @@ using System.Text;
 
 namespace SlabGen;
 
-internal sealed unsafe partial class SamplePool
+internal sealed unsafe class SamplePool
 {
     /// <summary>KFENCE's default number of objects.</summary>
     public const int DefaultSlots = 255;
@@ -493,7 +493,7 @@ internal sealed unsafe partial class SamplePool
     {
         for (nint at = LowBase; at < 0x7000_0000; at += 0x1000_0000)
         {
-            nint pages = mmap(at, bytes, ProtNone, MapPrivateAnonymous | MapFixedNoReplace, -1, 0);
+            nint pages = Mman.mmap(at, bytes, ProtNone, Mman.MapPrivateAnonymous | Mman.MapFixedNoReplace, -1, 0);
             if (pages == at)
             {
                 return pages;
@@ -501,16 +501,16 @@ internal sealed unsafe partial class SamplePool
 
             if (pages != -1)
             {
-                _ = munmap(pages, bytes); // a kernel without MAP_FIXED_NOREPLACE took the address as a hint only
+                _ = Mman.munmap(pages, bytes); // a kernel without MAP_FIXED_NOREPLACE took the address as a hint only
             }
         }
 
-        return mmap(0, bytes, ProtNone, MapPrivateAnonymous, -1, 0);
+        return Mman.mmap(0, bytes, ProtNone, Mman.MapPrivateAnonymous, -1, 0);
     }
 
     private void Protect(byte* page, int protection)
     {
-        if (Protects && mprotect((nint)page, PageSize, protection) != 0)
+        if (Protects && Mman.mprotect((nint)page, PageSize, protection) != 0)
         {
             throw new InvalidOperationException($"sampling pool: mprotect(0x{(nuint)page:x}) failed: errno {Marshal.GetLastSystemError()}.");
         }
@@ -536,17 +536,6 @@ internal sealed unsafe partial class SamplePool
         public string? FreeSite;
     }
 
-    private const int ProtNone = 0;
-    private const int ProtReadWrite = 3;
-    private const int MapPrivateAnonymous = 0x02 | 0x20;
-    private const int MapFixedNoReplace = 0x100000;
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial nint mmap(nint address, nuint length, int protection, int flags, int fd, nint offset);
-
-    [LibraryImport("libc")]
-    private static partial int munmap(nint address, nuint length);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int mprotect(nint address, nuint length, int protection);
+    private const int ProtNone = Mman.ProtNone;
+    private const int ProtReadWrite = Mman.ProtReadWrite;
 }
