@@ -9,6 +9,7 @@
 // size is); Kfree by the class its slab's frame records. The caches are never destroyed, so a block in the table
 // stays its cache's for the thread's life, with no cookie to check. The blocks are the ones the slot table holds, so
 // drains reach them like any other (docs/per-thread.md).
+using System.Diagnostics.CodeAnalysis;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 
@@ -70,6 +71,11 @@ internal static unsafe class KmallocCaches
 
     /// <summary>The cache for <paramref name="size"/> (0..8192; 0 counts as 1).</summary>
     public static KmemCache For(nuint size) => Caches[ClassOf(size) - 1];
+
+    /// <summary>Takes the per-thread table's thread statics into the runtime's inline storage as SlabGen loads (PerThread/ThreadStaticStorage.cs).</summary>
+    [ModuleInitializer]
+    [SuppressMessage("Usage", "CA2255:The 'ModuleInitializer' attribute should not be used in libraries", Justification = "Claims the runtime's inline thread-static storage for a hot path before other code's thread statics can (ThreadStaticStorage.cs in PerThread/).")]
+    internal static void ClaimThreadStatics() => ThreadStaticStorage.Claim(PerThread.Blocks == null ? 0 : 1);
 
     /// <summary>The calling thread's blocks, indexed by class (slot 0, "not kmalloc", stays null); null before its first kmalloc.</summary>
     public static nint* ThreadBlocks

@@ -5,6 +5,7 @@
 // which is never reused, so a block left behind by a disposed owner whose id was reused is told apart
 // (PerThreadBlock.IsOwnedBy). The other two routes to the same blocks, a generated type's thread static and
 // kmalloc's per-thread table, are caches of this one for owners that are never destroyed (docs/per-thread.md).
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 
 namespace SlabGen;
@@ -37,6 +38,11 @@ internal static unsafe class ThreadSlots
     /// <summary>The managed owner of each block (it keeps the pinned block alive while the thread lives).</summary>
     [ThreadStatic]
     private static object?[]? t_owners;
+
+    /// <summary>Takes this class's thread statics into the runtime's inline storage as SlabGen loads (ThreadStaticStorage.cs).</summary>
+    [ModuleInitializer]
+    [SuppressMessage("Usage", "CA2255:The 'ModuleInitializer' attribute should not be used in libraries", Justification = "Claims the runtime's inline thread-static storage for a hot path before other code's thread statics can (ThreadStaticStorage.cs in PerThread/).")]
+    internal static void ClaimThreadStatics() => ThreadStaticStorage.Claim(t_length + (t_table == null ? 0 : 1) + (t_interruptDepth == null ? 0 : 1));
 
     /// <summary>How deep the calling thread is in interrupt-context scopes.</summary>
     internal static int InterruptDepth

@@ -12,9 +12,20 @@ internal static unsafe class PreciseChild
     /// <summary>The argument that makes the benchmark executable a child of the precise mode.</summary>
     public const string Switch = "--precise-child";
 
+    /// <summary>The environment variable of the `--symbols` variant: read symbols after SlabGen loads, before the cases.</summary>
+    public const string SymbolsReadVariable = "SLABGEN_BENCH_READ_SYMBOLS";
+
     /// <summary>Runs the cases whose name contains <paramref name="only"/> (all when null): one case alone, for a profiler.</summary>
     public static int Run(double milliseconds, string? only = null)
     {
+        if (Environment.GetEnvironmentVariable(SymbolsReadVariable) == "1")
+        {
+            // What a program that logs a stack trace does: SlabGen is loaded, then symbols are read before the first
+            // allocation (the symbol reader's thread statics are initialised before the caches' are first used).
+            _ = Sampling.IsEnabled;
+            _ = new System.Diagnostics.StackTrace(fNeedFileInfo: true).ToString();
+        }
+
         var cases = PreciseCases.All.Where(c => only is null || c.Name.Contains(only, StringComparison.Ordinal)).ToArray();
         var sizes = new long[cases.Length];
         for (int c = 0; c < cases.Length; c++)

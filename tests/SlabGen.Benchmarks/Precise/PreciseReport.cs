@@ -49,6 +49,9 @@ internal sealed class PreciseReport(Dictionary<string, Dictionary<string, List<d
 
     public const string SamplingRate = "100ms";
 
+    /// <summary>The `--symbols` process: symbols read after SlabGen loads, before the first case (PreciseChild.cs).</summary>
+    public const string SymbolsRead = "symbols read";
+
     /// <summary>Every case that allocates through SlabGen's caches, which sampling may slow down.</summary>
     private static readonly string[] SampledCases =
     [
@@ -118,6 +121,25 @@ internal sealed class PreciseReport(Dictionary<string, Dictionary<string, List<d
         foreach (string c in SampledCases.Where(results["glibc"].ContainsKey))
         {
             output.WriteLine($"| {c} | {Format(SamplingCost(c), "F3")} |");
+        }
+    }
+
+    /// <summary>The process that read symbols first (`--symbols`) against the plain one, case by case.</summary>
+    public void PrintSymbolsRead()
+    {
+        if (!results.ContainsKey(SymbolsRead))
+        {
+            return;
+        }
+
+        output.WriteLine();
+        output.WriteLine("Symbols read before the first case ÷ not (both under glibc, rounds paired): SlabGen's thread statics keep the inline storage?");
+        output.WriteLine();
+        output.WriteLine("| case | symbols read ÷ not |");
+        output.WriteLine("|---|---:|");
+        foreach (string c in SampledCases.Where(results["glibc"].ContainsKey))
+        {
+            output.WriteLine($"| {c} | {Format(Summary.Of(Paired(SymbolsRead, c, "glibc", c, (on, off) => on / off)), "F3")} |");
         }
     }
 

@@ -28,6 +28,11 @@ internal static class PreciseRunner
             variants.Add(new(name, self, [("LD_PRELOAD", path)]));
         }
 
+        if (args.Contains("--symbols"))
+        {
+            variants.Add(new(PreciseReport.SymbolsRead, self, [(PreciseChild.SymbolsReadVariable, "1")]));
+        }
+
         if (against is not null)
         {
             variants.Add(new("base", Path.GetFullPath(against), []));
@@ -62,6 +67,7 @@ internal static class PreciseRunner
         report.PrintTimes();
         report.PrintRatios();
         report.PrintSampling();
+        report.PrintSymbolsRead();
         int missed = report.PrintGoals();
         if (against is not null)
         {
