@@ -37,6 +37,8 @@ internal sealed unsafe class SamplePool
     private readonly Queue<int> _queue = new();
     private readonly Lock _lock = new();
     private readonly byte* _reports;
+    // Counters: _sampled, _errors and _skipped by Interlocked (counted inside the lock and outside it), _freed and
+    // _inUse under the lock.
     private long _sampled;
     private long _freed;
     private long _errors;
@@ -129,7 +131,7 @@ internal sealed unsafe class SamplePool
         {
             if (!_queue.TryDequeue(out index))
             {
-                _skipped++;
+                Interlocked.Increment(ref _skipped);
                 return null;
             }
         }
@@ -202,7 +204,7 @@ internal sealed unsafe class SamplePool
 
             if (problem is not null)
             {
-                _errors++;
+                Interlocked.Increment(ref _errors);
                 ThrowFreeError(call, cache, obj, problem);
             }
 
@@ -298,7 +300,7 @@ internal sealed unsafe class SamplePool
     {
         lock (_lock)
         {
-            return new SamplingStatistics(_sampled, _freed, _inUse, _slots.Length, Interlocked.Read(ref _errors), _skipped);
+            return new SamplingStatistics(_sampled, _freed, _inUse, _slots.Length, Interlocked.Read(ref _errors), Interlocked.Read(ref _skipped));
         }
     }
 

@@ -139,7 +139,7 @@ internal static unsafe class Sampler
         return ByTime && Volatile.Read(ref s_armed) != 0 && Interlocked.Exchange(ref s_armed, 0) != 0;
     }
 
-    /// <summary>The countdown a new block of a thread starts with: spread over 1..N so threads do not sample in step.</summary>
+    /// <summary>The countdown a new block of a thread starts with: spread over 0..N-1 so threads do not sample in step.</summary>
     public static nint FirstCountdown() => ByCount ? Random.Shared.Next(Every) : 0;
 
     /// <summary>
