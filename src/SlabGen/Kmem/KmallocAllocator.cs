@@ -32,7 +32,8 @@ public sealed unsafe class KmallocAllocator : IDisposable
         Pages = pages;
         Name = name;
         _caches = caches;
-        LargeDebug = LargeKmalloc.DebugBits(SlabDebug.FlagsFor(LargeKmalloc.DebugName));
+        LargeName = LargeKmalloc.DebugName;
+        LargeDebug = LargeKmalloc.DebugBits(SlabDebug.FlagsFor(LargeName));
     }
 
     /// <summary>
@@ -49,11 +50,15 @@ public sealed unsafe class KmallocAllocator : IDisposable
         Pages = pages;
         Name = name;
         _caches = KmallocCaches.CreateSet(pages, name + "-", shared: false);
-        LargeDebug = LargeKmalloc.DebugBits(SlabDebug.FlagsFor(name + "-" + LargeKmalloc.DebugName));
+        LargeName = name + "-" + LargeKmalloc.DebugName;
+        LargeDebug = LargeKmalloc.DebugBits(SlabDebug.FlagsFor(LargeName));
     }
 
     /// <summary>The debug modes of this allocator's blocks above 8 KiB (LargeKmalloc.cs), from SLABGEN_SLAB_DEBUG's rule for "kmalloc-large" ("{Name}-kmalloc-large").</summary>
     internal byte LargeDebug { get; }
+
+    /// <summary>The name of this allocator's blocks above 8 KiB: kmalloc-large, or {Name}-kmalloc-large.</summary>
+    internal string LargeName { get; }
 
     /// <summary>The allocator behind <see cref="Kmem"/>'s static calls, over <see cref="PageAllocator.Shared"/>; it lives as long as the process.</summary>
     public static KmallocAllocator Shared { get; } = new(PageAllocator.Shared, "kmalloc", null);
@@ -81,7 +86,7 @@ public sealed unsafe class KmallocAllocator : IDisposable
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         if (size > KmallocCaches.MaxCacheSize)
         {
-            return LargeKmalloc.Alloc(Pages, size, flags, LargeDebug);
+            return LargeKmalloc.Alloc(Pages, size, flags, LargeDebug, LargeName);
         }
 
         return _caches[KmallocCaches.ClassOf(size) - 1].AllocSized(flags, (int)Math.Max(size, 1));

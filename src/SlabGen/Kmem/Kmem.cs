@@ -237,7 +237,7 @@ public static unsafe partial class Kmem
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void* KmallocLarge(nuint size, GfpFlags flags) =>
-        LargeKmalloc.Alloc(PageAllocator.Shared, size, flags, KmallocAllocator.Shared.LargeDebug);
+        LargeKmalloc.Alloc(PageAllocator.Shared, size, flags, KmallocAllocator.Shared.LargeDebug, KmallocAllocator.Shared.LargeName);
 
     /// <summary>The head frame of a kmalloc allocation that starts at <paramref name="memory"/>, or an exception naming what it is.</summary>
     private static PageFrame* HeadOf(void* memory, string operation)

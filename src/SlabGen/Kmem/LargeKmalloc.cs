@@ -12,6 +12,7 @@
 // small debug object. The head frame's owner area (PageFrame.OwnerAreaOffset on) holds the object's offset, the size
 // asked for and the block's state; it is zeroed before the block goes back.
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace SlabGen;
@@ -60,8 +61,11 @@ internal static unsafe class LargeKmalloc
     public static byte DebugBits(SlabFlags flags) =>
         (byte)(((flags & SlabFlags.RedZone) != 0 ? RedZoneBit : 0) | ((flags & SlabFlags.Poison) != 0 ? PoisonBit : 0));
 
-    /// <summary>A kmalloc above 8 KiB from <paramref name="pages"/>, with the debug bits of its allocator (0: a plain block).</summary>
-    public static void* Alloc(PageAllocator pages, nuint size, GfpFlags flags, byte debug)
+    /// <summary>
+    /// A kmalloc above 8 KiB from <paramref name="pages"/>, with the debug bits of its allocator (0: a plain block);
+    /// <paramref name="name"/> names the allocator's large blocks (kmalloc-large) for a sampled one.
+    /// </summary>
+    public static void* Alloc(PageAllocator pages, nuint size, GfpFlags flags, byte debug, string name)
     {
         if (size > Kmem.MaxKmallocSize)
         {
@@ -70,7 +74,14 @@ internal static unsafe class LargeKmalloc
 
         if (debug == 0)
         {
-            void* block = pages.AllocPages(SlabLayout.GetOrder(size), flags);
+            int order = SlabLayout.GetOrder(size);
+            void* block = Sampler.Enabled ? TrySample(name, size, flags, order) : null;
+            if (block != null)
+            {
+                return block;
+            }
+
+            block = pages.AllocPages(order, flags);
             if (block != null)
             {
                 PageAllocator.SetOwner(PageAllocator.HeadFrameOf(block), OwnerTag, &Describe);
@@ -80,6 +91,23 @@ internal static unsafe class LargeKmalloc
         }
 
         return AllocDebug(pages, size, flags, debug);
+    }
+
+    /// <summary>
+    /// The block in a large slot of the sampling pool when this allocation is the one sampled (Sampling/), else null.
+    /// It is the pool's memory, outside <paramref name="name"/>'s page allocator and its cap, as a sampled small object
+    /// is outside its slabs. The flags are checked as the page allocator would.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void* TrySample(string name, nuint size, GfpFlags flags, int order)
+    {
+        if (!Sampler.TakeLargeSample())
+        {
+            return null;
+        }
+
+        Gfp.Check(flags, "alloc_pages", null, order);
+        return Sampler.Pool!.TryAllocLarge(name, size);
     }
 
     /// <summary>Frees a large block whose head is <paramref name="head"/>, at <paramref name="memory"/> (checked by <see cref="Problem"/> first).</summary>

@@ -48,6 +48,19 @@ internal static partial class Residency
         }
     }
 
+    /// <summary>How many of the pages of [<paramref name="start"/>, + <paramref name="bytes"/>) are resident (the range page-aligned).</summary>
+    public static unsafe int ResidentPages(void* start, nuint bytes)
+    {
+        nuint pages = (bytes + 4095) / 4096;
+        byte[] vector = new byte[pages];
+        fixed (byte* v = vector)
+        {
+            Assert.Equal(0, mincore((nint)start, pages * 4096, v));
+        }
+
+        return vector.Count(static b => (b & 1) != 0);
+    }
+
     [LibraryImport("libc", SetLastError = true)]
     private static unsafe partial int mincore(nint address, nuint length, byte* vector);
 }

@@ -239,6 +239,111 @@ public sealed unsafe class SamplingTests
     }
 
     [Fact]
+    public void Large_kmalloc_blocks_and_slab_objects_over_a_page_are_sampled_in_large_slots() =>
+        ChildProcess.Run(LargeObjects, TimeSpan.FromSeconds(60), (Option.EnvironmentVariable, EveryAllocation));
+
+    private static void LargeObjects()
+    {
+        Assert.Equal(SamplePool.DefaultSlots + SamplePool.DefaultLargeSlots, Option.GetStatistics().Slots);
+
+        // kmalloc above 8 KiB: page-aligned, the size asked for is the usable size, placed against either guard.
+        var blocks = new List<nint>();
+        for (int i = 0; i < 4; i++)
+        {
+            var p = (byte*)Kmem.Kmalloc(16384);
+            Assert.True(Sampler.Holds(p));
+            Assert.Equal(0u, (nuint)p % 4096);
+            Assert.Equal((nuint)16384, Kmem.Ksize(p));
+            Assert.Null(KmemCache.CacheOf(p));
+            Kmem.AsSpan(p).Fill((byte)(i + 1));
+            blocks.Add((nint)p);
+        }
+
+        Assert.Contains(blocks, p => IsRightPlaced((byte*)p, 16384));
+        Assert.Contains(blocks, p => !IsRightPlaced((byte*)p, 16384));
+        var grown = (byte*)Kmem.Krealloc((void*)blocks[0], 100_000);
+        Assert.True(Sampler.Holds(grown));
+        Assert.True(new Span<byte>(grown, 16384).IndexOfAnyExcept((byte)1) < 0);
+        blocks[0] = (nint)grown;
+        for (int i = 1; i < blocks.Count; i++)
+        {
+            Assert.True(Kmem.AsSpan((void*)blocks[i]).IndexOfAnyExcept((byte)(i + 1)) < 0);
+        }
+
+        // A freed block's pages go back to the OS (they are inaccessible either way).
+        nuint grownPages = (100_000 + 4095) & ~(nuint)4095;
+        Assert.Equal((int)(grownPages / 4096), SlabGen.Tests.Kmem.Residency.ResidentPages(grown, grownPages));
+        blocks.ForEach(static p => Kmem.Kfree((void*)p));
+        Assert.Equal(0, SlabGen.Tests.Kmem.Residency.ResidentPages(grown, grownPages));
+        var zeroed = (byte*)Kmem.Kzalloc(4 << 20);
+        Assert.True(Sampler.Holds(zeroed));
+        Assert.True(new Span<byte>(zeroed, 4 << 20).IndexOfAnyExcept((byte)0) < 0);
+        Kmem.Kfree(zeroed);
+
+        // kmalloc-6k and a cache of its own with objects over a page: slab objects in large slots.
+        var six = (byte*)Kmem.Kmalloc(5000);
+        Assert.True(Sampler.Holds(six));
+        Assert.Equal("kmalloc-6k", KmemCache.CacheOf(six)!.Name);
+        Assert.Equal((nuint)5000, Kmem.Ksize(six));
+        Kmem.Kfree(six);
+        using var big = KmemCache.Create("sampled-big", 10_000, 64);
+        var b = (byte*)big.Alloc();
+        Assert.True(Sampler.Holds(b));
+        Assert.Equal(0u, (nuint)b % 64);
+        Assert.Equal(1, big.LiveObjects);
+        big.Free(b);
+        Assert.Equal(0, big.LiveObjects);
+
+        // An allocator of its own names its blocks; past the large slots, blocks come from the page allocator again.
+        using var pages = new PageAllocator(new PageAllocatorOptions { MaxBytes = 64 << 20 });
+        using var own = new KmallocAllocator(pages, "sampled-own");
+        var live = new List<nint>();
+        for (int i = 0; i < SamplePool.DefaultLargeSlots + 2; i++)
+        {
+            live.Add((nint)own.Kmalloc(65536));
+        }
+
+        Assert.Equal(SamplePool.DefaultLargeSlots, live.Count(p => Sampler.Holds((void*)p)));
+        Assert.True(Option.GetStatistics().Skipped >= 2);
+        Assert.Contains("wrong cache: the object belongs to cache 'sampled-own-kmalloc-large'",
+            Assert.Throws<ArgumentException>(() => big.Free((void*)live[0])).Message);
+        live.ForEach(static p => Kmem.Kfree((void*)p));
+        Assert.Equal(0, Option.GetStatistics().InUse);
+    }
+
+    [Fact]
+    public void Bad_frees_and_overflows_of_large_sampled_blocks_are_caught_and_the_allocator_stays_usable() =>
+        ChildProcess.Run(LargeMisuse, TimeSpan.FromSeconds(60), (Option.EnvironmentVariable, EveryAllocation));
+
+    private static void LargeMisuse()
+    {
+        var p = (byte*)Kmem.Kmalloc(20_000);
+        Assert.Contains("interior pointer: it is 4096 bytes from the start of sampled object",
+            Assert.Throws<ArgumentException>(() => Kmem.Kfree(p + 4096)).Message);
+        byte* guard = IsRightPlaced(p, 20_000) ? p + 20_480 : p - 4096;
+        Assert.Contains("guard page", Assert.Throws<ArgumentException>(() => Kmem.Kfree(guard)).Message);
+        Kmem.Kfree(p);
+        Assert.Contains("double free", Assert.Throws<ArgumentException>(() => Kmem.Kfree(p)).Message);
+
+        // 20,000 bytes take five pages: the 480 bytes after the object hold the pattern, whichever side it is on.
+        for (int i = 0; i < 2; i++)
+        {
+            var q = (byte*)Kmem.Kmalloc(20_000);
+            q[20_000 + i] = 0x41;
+            string message = Assert.Throws<InvalidOperationException>(() => Kmem.Kfree(q)).Message;
+            Assert.Contains($"kfree(kmalloc-large, 0x{(nuint)q:x}): sampled object: out-of-bounds write: byte {i} past its end was 0x41", message);
+            Assert.Contains("The object was freed", message);
+        }
+
+        Assert.Equal(0, Option.GetStatistics().InUse);
+        Assert.Equal(5, Option.GetStatistics().Errors);
+        var r = (byte*)Kmem.Kmalloc(20_000);
+        r[19_999] = 1;
+        Kmem.Kfree(r);
+        Assert.Equal(0, Option.GetStatistics().InUse);
+    }
+
+    [Fact]
     public void Two_threads_allocating_and_freeing_each_others_objects_under_sampling_keep_every_byte() =>
         ChildProcess.Run(CrossThread, TimeSpan.FromSeconds(90), (Option.EnvironmentVariable, "1/7"));
 
@@ -249,6 +354,74 @@ public sealed unsafe class SamplingTests
         Assert.Equal(0, bad);
         Assert.True(sampled > 1000, $"{sampled} sampled");
         Assert.Equal(0, cache.LiveObjects);
+        Assert.Equal(0, Option.GetStatistics().InUse);
+        Assert.Equal(0, Option.GetStatistics().Errors);
+    }
+
+    [Fact]
+    public void Two_threads_exchanging_large_blocks_under_sampling_keep_every_byte() =>
+        ChildProcess.Run(CrossThreadLarge, TimeSpan.FromSeconds(90), (Option.EnvironmentVariable, "1/3"));
+
+    private static void CrossThreadLarge()
+    {
+        const int PerThread = 3000;
+        var handoff = new[] { new BlockingCollection<nint>(4), new BlockingCollection<nint>(4) };
+        long bad = 0;
+        long sampled = 0;
+        var threads = Enumerable.Range(0, 2).Select(t => new Thread(() =>
+        {
+            var random = new Random(t);
+            void Check(nint theirs)
+            {
+                var q = (long*)theirs;
+                long words = (long)Kmem.Ksize(q) / 8;
+                if (q[1] != words || q[words - 1] != q[0] * 3 || q[words / 2] != q[0] + 1)
+                {
+                    Interlocked.Increment(ref bad);
+                }
+
+                Kmem.Kfree(q);
+            }
+
+            for (int i = 0; i < PerThread; i++)
+            {
+                nuint size = (nuint)random.Next(9 << 10, 96 << 10) & ~(nuint)7;
+                var p = (long*)Kmem.Kmalloc(size);
+                if (Sampler.Holds(p))
+                {
+                    Interlocked.Increment(ref sampled);
+                }
+
+                long words = (long)Kmem.Ksize(p) / 8;
+                p[0] = random.NextInt64();
+                p[1] = words;
+                p[words / 2] = p[0] + 1;
+                p[words - 1] = p[0] * 3;
+                handoff[1 - t].Add((nint)p);
+                while (handoff[t].TryTake(out nint theirs))
+                {
+                    Check(theirs);
+                }
+            }
+
+            handoff[1 - t].CompleteAdding();
+            foreach (nint theirs in handoff[t].GetConsumingEnumerable())
+            {
+                Check(theirs);
+            }
+        })).ToArray();
+        foreach (Thread thread in threads)
+        {
+            thread.Start();
+        }
+
+        foreach (Thread thread in threads)
+        {
+            thread.Join();
+        }
+
+        Assert.Equal(0, bad);
+        Assert.True(sampled > 1000, $"{sampled} sampled");
         Assert.Equal(0, Option.GetStatistics().InUse);
         Assert.Equal(0, Option.GetStatistics().Errors);
     }
@@ -392,6 +565,19 @@ public sealed unsafe class SamplingTests
         cache.Free(after);
         cache.Free(chosen);
         cache.Free(before);
+
+        // A block above 8 KiB has no per-thread block to arm: it reads the flag, and the next one is the sample too.
+        void* large = Kmem.Kmalloc(32768);
+        Sampler.Arm();
+        void* chosenLarge = Kmem.Kmalloc(32768);
+        void* afterLarge = Kmem.Kmalloc(32768);
+        Assert.False(Sampler.Holds(large));
+        Assert.True(Sampler.Holds(chosenLarge));
+        Assert.False(Sampler.Holds(afterLarge));
+        Assert.Equal(2, Option.GetStatistics().Sampled);
+        Kmem.Kfree(afterLarge);
+        Kmem.Kfree(chosenLarge);
+        Kmem.Kfree(large);
     }
 
     [Fact]
@@ -469,6 +655,60 @@ public sealed unsafe class SamplingTests
         var p = (long*)Kmem.Kmalloc(64);
         Kmem.Kfree(p);
         Console.Out.WriteLine(p[2]);
+    }
+
+    [Fact]
+    public void A_write_past_the_end_of_a_large_sampled_block_faults_with_its_report() =>
+        AssertFault(LargeOverflow, "out-of-bounds access past the end of sampled object", "(object +0x0000000000004000)", "(16384 bytes, cache 'kmalloc-large'), live");
+
+    [Fact]
+    public void A_write_before_the_start_of_a_large_sampled_block_faults_with_its_report() =>
+        AssertFault(LargeUnderflow, "out-of-bounds access before the start of sampled object", "(object -0x0000000000000001)", "cache 'kmalloc-large'");
+
+    [Fact]
+    public void An_access_far_past_a_large_block_inside_its_slot_faults_with_its_report() =>
+        AssertFault(LargeFarOverflow, "out-of-bounds access past the end of sampled object", "(object +0x0000000000006000)", "cache 'kmalloc-large'");
+
+    [Fact]
+    public void An_access_far_before_a_large_block_inside_its_slot_faults_with_its_report() =>
+        AssertFault(LargeFarUnderflow, "out-of-bounds access before the start of sampled object", "(object -0x0000000000002000)", "cache 'kmalloc-large'");
+
+    [Fact]
+    public void A_read_after_free_of_a_large_block_faults_with_where_it_was_allocated_and_freed() =>
+        AssertFault(LargeReadAfterFree, "use after free: sampled object", "(object +0x0000000000002000)", "(65536 bytes, cache 'kmalloc-large'), freed", "freed at SlabGen.Tests.Sampling.SamplingTests.LargeReadAfterFree + IL_");
+
+    private static void LargeOverflow() => LargeAccess(right: true, 16384);
+
+    private static void LargeUnderflow() => LargeAccess(right: false, -1);
+
+    private static void LargeFarOverflow() => LargeAccess(right: false, 16384 + 8192);
+
+    private static void LargeFarUnderflow() => LargeAccess(right: true, -8192);
+
+    private static void LargeAccess(bool right, int offset)
+    {
+        var p = (byte*)Kmem.Kmalloc(16384);
+        if (IsRightPlaced(p, 16384) != right)
+        {
+            p = (byte*)Kmem.Kmalloc(16384);
+        }
+
+        p[offset] = 1;
+    }
+
+    private static void LargeReadAfterFree()
+    {
+        var p = (long*)Kmem.Kmalloc(65536);
+        Kmem.Kfree(p);
+        Console.Out.WriteLine(p[1024]);
+    }
+
+    /// <summary>Whether a sampled object larger than a page ends where its large slot's data ends (against the guard on its right).</summary>
+    private static bool IsRightPlaced(byte* p, nuint span)
+    {
+        nuint fromLarge = (nuint)p - (Sampler.PoolBase + Sampler.Pool!.SmallBytes);
+        nuint end = fromLarge + ((span + 4095) & ~(nuint)4095);
+        return end % SamplePool.LargeSlotBytes == 0;
     }
 
     [Fact]

@@ -1,18 +1,23 @@
 // The sampling pool (the kernel's KFENCE, mm/kfence/core.c): 255 slots of one page each, every data page between two
-// guard pages, in one mapping:
-//     [guard 0][data 0][guard 1][data 1] … [data 254][guard 255]          page p: a guard when p is even, else slot (p-1)/2
-// A sampled allocation takes the slot freed longest ago, makes its page readable and writable, and places the object
-// against the guard page on its right or on its left (alternating): an access past the end or before the start
-// faults at once. The rest of the page is filled with a pattern (0xaa ^ (address & 7), KFENCE's) and checked on
-// free, for the small overflows the alignment leaves inside the page. A freed slot's page is made inaccessible again
-// and goes to the back of the queue, so a use after free faults for as long as the other 254 slots last.
-// Every half page has a report (1,024 bytes: length, the object it concerns, text), rewritten whenever a slot next to
+// guard pages, then 8 slots of 4 MiB for larger objects (kmalloc above a page, slab objects larger than a page), laid
+// out the same way with 4 MiB units, in one mapping:
+//     [guard 0][data 0][guard 1] … [data 254][guard 255] | [GUARD 0][DATA 0][GUARD 1] … [DATA 7][GUARD 8]
+//     unit u of a region: a guard when u is even, else the data of the region's slot (u-1)/2
+// A sampled allocation takes the slot freed longest ago, makes the pages its object needs readable and writable, and
+// places the object against the guard on its right or on its left (alternating): an access past the end or before the
+// start faults at once. The rest of those pages is filled with a pattern (0xaa ^ (address & 7), KFENCE's) and checked
+// on free, for the small overflows the alignment leaves. A freed slot's pages are made inaccessible again (a large
+// slot's given back to the OS too) and the slot goes to the back of its queue, so a use after free faults for as long
+// as the other slots last.
+// Every half unit has a report (1,024 bytes: length, the object it concerns, text), rewritten whenever a slot next to
 // it changes, for the fault handler (FaultReporter.cs) to print as it is: which object, which cache, where it was
-// allocated and freed. Half pages, so that a guard page between two objects blames the nearer one.
+// allocated and freed. Half units, so that a guard between two objects blames the nearer one; in a large data unit the
+// pages the object does not use are inaccessible too, and blame it as out of bounds.
 //
-// Where pages cannot be protected (anything but Linux), the same layout runs on canaries: guard pages hold the pattern
-// too and are checked with the page on free, and a freed page is filled with 0x6b and checked when its slot is taken
-// again, as the Poison debug mode does.
+// Where pages cannot be protected (anything but Linux), the one-page slots run on canaries: guard pages hold the
+// pattern too and are checked with the page on free, and a freed page is filled with 0x6b and checked when its slot is
+// taken again, as the Poison debug mode does. There are no large slots there (4 MiB of canaries each would be memory,
+// not address space).
 //
 // Everything here is the slow path of a sampled allocation or free: one lock, a few system calls, a stack capture.
 using System.Diagnostics.CodeAnalysis;
@@ -23,18 +28,26 @@ namespace SlabGen;
 
 internal sealed unsafe class SamplePool
 {
-    /// <summary>KFENCE's default number of objects.</summary>
+    /// <summary>KFENCE's default number of objects: the one-page slots.</summary>
     public const int DefaultSlots = 255;
 
-    /// <summary>The bytes of one half-page's report: 8 (length), 8 (the object), text.</summary>
+    /// <summary>The slots for objects larger than a page (GWP-ASan keeps 16 for all sizes; large samples are rarer).</summary>
+    public const int DefaultLargeSlots = 8;
+
+    /// <summary>The bytes of one half unit's report: 8 (length), 8 (the object), text.</summary>
     public const int ReportBytes = 1024;
 
+    /// <summary>The largest sampled object: a large slot's data, the largest kmalloc.</summary>
+    public const int LargeSlotBytes = 4 << 20;
+
     private const int PageSize = PageAllocator.PageSize;
+    private const int SmallShift = 12;
+    private const int LargeShift = 22;
     private const byte Pattern = 0xaa;
     private const byte FreedPoison = 0x6b;
 
     private readonly Slot[] _slots;
-    private readonly Queue<int> _queue = new();
+    private readonly Region[] _regions;
     private readonly Lock _lock = new();
     private readonly byte* _reports;
     // Counters: _sampled, _errors and _skipped by Interlocked (counted inside the lock and outside it), _freed and
@@ -45,30 +58,43 @@ internal sealed unsafe class SamplePool
     private long _skipped;
     private int _inUse;
 
-    private SamplePool(byte* pages, int slots, bool protects, byte* reports)
+    private SamplePool(byte* pages, int slots, int largeSlots, bool protects, byte* reports)
     {
         Base = pages;
-        Bytes = (nuint)(2 * slots + 1) * PageSize;
+        SmallBytes = (nuint)(2 * slots + 1) << SmallShift;
+        Bytes = SmallBytes + (largeSlots > 0 ? (nuint)(2 * largeSlots + 1) << LargeShift : 0);
         Protects = protects;
         _reports = reports;
-        _slots = new Slot[slots];
-        for (int i = 0; i < slots; i++)
+        _regions =
+        [
+            new Region(pages, SmallShift, firstSlot: 0, slots, firstHalf: 0),
+            new Region(pages + SmallBytes, LargeShift, firstSlot: slots, largeSlots, firstHalf: 2 * (2 * slots + 1)),
+        ];
+        _slots = new Slot[slots + largeSlots];
+        for (int i = 0; i < _slots.Length; i++)
         {
-            _slots[i] = new Slot();
-            _queue.Enqueue(i);
+            Region region = _regions[i < slots ? 0 : 1];
+            _slots[i] = new Slot(region, DataOf(region, i));
+            region.Queue.Enqueue(i);
         }
 
-        for (int half = 0; half < 2 * (2 * slots + 1); half++)
+        foreach (Region region in _regions)
         {
-            WriteReport(half);
+            for (int half = 0; half < region.Halves; half++)
+            {
+                WriteReport(region, half);
+            }
         }
     }
 
     /// <summary>The pool's first page.</summary>
     public byte* Base { get; }
 
-    /// <summary>The pool's bytes, guard pages included.</summary>
+    /// <summary>The pool's bytes, guard pages and large slots included.</summary>
     public nuint Bytes { get; }
+
+    /// <summary>The bytes of the one-page slots' part, at <see cref="Base"/>; the large slots follow.</summary>
+    public nuint SmallBytes { get; }
 
     /// <summary>Whether guard pages and freed slots are inaccessible (Linux), rather than filled with a pattern.</summary>
     public bool Protects { get; }
@@ -76,15 +102,27 @@ internal sealed unsafe class SamplePool
     /// <summary>Whether a fault in the pool prints its report before the runtime's (Linux x64).</summary>
     public bool ReportsFaults { get; private set; }
 
-    /// <summary>The pool's reports, one per half page, for the fault handler.</summary>
+    /// <summary>The pool's reports, one per half unit (the one-page part's, then the large part's), for the fault handler.</summary>
     internal byte* Reports => _reports;
 
+    /// <summary>The first report of the large slots' part, for the fault handler.</summary>
+    internal byte* LargeReports => _reports + ((nuint)_regions[1].FirstHalf * ReportBytes);
+
+    /// <summary>How many objects larger than a page the pool can hold at once (none where pages cannot be protected).</summary>
+    public int LargeSlots => _regions[1].Slots;
+
     /// <summary>Makes the pool: pages protected on Linux, canaries elsewhere; null with the reason when the memory is refused.</summary>
-    public static SamplePool? TryCreate(int slots, out string? problem)
+    public static SamplePool? TryCreate(int slots, int largeSlots, out string? problem)
     {
         problem = null;
-        nuint bytes = (nuint)(2 * slots + 1) * PageSize;
-        var reports = (byte*)NativeMemory.AllocZeroed((nuint)(2 * (2 * slots + 1)) * ReportBytes);
+        if (!OperatingSystem.IsLinux())
+        {
+            largeSlots = 0;
+        }
+
+        int halves = 2 * (2 * slots + 1) + (largeSlots > 0 ? 2 * (2 * largeSlots + 1) : 0);
+        nuint bytes = ((nuint)(2 * slots + 1) << SmallShift) + (largeSlots > 0 ? (nuint)(2 * largeSlots + 1) << LargeShift : 0);
+        var reports = (byte*)NativeMemory.AllocZeroed((nuint)halves * ReportBytes);
         SamplePool pool;
         if (OperatingSystem.IsLinux())
         {
@@ -96,14 +134,14 @@ internal sealed unsafe class SamplePool
                 return null;
             }
 
-            pool = new SamplePool((byte*)pages, slots, protects: true, reports);
+            pool = new SamplePool((byte*)pages, slots, largeSlots, protects: true, reports);
             pool.ReportsFaults = FaultReporter.TryInstall(pool);
         }
         else
         {
             var pages = (byte*)NativeMemory.AlignedAlloc(bytes, PageSize);
             Fill(pages, bytes);
-            pool = new SamplePool(pages, slots, protects: false, reports);
+            pool = new SamplePool(pages, slots, 0, protects: false, reports);
         }
 
         return pool;
@@ -111,14 +149,33 @@ internal sealed unsafe class SamplePool
 
     /// <summary>
     /// Takes a slot for an object of <paramref name="cache"/> of <paramref name="requested"/> bytes, constructed if
-    /// the cache has a constructor; null when it does not fit a page, the cache is not sampled, or every slot is taken.
+    /// the cache has a constructor; null when it is too large for a slot, the cache is not sampled, or every slot of
+    /// its size is taken.
     /// </summary>
     /// <exception cref="InvalidOperationException">Without page protection: the slot's previous object was written after it was freed (the slot is not used).</exception>
     public void* TryAlloc(KmemCache cache, int requested)
     {
-        nuint align = cache.Align;
-        nuint span = ((nuint)requested + align - 1) & ~(align - 1);
-        if (span > PageSize || cache.HasCheckedHandles)
+        if (cache.HasCheckedHandles)
+        {
+            Interlocked.Increment(ref _skipped);
+            return null;
+        }
+
+        return TryAlloc(cache, cache.Name, (nuint)requested, cache.Align, "kmem_cache_alloc");
+    }
+
+    /// <summary>
+    /// Takes a large slot for a kmalloc block of <paramref name="size"/> bytes (above 8 KiB) of the allocator whose
+    /// large blocks are named <paramref name="name"/>; page-aligned, zeroed. Null when no large slot is free.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The slot could not be made accessible.</exception>
+    public void* TryAllocLarge(string name, nuint size) => TryAlloc(null, name, size, PageSize, "kmalloc");
+
+    private void* TryAlloc(KmemCache? cache, string name, nuint requested, nuint align, string call)
+    {
+        nuint span = (requested + align - 1) & ~(align - 1);
+        Region region = _regions[span <= PageSize ? 0 : 1];
+        if (span > region.UnitBytes)
         {
             Interlocked.Increment(ref _skipped);
             return null;
@@ -129,7 +186,7 @@ internal sealed unsafe class SamplePool
         int index;
         lock (_lock)
         {
-            if (!_queue.TryDequeue(out index))
+            if (!region.Queue.TryDequeue(out index))
             {
                 Interlocked.Increment(ref _skipped);
                 return null;
@@ -137,28 +194,33 @@ internal sealed unsafe class SamplePool
         }
 
         Slot slot = _slots[index];
-        byte* page = DataPage(index);
-        if (!Protects && slot.State == SlotState.Freed && FirstDifference(page, PageSize, FreedPoison) is nuint at)
+        if (!Protects && slot.State == SlotState.Freed && FirstDifference(slot.Low, (nuint)(slot.High - slot.Low), FreedPoison) is nuint at)
         {
-            string problem = $"sampling pool: use after free: byte {at - (nuint)(slot.Object - page)} of freed object 0x{(nuint)slot.Object:x} " +
-                $"({slot.Size} bytes of cache '{slot.Cache!.Name}', allocated at {slot.AllocSite}, freed at {slot.FreeSite}) was 0x{page[at]:x2}, expected 0x{FreedPoison:x2}";
-            Fill(page, PageSize);
+            string problem = $"sampling pool: use after free: byte {at - (nuint)(slot.Object - slot.Low)} of freed object 0x{(nuint)slot.Object:x} " +
+                $"({slot.Size} bytes of cache '{slot.Name}', allocated at {slot.AllocSite}, freed at {slot.FreeSite}) was 0x{slot.Low[at]:x2}, expected 0x{FreedPoison:x2}";
+            Fill(slot.Low, (nuint)(slot.High - slot.Low));
             Release(index, SlotState.Free);
             Interlocked.Increment(ref _errors);
-            throw new InvalidOperationException($"kmem_cache_alloc({cache.Name}): {problem}. The slot was cleaned and stays free.");
+            throw new InvalidOperationException($"{call}({name}): {problem}. The slot was cleaned and stays free.");
         }
 
-        Protect(page, ProtReadWrite);
         bool right = (Interlocked.Increment(ref _sampled) & 1) == 1;
-        byte* obj = right ? page + PageSize - span : page;
-        Fill(page, PageSize);
-        NativeMemory.Clear(obj, (nuint)requested);
+        byte* obj = right ? slot.Data + region.UnitBytes - span : slot.Data;
+        byte* low = (byte*)((nuint)obj & ~(nuint)(PageSize - 1));
+        byte* high = (byte*)(((nuint)obj + span + PageSize - 1) & ~(nuint)(PageSize - 1));
+        Protect(low, (nuint)(high - low), ProtReadWrite);
+        Fill(low, (nuint)(obj - low));
+        NativeMemory.Clear(obj, requested);
+        Fill(obj + requested, (nuint)(high - obj) - requested);
         lock (_lock)
         {
             slot.State = SlotState.Live;
             slot.Cache = cache;
+            slot.Name = name;
             slot.Object = obj;
             slot.Size = requested;
+            slot.Low = low;
+            slot.High = high;
             slot.Right = right;
             slot.AllocSite = site;
             slot.FreeSite = null;
@@ -166,17 +228,20 @@ internal sealed unsafe class SamplePool
             WriteReports(index);
         }
 
-        cache.CountSampled(1);
-        try
+        if (cache is not null)
         {
-            cache.ConstructSampled(obj);
-        }
-        catch
-        {
-            cache.CountSampled(-1);
-            Protect(page, ProtNone);
-            Release(index, SlotState.Free);
-            throw;
+            cache.CountSampled(1);
+            try
+            {
+                cache.ConstructSampled(obj);
+            }
+            catch
+            {
+                cache.CountSampled(-1);
+                Protect(low, (nuint)(high - low), ProtNone);
+                Release(index, SlotState.Free);
+                throw;
+            }
         }
 
         InterruptContext.ExcuseSamplerBytes(GC.GetAllocatedBytesForCurrentThread() - managedBefore);
@@ -185,7 +250,7 @@ internal sealed unsafe class SamplePool
 
     /// <summary>
     /// Frees a sampled object, checking that it is one (and of <paramref name="cache"/> when given) and that the rest
-    /// of its page is intact; <paramref name="call"/> names the operation in messages.
+    /// of its pages is intact; <paramref name="call"/> names the operation in messages.
     /// </summary>
     /// <exception cref="ArgumentException">Not a live sampled object (a guard page, inside an object, already freed) or of another cache; nothing is changed.</exception>
     /// <exception cref="InvalidOperationException">The bytes around the object were overwritten: the object is freed all the same.</exception>
@@ -199,7 +264,7 @@ internal sealed unsafe class SamplePool
             string? problem = Problem(obj, out index);
             if (problem is null && cache is not null && _slots[index].Cache != cache)
             {
-                problem = $"wrong cache: the object belongs to cache '{_slots[index].Cache!.Name}'";
+                problem = $"wrong cache: the object belongs to cache '{_slots[index].Name}'";
             }
 
             if (problem is not null)
@@ -212,25 +277,29 @@ internal sealed unsafe class SamplePool
             slot.State = SlotState.Freeing;
         }
 
-        byte* page = DataPage(index);
-        string? overwritten = Overwritten(index, slot);
+        string? overwritten = Overwritten(slot);
         slot.FreeSite = AllocationSite.CaptureWithoutFiles();
+        nuint bytes = (nuint)(slot.High - slot.Low);
         if (Protects)
         {
-            Protect(page, ProtNone);
+            Protect(slot.Low, bytes, ProtNone);
+            if (slot.Region.Shift == LargeShift)
+            {
+                _ = Mman.madvise((nint)slot.Low, bytes, Mman.MadvDontNeed); // inaccessible either way: give the memory back
+            }
         }
         else
         {
-            NativeMemory.Fill(page, PageSize, FreedPoison);
+            NativeMemory.Fill(slot.Low, bytes, FreedPoison);
         }
 
-        slot.Cache!.CountSampled(-1);
+        slot.Cache?.CountSampled(-1);
         lock (_lock)
         {
             slot.State = SlotState.Freed;
             _inUse--;
             _freed++;
-            _queue.Enqueue(index);
+            slot.Region.Queue.Enqueue(index);
             WriteReports(index);
         }
 
@@ -238,7 +307,7 @@ internal sealed unsafe class SamplePool
         if (overwritten is not null)
         {
             Interlocked.Increment(ref _errors);
-            throw new InvalidOperationException($"{call}({slot.Cache.Name}, 0x{(nuint)obj:x}): sampled object: {overwritten}. The object was freed.");
+            throw new InvalidOperationException($"{call}({slot.Name}, 0x{(nuint)obj:x}): sampled object: {overwritten}. The object was freed.");
         }
     }
 
@@ -254,17 +323,17 @@ internal sealed unsafe class SamplePool
                 throw new ArgumentException($"{call}(0x{(nuint)obj:x}): {problem}.", nameof(obj));
             }
 
-            return (nuint)_slots[index].Size;
+            return _slots[index].Size;
         }
     }
 
-    /// <summary>The cache of the live sampled object that <paramref name="obj"/> is in, or null.</summary>
+    /// <summary>The cache of the live sampled object that <paramref name="obj"/> is in, or null (a large kmalloc block has none).</summary>
     public KmemCache? CacheOf(void* obj)
     {
         lock (_lock)
         {
-            int page = PageIndex(obj);
-            return page % 2 == 1 && _slots[page / 2].State == SlotState.Live ? _slots[page / 2].Cache : null;
+            (Region region, int unit) = UnitOf(obj);
+            return unit % 2 == 1 && _slots[region.FirstSlot + (unit / 2)] is { State: SlotState.Live } slot ? slot.Cache : null;
         }
     }
 
@@ -307,9 +376,9 @@ internal sealed unsafe class SamplePool
     /// <summary>What is wrong with <paramref name="obj"/> as a live sampled object (null when it is one); its slot.</summary>
     private string? Problem(void* obj, out int index)
     {
-        int page = PageIndex(obj);
-        index = page / 2;
-        if (page % 2 == 0)
+        (Region region, int unit) = UnitOf(obj);
+        index = region.FirstSlot + (unit / 2);
+        if (unit % 2 == 0)
         {
             return "invalid free: the address is in a guard page of the sampling pool, not in an object";
         }
@@ -326,15 +395,14 @@ internal sealed unsafe class SamplePool
         }
 
         return slot.Object == obj ? null
-            : $"interior pointer: it is {(long)((byte*)obj - slot.Object)} bytes from the start of sampled object 0x{(nuint)slot.Object:x} of cache '{slot.Cache!.Name}'";
+            : $"interior pointer: it is {(long)((byte*)obj - slot.Object)} bytes from the start of sampled object 0x{(nuint)slot.Object:x} of cache '{slot.Name}'";
     }
 
-    /// <summary>The first byte around the object (in its page, and in the guard page it touches when pages are not protected) that lost its pattern.</summary>
-    private string? Overwritten(int index, Slot slot)
+    /// <summary>The first byte around the object (in its pages, and in the guard page it touches when pages are not protected) that lost its pattern.</summary>
+    private string? Overwritten(Slot slot)
     {
-        byte* page = DataPage(index);
         byte* end = slot.Object + slot.Size;
-        for (byte* b = page; b < slot.Object; b++)
+        for (byte* b = slot.Low; b < slot.Object; b++)
         {
             if (*b != PatternAt(b))
             {
@@ -342,7 +410,7 @@ internal sealed unsafe class SamplePool
             }
         }
 
-        for (byte* b = end; b < page + PageSize; b++)
+        for (byte* b = end; b < slot.High; b++)
         {
             if (*b != PatternAt(b))
             {
@@ -352,7 +420,7 @@ internal sealed unsafe class SamplePool
 
         if (!Protects)
         {
-            byte* guard = slot.Right ? page + PageSize : page - PageSize;
+            byte* guard = slot.Right ? slot.High : slot.Low - PageSize;
             if (FirstDifference(guard, PageSize) is nuint at)
             {
                 string where = slot.Right ? $"byte {guard + at - end} past its end (in the guard page)" : $"{slot.Object - (guard + at)} bytes before its start (in the guard page)";
@@ -368,32 +436,41 @@ internal sealed unsafe class SamplePool
     private static string OverwrittenAt(Slot slot, byte* at, string where) =>
         $"out-of-bounds write: {where} was 0x{*at:x2}, expected 0x{PatternAt(at):x2} (the {slot.Size}-byte object was allocated at {slot.AllocSite})";
 
-    /// <summary>Rewrites the reports of slot <paramref name="index"/>'s page and of the guard pages on both sides; under the lock.</summary>
+    /// <summary>Rewrites the reports of slot <paramref name="index"/>'s data unit and of the guards on both sides; under the lock.</summary>
     private void WriteReports(int index)
     {
-        for (int half = 4 * index; half < 4 * index + 6; half++)
+        Region region = _slots[index].Region;
+        int local = index - region.FirstSlot;
+        for (int half = 4 * local; half < (4 * local) + 6; half++)
         {
-            WriteReport(half);
+            WriteReport(region, half);
         }
     }
 
     /// <summary>
-    /// Writes the report of half-page <paramref name="half"/>: what an access to it means now. A guard page's first
-    /// half names the object on its left if that one is placed against it, its second half the object on its right,
-    /// each falling back on the other (KFENCE's nearest object).
+    /// Writes the report of half unit <paramref name="half"/> of <paramref name="region"/>: what an access to it means
+    /// now. A guard's first half names the object on its left if that one is placed against it, its second half the
+    /// object on its right, each falling back on the other (KFENCE's nearest object). A live object's data unit names
+    /// it as out of bounds on its free side (a large slot's pages the object does not use are inaccessible).
     /// </summary>
-    private void WriteReport(int half)
+    private void WriteReport(Region region, int half)
     {
         var text = new StringBuilder();
-        int page = half / 2;
+        int unit = half / 2;
         Slot? about = null;
-        if (page % 2 == 1)
+        if (unit % 2 == 1)
         {
-            Slot slot = _slots[page / 2];
+            Slot slot = _slots[region.FirstSlot + (unit / 2)];
             if (slot.State is SlotState.Freed or SlotState.Freeing)
             {
                 about = slot;
                 text.Append("use after free: ");
+                Describe(text, slot);
+            }
+            else if (slot.State == SlotState.Live)
+            {
+                about = slot;
+                text.Append(slot.Right ? "out-of-bounds access before the start of " : "out-of-bounds access past the end of ");
                 Describe(text, slot);
             }
             else
@@ -403,8 +480,9 @@ internal sealed unsafe class SamplePool
         }
         else
         {
-            Slot? left = page / 2 - 1 >= 0 && _slots[page / 2 - 1] is { Right: true, State: not SlotState.Free } l ? l : null;
-            Slot? right = page / 2 < _slots.Length && _slots[page / 2] is { Right: false, State: not SlotState.Free } r ? r : null;
+            int next = unit / 2;
+            Slot? left = next - 1 >= 0 && _slots[region.FirstSlot + next - 1] is { Right: true, State: not SlotState.Free } l ? l : null;
+            Slot? right = next < region.Slots && _slots[region.FirstSlot + next] is { Right: false, State: not SlotState.Free } r ? r : null;
             about = half % 2 == 0 ? left ?? right : right ?? left;
             if (about is null)
             {
@@ -418,7 +496,7 @@ internal sealed unsafe class SamplePool
         }
 
         text.Append("SlabGen: the runtime's report of the fault follows.\n");
-        byte* report = _reports + ((nuint)half * ReportBytes);
+        byte* report = _reports + ((nuint)(region.FirstHalf + half) * ReportBytes);
         Volatile.Write(ref *(long*)report, 0);
         *(nint*)(report + 8) = about is null ? 0 : (nint)about.Object;
         int length = Encoding.UTF8.GetBytes(text.ToString().AsSpan(), new Span<byte>(report + 16, ReportBytes - 16 - 4));
@@ -427,7 +505,7 @@ internal sealed unsafe class SamplePool
 
     private static void Describe(StringBuilder text, Slot slot)
     {
-        text.Append($"sampled object 0x{(nuint)slot.Object:x} ({slot.Size} bytes, cache '{slot.Cache?.Name}'), {(slot.State == SlotState.Live ? "live" : "freed")};\n");
+        text.Append($"sampled object 0x{(nuint)slot.Object:x} ({slot.Size} bytes, cache '{slot.Name}'), {(slot.State == SlotState.Live ? "live" : "freed")};\n");
         text.Append($"  allocated at {slot.AllocSite}\n");
         if (slot.FreeSite is not null)
         {
@@ -445,7 +523,7 @@ internal sealed unsafe class SamplePool
             }
 
             _slots[index].State = state;
-            _queue.Enqueue(index);
+            _slots[index].Region.Queue.Enqueue(index);
             WriteReports(index);
         }
     }
@@ -454,9 +532,14 @@ internal sealed unsafe class SamplePool
     private static void ThrowFreeError(string call, KmemCache? cache, void* obj, string problem) =>
         throw new ArgumentException($"{call}({(cache is null ? "" : cache.Name + ", ")}0x{(nuint)obj:x}): {problem}.", nameof(obj));
 
-    private int PageIndex(void* obj) => (int)(((nuint)obj - (nuint)Base) / PageSize);
+    /// <summary>The region an address of the pool is in, and its unit there.</summary>
+    private (Region Region, int Unit) UnitOf(void* obj)
+    {
+        Region region = _regions[(nuint)obj - (nuint)Base < SmallBytes ? 0 : 1];
+        return (region, (int)(((nuint)obj - (nuint)region.Start) >> region.Shift));
+    }
 
-    private byte* DataPage(int index) => Base + ((nuint)(2 * index + 1) * PageSize);
+    private static byte* DataOf(Region region, int index) => region.Start + ((nuint)(2 * (index - region.FirstSlot) + 1) << region.Shift);
 
     private static byte PatternAt(byte* b) => (byte)(Pattern ^ ((nuint)b & 7));
 
@@ -495,7 +578,7 @@ internal sealed unsafe class SamplePool
     {
         for (nint at = LowBase; at < 0x7000_0000; at += 0x1000_0000)
         {
-            nint pages = Mman.mmap(at, bytes, ProtNone, Mman.MapPrivateAnonymous | Mman.MapFixedNoReplace, -1, 0);
+            nint pages = Mman.mmap(at, bytes, ProtNone, Mman.MapPrivateAnonymous | Mman.MapNoReserve | Mman.MapFixedNoReplace, -1, 0);
             if (pages == at)
             {
                 return pages;
@@ -507,14 +590,14 @@ internal sealed unsafe class SamplePool
             }
         }
 
-        return Mman.mmap(0, bytes, ProtNone, Mman.MapPrivateAnonymous, -1, 0);
+        return Mman.mmap(0, bytes, ProtNone, Mman.MapPrivateAnonymous | Mman.MapNoReserve, -1, 0);
     }
 
-    private void Protect(byte* page, int protection)
+    private void Protect(byte* start, nuint bytes, int protection)
     {
-        if (Protects && Mman.mprotect((nint)page, PageSize, protection) != 0)
+        if (Protects && Mman.mprotect((nint)start, bytes, protection) != 0)
         {
-            throw new InvalidOperationException($"sampling pool: mprotect(0x{(nuint)page:x}) failed: errno {Marshal.GetLastSystemError()}.");
+            throw new InvalidOperationException($"sampling pool: mprotect(0x{(nuint)start:x}, {bytes}) failed: errno {Marshal.GetLastSystemError()}.");
         }
     }
 
@@ -526,13 +609,36 @@ internal sealed unsafe class SamplePool
         Freed,
     }
 
-    /// <summary>One slot's object: written under the pool's lock, or by the one thread that took the slot out of the queue or began its free.</summary>
-    private sealed class Slot
+    /// <summary>One part of the pool: slots of one size, each a data unit between two guard units, and their queue (under the pool's lock).</summary>
+    private sealed class Region(byte* start, int shift, int firstSlot, int slots, int firstHalf)
     {
+        public readonly byte* Start = start;
+        public readonly int Shift = shift;
+        public readonly int FirstSlot = firstSlot;
+        public readonly int Slots = slots;
+        public readonly int FirstHalf = firstHalf;
+        public readonly Queue<int> Queue = new();
+
+        public nuint UnitBytes => (nuint)1 << Shift;
+
+        /// <summary>The reports of this region: two per unit.</summary>
+        public int Halves => Slots == 0 ? 0 : 2 * ((2 * Slots) + 1);
+    }
+
+    /// <summary>One slot's object: written under the pool's lock, or by the one thread that took the slot out of the queue or began its free.</summary>
+    private sealed class Slot(Region region, byte* data)
+    {
+        public readonly Region Region = region;
+        public readonly byte* Data = data;
         public SlotState State;
         public KmemCache? Cache;
+        public string Name = "";
         public byte* Object;
-        public int Size;
+        public nuint Size;
+
+        /// <summary>The pages the object was given: [Low, High), accessible while it lives.</summary>
+        public byte* Low;
+        public byte* High;
         public bool Right;
         public string AllocSite = "";
         public string? FreeSite;

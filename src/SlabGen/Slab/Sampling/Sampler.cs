@@ -9,7 +9,8 @@
 // owner's next pop misses as on a drained block) and sets a global flag. Each armed block's next allocation goes to
 // its slow path, which opens the block again (TakeSample), and the first of them to clear the flag is sampled.
 // By count, the pop asks GateFires: a decrement of the thread's countdown in its block (a line the pop already writes)
-// and a branch. ByCount and ByTime are static readonly, so the tier-1 JIT folds every test away when sampling is off
+// and a branch. Kmalloc above 8 KiB has no per-thread block: it asks TakeLargeSample (the flag by time, one shared
+// counter by count) before taking pages. ByCount and ByTime are static readonly, so the tier-1 JIT folds every test away when sampling is off
 // (and the count test when sampling is by time). KmemCache's slow path asks TakeSample and hands the allocation to
 // the pool.
 // The free fast paths pay nothing: a sampled object is in no arena, so the page-frame lookup of KmemCache.Free and
@@ -55,6 +56,9 @@ internal static unsafe class Sampler
     /// <summary>By time: 1 from an interval's end until an allocation takes the sample.</summary>
     private static int s_armed;
 
+    /// <summary>By count: the allocations above 8 KiB so far (TakeLargeSample).</summary>
+    private static long s_largeAllocations;
+
     private static readonly Timer? s_timer;
 
     static Sampler()
@@ -71,7 +75,7 @@ internal static unsafe class Sampler
             return;
         }
 
-        SamplePool? pool = SamplePool.TryCreate(SamplePool.DefaultSlots, out problem);
+        SamplePool? pool = SamplePool.TryCreate(SamplePool.DefaultSlots, SamplePool.DefaultLargeSlots, out problem);
         if (pool is null)
         {
             SlabGenEventSource.Log.DebugOptionIgnored($"{Sampling.EnvironmentVariable}={option}: {problem}; sampling stays off.");
@@ -138,6 +142,15 @@ internal static unsafe class Sampler
 
         return ByTime && Volatile.Read(ref s_armed) != 0 && Interlocked.Exchange(ref s_armed, 0) != 0;
     }
+
+    /// <summary>
+    /// The decision for an allocation with no per-thread block (kmalloc above 8 KiB, LargeKmalloc.cs): by count, every
+    /// Nth such allocation of the process (one shared counter, an atomic on a path that takes pages); by time, whether
+    /// this allocation is the one that disarms the flag, as for any other.
+    /// </summary>
+    public static bool TakeLargeSample() =>
+        ByCount ? Interlocked.Increment(ref s_largeAllocations) % Every == 0
+        : ByTime && Volatile.Read(ref s_armed) != 0 && Interlocked.Exchange(ref s_armed, 0) != 0;
 
     /// <summary>The countdown a new block of a thread starts with: spread over 0..N-1 so threads do not sample in step.</summary>
     public static nint FirstCountdown() => ByCount ? Random.Shared.Next(Every) : 0;

@@ -3,9 +3,9 @@ namespace SlabGen;
 /// <summary>
 /// Sampled guard-page allocations for production (the kernel's KFENCE, Chrome's GWP-ASan): off by default; switched on
 /// per process with the environment variable <see cref="EnvironmentVariable"/> or the AppContext setting
-/// <see cref="AppContextSetting"/>, read once, at the first cache. A sampled allocation of a slab cache, of kmalloc up
-/// to a page, or of a <c>[SlabCache]</c> struct is placed against a guard page, so an overflow faults at once; its free
-/// checks the rest of its page and leaves the page inaccessible for a while, so a use after free faults too. On Linux
+/// <see cref="AppContextSetting"/>, read once, at the first cache. A sampled allocation of a slab cache, of kmalloc (of
+/// any size), or of a <c>[SlabCache]</c> struct is placed against a guard page, so an overflow faults at once; its free
+/// checks the rest of its pages and leaves them inaccessible for a while, so a use after free faults too. On Linux
 /// x64 the fault prints which object, of which cache, allocated and freed where, before the runtime's own report.
 /// </summary>
 /// <remarks>
@@ -51,7 +51,7 @@ public static class Sampling
 /// <param name="Sampled">Allocations placed in the pool since the process started.</param>
 /// <param name="Freed">Sampled objects freed since then.</param>
 /// <param name="InUse">Sampled objects live now.</param>
-/// <param name="Slots">The pool's slots: how many sampled objects can be live at once.</param>
+/// <param name="Slots">The pool's slots: how many sampled objects can be live at once (255 up to a page, and 8 larger ones on Linux).</param>
 /// <param name="Errors">Misuses the pool caught and reported as exceptions: bad frees and overwritten bytes around an object.</param>
-/// <param name="Skipped">Allocations the gate chose that the pool did not take: every slot in use, larger than a page, or a cache with checked handles.</param>
+/// <param name="Skipped">Allocations the gate chose that the pool did not take: every slot of its size in use, or a cache with checked handles.</param>
 public readonly record struct SamplingStatistics(long Sampled, long Freed, int InUse, int Slots, long Errors, long Skipped);
