@@ -30,6 +30,7 @@ internal static unsafe class PreciseCases
         ("kmalloc64 loop", "pair", KmallocLoop),
         ("kmalloc64 call", "pair", KmallocCalls),
         ("kmalloc64 ThisThread loop", "pair", KmallocThisThreadLoop),
+        ("kmalloc64K loop", "pair", KmallocLargeLoop),
         ("native64 loop", "pair", NativeLoop),
         ("native64 call", "pair", NativeCalls),
         ("typed batch", "object", TypedBatch),
@@ -160,6 +161,20 @@ internal static unsafe class PreciseCases
         for (long i = 0; i < n; i++)
         {
             void* obj = Kmem.Kmalloc(64);
+            Kmem.Kfree(obj);
+            sink ^= (nint)obj;
+        }
+
+        return sink;
+    }
+
+    /// <summary>Kmalloc above 8 KiB: a page block of order 4 through the thread's page list, sampling's large gate in front.</summary>
+    private static nint KmallocLargeLoop(long n)
+    {
+        nint sink = 0;
+        for (long i = 0; i < n; i++)
+        {
+            void* obj = Kmem.Kmalloc(65536);
             Kmem.Kfree(obj);
             sink ^= (nint)obj;
         }
