@@ -75,7 +75,7 @@ internal static unsafe class LargeKmalloc
         if (debug == 0)
         {
             int order = SlabLayout.GetOrder(size);
-            void* block = Sampler.Enabled ? TrySample(name, size, flags, order) : null;
+            void* block = Sampler.LargeGateFires() ? TrySample(name, size, flags, order) : null;
             if (block != null)
             {
                 return block;
@@ -94,7 +94,8 @@ internal static unsafe class LargeKmalloc
     }
 
     /// <summary>
-    /// The block in a large slot of the sampling pool when this allocation is the one sampled (Sampling/), else null.
+    /// The block in a large slot of the sampling pool when this allocation, whose gate fired, is the one sampled
+    /// (Sampling/), else null.
     /// It is the pool's memory, outside <paramref name="name"/>'s page allocator and its cap, as a sampled small object
     /// is outside its slabs. The flags are checked as the page allocator would.
     /// </summary>

@@ -9,8 +9,8 @@
 // owner's next pop misses as on a drained block) and sets a global flag. Each armed block's next allocation goes to
 // its slow path, which opens the block again (TakeSample), and the first of them to clear the flag is sampled.
 // By count, the pop asks GateFires: a decrement of the thread's countdown in its block (a line the pop already writes)
-// and a branch. Kmalloc above 8 KiB has no per-thread block: it asks TakeLargeSample (the flag by time, one shared
-// counter by count) before taking pages. ByCount and ByTime are static readonly, so the tier-1 JIT folds every test away when sampling is off
+// and a branch. Kmalloc above 8 KiB has no per-thread block: it reads the flag itself (LargeGateFires, inlined: one
+// load by time) and counts in one shared counter by count, before taking pages. ByCount and ByTime are static readonly, so the tier-1 JIT folds every test away when sampling is off
 // (and the count test when sampling is by time). KmemCache's slow path asks TakeSample and hands the allocation to
 // the pool.
 // The free fast paths pay nothing: a sampled object is in no arena, so the page-frame lookup of KmemCache.Free and
@@ -144,13 +144,19 @@ internal static unsafe class Sampler
     }
 
     /// <summary>
-    /// The decision for an allocation with no per-thread block (kmalloc above 8 KiB, LargeKmalloc.cs): by count, every
-    /// Nth such allocation of the process (one shared counter, an atomic on a path that takes pages); by time, whether
-    /// this allocation is the one that disarms the flag, as for any other.
+    /// The gate of an allocation with no per-thread block to arm (kmalloc above 8 KiB, LargeKmalloc.cs), inlined in
+    /// its path: by time, one load of the flag; by count, always (TakeLargeSample counts); false, folded, when off.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool LargeGateFires() => ByCount || (ByTime && Volatile.Read(ref s_armed) != 0);
+
+    /// <summary>
+    /// The decision behind <see cref="LargeGateFires"/>: by count, every Nth such allocation of the process (one shared
+    /// counter, an atomic on a path that takes pages); by time, whether this allocation is the one that disarms the flag.
     /// </summary>
     public static bool TakeLargeSample() =>
         ByCount ? Interlocked.Increment(ref s_largeAllocations) % Every == 0
-        : ByTime && Volatile.Read(ref s_armed) != 0 && Interlocked.Exchange(ref s_armed, 0) != 0;
+        : Interlocked.Exchange(ref s_armed, 0) != 0;
 
     /// <summary>The countdown a new block of a thread starts with: spread over 0..N-1 so threads do not sample in step.</summary>
     public static nint FirstCountdown() => ByCount ? Random.Shared.Next(Every) : 0;
