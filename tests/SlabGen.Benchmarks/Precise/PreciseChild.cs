@@ -18,6 +18,11 @@ internal static unsafe class PreciseChild
     /// <summary>Runs the cases whose name contains <paramref name="only"/> (all when null): one case alone, for a profiler.</summary>
     public static int Run(double milliseconds, string? only = null)
     {
+        if (int.TryParse(Environment.GetEnvironmentVariable(PreciseLayout.Variable), CultureInfo.InvariantCulture, out int layout))
+        {
+            PreciseLayout.Shift(layout); // before anything else is allocated or compiled (`--layouts`)
+        }
+
         if (Environment.GetEnvironmentVariable(SymbolsReadVariable) == "1")
         {
             // What a program that logs a stack trace does: SlabGen is loaded, then symbols are read before the first

@@ -53,7 +53,7 @@ internal sealed class PreciseReport(Dictionary<string, Dictionary<string, List<d
     public const string SymbolsRead = "symbols read";
 
     /// <summary>Every case that allocates through SlabGen's caches, which sampling may slow down.</summary>
-    private static readonly string[] SampledCases =
+    internal static readonly string[] SampledCases =
     [
         "typed loop", "typed call", "typed ThisThread loop", "kmemcache loop", "kmemcache call", "kmemcache ThisThread loop",
         "kmalloc64 loop", "kmalloc64 call", "kmalloc64 ThisThread loop", "typed batch", "typed ThisThread batch",

@@ -20,6 +20,12 @@ internal static class PreciseRunner
         string? against = StringOption(args, "--against");
         string self = typeof(PreciseRunner).Assembly.Location;
 
+        int layouts = IntOption(args, "--layouts") ?? 0;
+        if (layouts > 0)
+        {
+            return RunLayouts(self, layouts, rounds, milliseconds);
+        }
+
         var variants = new List<Variant> { new("glibc", self, []) };
         variants.Add(new("checks off", self, [("SLABGEN_DISABLE_FREE_CHECKS", "1")]));
         variants.Add(new(PreciseReport.SamplingOn, self, [("SLABGEN_SAMPLE", PreciseReport.SamplingRate)]));
@@ -40,6 +46,42 @@ internal static class PreciseRunner
 
         Console.WriteLine($"Precise mode: {rounds} rounds, about {milliseconds} ms of thread CPU time per case and round; " +
             $"processes: {string.Join(", ", variants.Select(v => v.Name))}" + (against is null ? "" : $" (base: {against})"));
+        RunRounds(variants, rounds, milliseconds);
+
+        var report = new PreciseReport(variants.ToDictionary(v => v.Name, v => v.Results), variants[0].Cases, Console.Out);
+        report.PrintTimes();
+        report.PrintRatios();
+        report.PrintSampling();
+        report.PrintSymbolsRead();
+        int missed = report.PrintGoals();
+        if (against is not null)
+        {
+            report.PrintAgainst("base");
+        }
+
+        return quick ? 0 : Math.Min(missed, 1);
+    }
+
+    /// <summary>`--layouts K`: an off and a sampling-on process per layout (PreciseLayout.cs), and their table alone.</summary>
+    private static int RunLayouts(string self, int layouts, int rounds, double milliseconds)
+    {
+        var variants = new List<Variant>();
+        for (int i = 0; i < layouts; i++)
+        {
+            string layout = i.ToString(CultureInfo.InvariantCulture);
+            variants.Add(new(PreciseLayout.Off(i), self, [(PreciseLayout.Variable, layout)]));
+            variants.Add(new(PreciseLayout.On(i), self, [(PreciseLayout.Variable, layout), ("SLABGEN_SAMPLE", PreciseReport.SamplingRate)]));
+        }
+
+        Console.WriteLine($"Precise mode, layouts: {rounds} rounds, about {milliseconds} ms of thread CPU time per case and round; {layouts} layouts, an off and an on process each");
+        RunRounds(variants, rounds, milliseconds);
+        PreciseLayout.Print(variants.ToDictionary(v => v.Name, v => v.Results), PreciseReport.SampledCases, layouts, Console.Out);
+        return 0;
+    }
+
+    /// <summary>Starts every variant's process, asks them for <paramref name="rounds"/> rounds in a rotating order, and stops them.</summary>
+    private static void RunRounds(List<Variant> variants, int rounds, double milliseconds)
+    {
         foreach (Variant v in variants)
         {
             v.Start(milliseconds);
@@ -62,19 +104,6 @@ internal static class PreciseRunner
                 v.Stop();
             }
         }
-
-        var report = new PreciseReport(variants.ToDictionary(v => v.Name, v => v.Results), variants[0].Cases, Console.Out);
-        report.PrintTimes();
-        report.PrintRatios();
-        report.PrintSampling();
-        report.PrintSymbolsRead();
-        int missed = report.PrintGoals();
-        if (against is not null)
-        {
-            report.PrintAgainst("base");
-        }
-
-        return quick ? 0 : Math.Min(missed, 1);
     }
 
     private static int? IntOption(string[] args, string name)
