@@ -61,14 +61,14 @@ internal sealed unsafe class SamplePool
     private SamplePool(byte* pages, int slots, int largeSlots, bool protects, byte* reports)
     {
         Base = pages;
-        SmallBytes = (nuint)(2 * slots + 1) << SmallShift;
-        Bytes = SmallBytes + (largeSlots > 0 ? (nuint)(2 * largeSlots + 1) << LargeShift : 0);
+        SmallBytes = RegionBytes(slots, SmallShift);
+        Bytes = SmallBytes + RegionBytes(largeSlots, LargeShift);
         Protects = protects;
         _reports = reports;
         _regions =
         [
             new Region(pages, SmallShift, firstSlot: 0, slots, firstHalf: 0),
-            new Region(pages + SmallBytes, LargeShift, firstSlot: slots, largeSlots, firstHalf: 2 * (2 * slots + 1)),
+            new Region(pages + SmallBytes, LargeShift, firstSlot: slots, largeSlots, firstHalf: RegionHalves(slots)),
         ];
         _slots = new Slot[slots + largeSlots];
         for (int i = 0; i < _slots.Length; i++)
@@ -120,8 +120,8 @@ internal sealed unsafe class SamplePool
             largeSlots = 0;
         }
 
-        int halves = 2 * (2 * slots + 1) + (largeSlots > 0 ? 2 * (2 * largeSlots + 1) : 0);
-        nuint bytes = ((nuint)(2 * slots + 1) << SmallShift) + (largeSlots > 0 ? (nuint)(2 * largeSlots + 1) << LargeShift : 0);
+        int halves = RegionHalves(slots) + RegionHalves(largeSlots);
+        nuint bytes = RegionBytes(slots, SmallShift) + RegionBytes(largeSlots, LargeShift);
         var reports = (byte*)NativeMemory.AllocZeroed((nuint)halves * ReportBytes);
         SamplePool pool;
         if (OperatingSystem.IsLinux())
@@ -539,6 +539,12 @@ internal sealed unsafe class SamplePool
         return (region, (int)(((nuint)obj - (nuint)region.Start) >> region.Shift));
     }
 
+    /// <summary>The bytes of a region of <paramref name="slots"/> slots of units of 2^<paramref name="shift"/> bytes: a guard unit on both sides of each data unit; none for no slot.</summary>
+    private static nuint RegionBytes(int slots, int shift) => slots == 0 ? 0 : (nuint)((2 * slots) + 1) << shift;
+
+    /// <summary>The reports of a region of <paramref name="slots"/> slots: two per unit.</summary>
+    private static int RegionHalves(int slots) => slots == 0 ? 0 : 2 * ((2 * slots) + 1);
+
     private static byte* DataOf(Region region, int index) => region.Start + ((nuint)(2 * (index - region.FirstSlot) + 1) << region.Shift);
 
     private static byte PatternAt(byte* b) => (byte)(Pattern ^ ((nuint)b & 7));
@@ -622,7 +628,7 @@ internal sealed unsafe class SamplePool
         public nuint UnitBytes => (nuint)1 << Shift;
 
         /// <summary>The reports of this region: two per unit.</summary>
-        public int Halves => Slots == 0 ? 0 : 2 * ((2 * Slots) + 1);
+        public int Halves => RegionHalves(Slots);
     }
 
     /// <summary>One slot's object: written under the pool's lock, or by the one thread that took the slot out of the queue or began its free.</summary>
