@@ -364,62 +364,24 @@ public sealed unsafe class SamplingTests
 
     private static void CrossThreadLarge()
     {
-        const int PerThread = 3000;
-        var handoff = new[] { new BlockingCollection<nint>(4), new BlockingCollection<nint>(4) };
-        long bad = 0;
-        long sampled = 0;
-        var threads = Enumerable.Range(0, 2).Select(t => new Thread(() =>
+        (long bad, long sampled) = Exchange(3000, capacity: 4, static (_, random) =>
         {
-            var random = new Random(t);
-            void Check(nint theirs)
-            {
-                var q = (long*)theirs;
-                long words = (long)Kmem.Ksize(q) / 8;
-                if (q[1] != words || q[words - 1] != q[0] * 3 || q[words / 2] != q[0] + 1)
-                {
-                    Interlocked.Increment(ref bad);
-                }
-
-                Kmem.Kfree(q);
-            }
-
-            for (int i = 0; i < PerThread; i++)
-            {
-                nuint size = (nuint)random.Next(9 << 10, 96 << 10) & ~(nuint)7;
-                var p = (long*)Kmem.Kmalloc(size);
-                if (Sampler.Holds(p))
-                {
-                    Interlocked.Increment(ref sampled);
-                }
-
-                long words = (long)Kmem.Ksize(p) / 8;
-                p[0] = random.NextInt64();
-                p[1] = words;
-                p[words / 2] = p[0] + 1;
-                p[words - 1] = p[0] * 3;
-                handoff[1 - t].Add((nint)p);
-                while (handoff[t].TryTake(out nint theirs))
-                {
-                    Check(theirs);
-                }
-            }
-
-            handoff[1 - t].CompleteAdding();
-            foreach (nint theirs in handoff[t].GetConsumingEnumerable())
-            {
-                Check(theirs);
-            }
-        })).ToArray();
-        foreach (Thread thread in threads)
+            nuint size = (nuint)random.Next(9 << 10, 96 << 10) & ~(nuint)7;
+            var p = (long*)Kmem.Kmalloc(size);
+            long words = (long)Kmem.Ksize(p) / 8;
+            p[0] = random.NextInt64();
+            p[1] = words;
+            p[words / 2] = p[0] + 1;
+            p[words - 1] = p[0] * 3;
+            return (nint)p;
+        }, static theirs =>
         {
-            thread.Start();
-        }
-
-        foreach (Thread thread in threads)
-        {
-            thread.Join();
-        }
-
+            var q = (long*)theirs;
+            long words = (long)Kmem.Ksize(q) / 8;
+            bool intact = q[1] == words && q[words - 1] == q[0] * 3 && q[words / 2] == q[0] + 1;
+            Kmem.Kfree(q);
+            return intact;
+        });
         Assert.Equal(0, bad);
         Assert.True(sampled > 1000, $"{sampled} sampled");
         Assert.Equal(0, Option.GetStatistics().InUse);
@@ -431,40 +393,61 @@ public sealed unsafe class SamplingTests
     /// turn), fill them with a checksum and hand them to the other, which checks and frees them. Returns the objects
     /// whose bytes were wrong and how many were sampled.
     /// </summary>
-    private static (long Bad, long Sampled) ExchangeAcrossTwoThreads(KmemCache cache, int perThread)
+    private static (long Bad, long Sampled) ExchangeAcrossTwoThreads(KmemCache cache, int perThread) =>
+        Exchange(perThread, capacity: 256, (i, random) =>
+        {
+            var p = (long*)(i % 2 == 0 ? cache.Alloc() : Kmem.Kmalloc(40));
+            long seed = random.NextInt64();
+            for (int w = 0; w < 4; w++)
+            {
+                p[w] = seed + w;
+            }
+
+            p[4] = (i % 2) + (seed * 7);
+            return (nint)p;
+        }, theirs => FreeChecked((long*)theirs, cache));
+
+    /// <summary>
+    /// Two threads each make <paramref name="perThread"/> objects with <paramref name="make"/> (given the object's
+    /// number and the thread's random source) and hand them to the other through a queue of <paramref name="capacity"/>,
+    /// which checks and frees each with <paramref name="checkAndFree"/> (false: its bytes were wrong). Returns how many
+    /// were wrong and how many were sampled.
+    /// </summary>
+    private static (long Bad, long Sampled) Exchange(int perThread, int capacity, Func<int, Random, nint> make, Func<nint, bool> checkAndFree)
     {
-        var handoff = new[] { new BlockingCollection<nint>(256), new BlockingCollection<nint>(256) };
+        var handoff = new[] { new BlockingCollection<nint>(capacity), new BlockingCollection<nint>(capacity) };
         long bad = 0;
         long sampled = 0;
+        void Take(nint theirs)
+        {
+            if (!checkAndFree(theirs))
+            {
+                Interlocked.Increment(ref bad);
+            }
+        }
+
         var threads = Enumerable.Range(0, 2).Select(t => new Thread(() =>
         {
             var random = new Random(t);
             for (int i = 0; i < perThread; i++)
             {
-                var p = (long*)(i % 2 == 0 ? cache.Alloc() : Kmem.Kmalloc(40));
-                if (Sampler.Holds(p))
+                nint p = make(i, random);
+                if (Sampler.Holds((void*)p))
                 {
                     Interlocked.Increment(ref sampled);
                 }
 
-                long seed = random.NextInt64();
-                for (int w = 0; w < 4; w++)
-                {
-                    p[w] = seed + w;
-                }
-
-                p[4] = (i % 2) + (seed * 7);
-                handoff[1 - t].Add((nint)p);
+                handoff[1 - t].Add(p);
                 while (handoff[t].TryTake(out nint theirs))
                 {
-                    FreeChecked((long*)theirs, cache, ref bad);
+                    Take(theirs);
                 }
             }
 
             handoff[1 - t].CompleteAdding();
             foreach (nint theirs in handoff[t].GetConsumingEnumerable())
             {
-                FreeChecked((long*)theirs, cache, ref bad);
+                Take(theirs);
             }
         })).ToArray();
         foreach (Thread thread in threads)
@@ -480,14 +463,14 @@ public sealed unsafe class SamplingTests
         return (bad, sampled);
     }
 
-    private static void FreeChecked(long* p, KmemCache cache, ref long bad)
+    /// <summary>Checks an object <see cref="ExchangeAcrossTwoThreads"/> made and frees it by its route; false (not freed) when its bytes are wrong.</summary>
+    private static bool FreeChecked(long* p, KmemCache cache)
     {
         long seed = p[0];
         long kind = p[4] - (seed * 7);
         if (p[1] != seed + 1 || p[2] != seed + 2 || p[3] != seed + 3 || kind is not (0 or 1))
         {
-            Interlocked.Increment(ref bad);
-            return;
+            return false;
         }
 
         if (kind == 0)
@@ -498,6 +481,8 @@ public sealed unsafe class SamplingTests
         {
             Kmem.Kfree(p);
         }
+
+        return true;
     }
 
     [Fact]
